@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class McpSiteConfig(AppConfig):
+    name = "mcpsite"
+    verbose_name = "MCP site"

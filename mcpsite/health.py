@@ -1,0 +1,71 @@
+"""/health: what the server serves, and whether the SQL target answers. Never a credential."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import DatabaseError, connections
+from django.http import HttpRequest, JsonResponse
+from mcp_types.version import LATEST_HANDSHAKE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+
+from sqltools.conf import sqltools_settings
+
+_TARGET_CHECK_SECONDS = 5.0
+_CACHE_SECONDS = 2.0
+_last: tuple[float, dict[str, Any]] | None = None
+
+
+def target_probe(alias: str) -> dict[str, Any]:
+    connection = connections[alias]
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as error:
+        connection.close()
+        return {"reachable": False, "error": type(error).__name__}
+    return {"reachable": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+async def _probe_cached(alias: str) -> dict[str, Any]:
+    global _last
+    now = time.monotonic()
+    if _last is not None and now - _last[0] < _CACHE_SECONDS:
+        return _last[1]
+    try:
+        result = await asyncio.wait_for(sync_to_async(target_probe, thread_sensitive=False)(alias), _TARGET_CHECK_SECONDS)
+    except asyncio.TimeoutError:
+        result = {"reachable": False, "error": f"no answer within {_TARGET_CHECK_SECONDS:g}s"}
+    _last = (now, result)
+    return result
+
+
+def database_label(alias: str) -> str:
+    """The database's name as an operator knows it: never a host, user or password."""
+    config = settings.DATABASES[alias]
+    name = str(config.get("NAME") or "")
+    return Path(name).name if config["ENGINE"].endswith("sqlite3") else name
+
+
+async def health(request: HttpRequest) -> JsonResponse:
+    conf = sqltools_settings()
+    target = await _probe_cached(conf.ALIAS)
+    body = {
+        "status": "healthy" if target["reachable"] else "degraded",
+        "transport": "streamable-http+sse",
+        "transports": ["streamable-http", "sse"],
+        "oauth": "enabled",
+        "database": database_label(conf.ALIAS),
+        "database_vendor": connections[conf.ALIAS].vendor,
+        "target": target,
+        "mcp_version": LATEST_HANDSHAKE_VERSION,
+        "mcp_versions": list(SUPPORTED_PROTOCOL_VERSIONS),
+        "read_only": conf.READ_ONLY,
+    }
+    return JsonResponse(body, status=200 if target["reachable"] else 503)

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from mcpsite.health import health
+
+urlpatterns = [
+    path("health", health, name="health"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+]

@@ -1,0 +1,166 @@
+"""List, resolve and describe tables through the vendor's catalog queries."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from sqltools.conf import sqltools_settings
+from sqltools.errors import InvalidArgument, TableNotFound
+from sqltools.query import QueryResult, query_read, target
+
+
+@dataclass(frozen=True)
+class TableRef:
+    schema: str
+    name: str
+    kind: str  # "table" or "view"
+    row_estimate: int | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.qualified_name, **asdict(self)}
+
+
+def tables_list(*, alias: str | None = None, name_filter: str | None = None) -> list[TableRef]:
+    """Every table and view, schema-qualified; optionally those whose name contains name_filter."""
+    connection, vendor = target(alias)
+    with connection.cursor() as cursor:
+        cursor.execute(vendor.tables_sql, [])
+        rows = cursor.fetchall()
+    tables = [TableRef(s, n, k, None if e is None else int(e)) for s, n, k, e in rows]
+    if name_filter:
+        needle = name_filter.strip().lower()
+        tables = [t for t in tables if needle in t.qualified_name.lower()]
+    return tables
+
+
+def table_resolve(*, table: str, alias: str | None = None) -> TableRef:
+    """Find a table from `name`, `schema.name`, `[dbo].[Order Details]` or `"public"."x"`, any case."""
+    connection, vendor = target(alias)
+    schema, name = _split_name(table, dialect=vendor.dialect)
+    tables = tables_list(alias=alias)
+    with connection.cursor() as cursor:
+        default_schema = vendor.default_schema(cursor)
+    for exact in (True, False):
+        found = [t for t in tables if _same(t.name, name, exact) and (schema is None or _same(t.schema, schema, exact))]
+        if len(found) > 1 and schema is None:
+            found = [t for t in found if t.schema == default_schema] or found
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            options = ", ".join(t.qualified_name for t in found)
+            raise InvalidArgument(f"'{table}' matches several tables ({options}); name the schema too.")
+    names = [t.qualified_name for t in tables] + [t.name for t in tables]
+    close = difflib.get_close_matches(table.strip("[]\"`"), names, n=5, cutoff=0.5)
+    close += [t.qualified_name for t in tables if name.lower() in t.name.lower() and t.qualified_name not in close]
+    hint = f" Did you mean: {', '.join(dict.fromkeys(close[:5]))}?" if close else " Use list_tables to see what exists."
+    raise TableNotFound(f"No table or view named '{table}'.{hint}")
+
+
+def table_describe(*, table: str, alias: str | None = None) -> dict[str, Any]:
+    """Columns, primary key, foreign keys in both directions, indexes and comments of one table."""
+    ref = table_resolve(table=table, alias=alias)
+    connection, vendor = target(alias)
+    with connection.cursor() as cursor:
+        columns = vendor.columns(cursor, ref.schema, ref.name)
+        foreign_keys = vendor.foreign_keys(cursor, ref.schema, ref.name)
+        indexes = vendor.indexes(cursor, ref.schema, ref.name)
+        comments = vendor.comments(cursor, ref.schema, ref.name)
+        primary_key = vendor.primary_key(cursor, ref.name) if vendor.name == "sqlite" else []
+    index_list = _group_indexes(indexes)
+    if not primary_key:
+        primary_key = next((i["columns"] for i in index_list if i["primary"]), [])
+    described = [_column(row, comments) for row in columns]
+    for column in described:
+        column["nullable"] = column["nullable"] and column["name"] not in primary_key
+    return {
+        "table": ref.as_dict(),
+        "description": comments.get(""),
+        "columns": described,
+        "primary_key": primary_key,
+        "foreign_keys": _group_foreign_keys(foreign_keys, ref),
+        "referenced_by": _group_foreign_keys(foreign_keys, ref, incoming=True),
+        "indexes": index_list,
+    }
+
+
+def table_sample(*, table: str, limit: int = 10, alias: str | None = None) -> QueryResult:
+    """The first `limit` rows (clamped to MAX_SAMPLE_ROWS); identifiers quoted by the backend."""
+    conf = sqltools_settings()
+    try:
+        limit = max(1, min(int(limit), conf.MAX_SAMPLE_ROWS))
+    except (TypeError, ValueError):
+        raise InvalidArgument("limit must be a whole number.") from None
+    ref = table_resolve(table=table, alias=alias)
+    connection, vendor = target(alias)
+    quote = connection.ops.quote_name
+    sql, params = vendor.sample_sql(f"{quote(ref.schema)}.{quote(ref.name)}", limit)
+    return query_read(connection=connection, vendor=vendor, sql=sql, params=params, max_rows=limit)
+
+
+def _split_name(table: str, *, dialect: str) -> tuple[str | None, str]:
+    text = (table or "").strip()
+    if not text:
+        raise InvalidArgument("table_name is required.")
+    try:
+        parsed = exp.to_table(text, dialect=dialect)
+        parts = [p.name for p in parsed.parts]
+    except (SqlglotError, ValueError, AttributeError):
+        parts = [p.strip().strip('[]"`') for p in text.split(".")]
+    if not parts or not parts[-1] or len(parts) > 3:
+        raise InvalidArgument(f"'{table}' is not a table name; use table, schema.table or [schema].[table].")
+    return (parts[-2] if len(parts) >= 2 else None), parts[-1]
+
+
+def _same(a: str, b: str, exact: bool) -> bool:
+    return a == b if exact else a.lower() == b.lower()
+
+
+def _column(row: tuple, comments: dict[str, str]) -> dict[str, Any]:
+    name, type_, nullable, default, length, precision, scale = row
+    return {
+        "name": name,
+        "type": type_,
+        "nullable": bool(nullable),
+        "default": default,
+        "max_length": length,
+        "precision": precision,
+        "scale": scale,
+        "description": comments.get(name),
+    }
+
+
+def _group_indexes(rows: list[tuple]) -> list[dict[str, Any]]:
+    grouped: dict[str, dict[str, Any]] = {}
+    for index, column, unique, primary in rows:
+        entry = grouped.setdefault(index, {"name": index, "columns": [], "unique": bool(unique), "primary": bool(primary)})
+        entry["columns"].append(column)
+    return list(grouped.values())
+
+
+def _group_foreign_keys(rows: list[tuple], ref: TableRef, *, incoming: bool = False) -> list[dict[str, Any]]:
+    grouped: dict[tuple, dict[str, Any]] = {}
+    for name, f_schema, f_table, f_col, t_schema, t_table, t_col in rows:
+        # A self-reference (employees.manager_id -> employees.id) is listed on both sides.
+        if ((t_schema, t_table) if incoming else (f_schema, f_table)) != (ref.schema, ref.name):
+            continue
+        key = (name, f_schema, f_table)
+        entry = grouped.setdefault(key, {
+            "name": name,
+            "table": f"{f_schema}.{f_table}",
+            "columns": [],
+            "referenced_table": f"{t_schema}.{t_table}",
+            "referenced_columns": [],
+        })
+        entry["columns"].append(f_col)
+        entry["referenced_columns"].append(t_col)
+    return list(grouped.values())

@@ -1,0 +1,37 @@
+"""System checks that tell an operator what is wrong with the SQL target configuration."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from sqltools.conf import sqltools_settings
+from sqltools.vendors import VENDORS
+
+
+@register(Tags.database, Tags.compatibility, deploy=False)
+def check_target(app_configs=None, **kwargs) -> list:
+    conf = sqltools_settings()
+    errors: list = []
+    target = settings.DATABASES.get(conf.ALIAS)
+    if target is None:
+        return [Error(f"The SQL target alias '{conf.ALIAS}' is not in DATABASES.",
+                      hint="Set TARGET_DATABASE_URL or MSSQL_HOST, or leave both unset for the demo database.", id="sqltools.E001")]
+    engine = target.get("ENGINE", "")
+    vendor = {"mssql": "mssql", "django.db.backends.postgresql": "postgresql", "django.db.backends.mysql": "mysql",
+              "django.db.backends.sqlite3": "sqlite"}.get(engine)
+    if vendor not in VENDORS:
+        errors.append(Error(f"The SQL target engine '{engine}' is not supported.",
+                            hint="Use mssql://, postgres://, mysql:// or sqlite:/// in TARGET_DATABASE_URL.", id="sqltools.E002"))
+    if conf.MAX_ROWS < 1 or conf.MAX_SAMPLE_ROWS < 1 or conf.MAX_RESULT_CHARS < 1000 or conf.QUERY_TIMEOUT_SECONDS <= 0:
+        errors.append(Error("MAX_ROWS, MAX_SAMPLE_ROWS, MAX_RESULT_CHARS (>= 1000) and QUERY_TIMEOUT_SECONDS must be positive.",
+                            id="sqltools.E003"))
+    if not conf.READ_ONLY:
+        errors.append(Warning("READ_ONLY_MODE is off: tokens with the sql:write scope can change data.",
+                              hint="Prefer a read-only database login as well; see docs/read_only.md.", id="sqltools.W001"))
+    if conf.ALLOW_DDL:
+        errors.append(Warning("ALLOW_DDL is on: tokens with sql:write can change the schema.", id="sqltools.W002"))
+    if vendor == "mssql" and target.get("OPTIONS", {}).get("extra_params", "").lower().find("trustservercertificate=yes") >= 0:
+        errors.append(Warning("TrustServerCertificate=yes: the SQL Server's TLS certificate is not verified.",
+                              hint="Install the server's CA and remove TrustServerCertificate.", id="sqltools.W003"))
+    return errors

@@ -1,0 +1,42 @@
+"""sqltools' settings, read through one object from settings.SQLTOOLS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+
+@dataclass(frozen=True)
+class SqlToolsSettings:
+    ALIAS: str = "target"
+    READ_ONLY: bool = True
+    ALLOW_DDL: bool = False
+    MAX_ROWS: int = 1000
+    MAX_SAMPLE_ROWS: int = 100
+    MAX_RESULT_CHARS: int = 100_000
+    QUERY_TIMEOUT_SECONDS: float = 30
+    MAX_SEARCH_RESULTS: int = 50
+    CACHE_TTL_SECONDS: int = 3600
+    AUDIT: bool = True
+
+
+_cached: SqlToolsSettings | None = None
+
+
+def sqltools_settings() -> SqlToolsSettings:
+    global _cached
+    if _cached is None:
+        known = {f.name for f in fields(SqlToolsSettings)}
+        _cached = SqlToolsSettings(**{k: v for k, v in getattr(settings, "SQLTOOLS", {}).items() if k in known})
+    return _cached
+
+
+def _reset(*, setting: str, **kwargs: object) -> None:
+    global _cached
+    if setting == "SQLTOOLS":
+        _cached = None
+
+
+setting_changed.connect(_reset)

@@ -1,0 +1,37 @@
+"""The errors sqltools raises. Each carries a sentence a user can act on and a stable code."""
+
+from __future__ import annotations
+
+
+class SqlToolError(Exception):
+    """Base class: `str(error)` is the message for the user; `code` is for logs and audit."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class QueryRefused(SqlToolError):
+    code = "refused"
+
+
+class InvalidArgument(SqlToolError):
+    code = "invalid_argument"
+
+
+class TableNotFound(SqlToolError):
+    code = "not_found"
+
+
+class QueryTimeout(SqlToolError):
+    code = "timeout"
+
+
+class QueryFailed(SqlToolError):
+    code = "query_error"
+
+
+class TargetUnavailable(SqlToolError):
+    code = "unavailable"

@@ -1,0 +1,152 @@
+"""Run SQL against the target: read-only proof, row and character caps, timeouts, rollback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+from django.db import DatabaseError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from sqltools.conf import sqltools_settings
+from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout, TargetUnavailable
+from sqltools.readonly import Kind, statement_parse
+from sqltools.values import row_to_json
+from sqltools.vendors import Vendor, vendor_for
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    truncated_reason: str | None = None  # "max_rows" or "max_chars"
+    elapsed_ms: float = 0.0
+    statement_type: str = "read"
+    rows_affected: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
+    """The target connection and its vendor, connected, or TargetUnavailable."""
+    connection = connections[alias or sqltools_settings().ALIAS]
+    try:
+        connection.ensure_connection()
+    except DatabaseError as error:
+        logger.warning("target database %s unreachable: %s", connection.alias, error)
+        raise TargetUnavailable(f"The SQL database is not reachable right now ({_first_line(error)}).") from None
+    return connection, vendor_for(connection)
+
+
+def statement_kind(*, sql: str, alias: str | None = None) -> Kind:
+    """Classify without running: lets a caller check scopes before a write."""
+    connection = connections[alias or sqltools_settings().ALIAS]
+    return statement_parse(sql=sql, dialect=vendor_for(connection).dialect).kind
+
+
+def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True) -> QueryResult:
+    """Run one statement. Reads always; writes only when READ_ONLY_MODE is off and allow_write."""
+    conf = sqltools_settings()
+    connection, vendor = target(alias)
+    statement = statement_parse(sql=sql, dialect=vendor.dialect)
+    cap = _cap(max_rows, conf.MAX_ROWS)
+    if statement.kind is Kind.READ:
+        return query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap)
+    verb = statement.tree.key.upper()
+    if conf.READ_ONLY:
+        raise QueryRefused(f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}.")
+    if not allow_write:
+        raise QueryRefused(f"{verb} needs the sql:write permission, which this connection was not granted.")
+    if statement.kind is Kind.DDL and not conf.ALLOW_DDL:
+        raise QueryRefused(f"{verb} changes the schema; DDL is off (set ALLOW_DDL=true to allow it).")
+    return _write(connection=connection, vendor=vendor, sql=sql, max_rows=cap, kind=statement.kind)
+
+
+def query_read(
+    *, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, params: Sequence[Any] | None, max_rows: int
+) -> QueryResult:
+    """Run a statement already known to be a read, in a transaction that is always rolled back."""
+    timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
+    started = time.perf_counter()
+    with _database_errors(vendor, timeout), transaction.atomic(using=connection.alias):
+        with connection.cursor() as cursor, vendor.read_guard(cursor, timeout=timeout, max_rows=max_rows) as reader:
+            if params is None:
+                vendor.execute_text(reader, sql)
+            else:
+                reader.execute(sql, params)
+            columns = [d[0] for d in reader.description or ()]
+            raw_rows = reader.fetchmany(max_rows + 1) if reader.description else []
+        transaction.set_rollback(True, using=connection.alias)
+    return _shape(columns, raw_rows, max_rows=max_rows, started=started)
+
+
+def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
+    timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
+    started = time.perf_counter()
+    with _database_errors(vendor, timeout), transaction.atomic(using=connection.alias):
+        with connection.cursor() as cursor, vendor.write_guard(cursor, timeout=timeout) as writer:
+            vendor.execute_text(writer, sql)
+            affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
+            columns = [d[0] for d in writer.description or ()]
+            raw_rows = writer.fetchmany(max_rows + 1) if writer.description else []
+    result = _shape(columns, raw_rows, max_rows=max_rows, started=started)
+    result.statement_type = kind.value
+    result.rows_affected = affected
+    return result
+
+
+def _shape(columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, started: float) -> QueryResult:
+    """Convert rows to JSON-safe values, stopping at the row cap or the character budget."""
+    budget = sqltools_settings().MAX_RESULT_CHARS - len(json.dumps(columns))
+    rows: list[list[Any]] = []
+    reason = None
+    for raw in raw_rows[:max_rows]:
+        row = row_to_json(raw)
+        budget -= len(json.dumps(row, ensure_ascii=False)) + 1
+        if budget < 0:
+            reason = "max_chars"
+            break
+        rows.append(row)
+    if reason is None and len(raw_rows) > max_rows:
+        reason = "max_rows"
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    return QueryResult(columns, rows, len(rows), reason is not None, reason, elapsed)
+
+
+def _cap(requested: int | None, configured: int) -> int:
+    return configured if requested is None else max(1, min(int(requested), configured))
+
+
+class _database_errors:
+    """Translate driver errors into the sentences sqltools promises."""
+
+    def __init__(self, vendor: Vendor, timeout: float) -> None:
+        self.vendor, self.timeout = vendor, timeout
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type | None, error: BaseException | None, tb: object) -> bool:
+        if error is None or not isinstance(error, DatabaseError):
+            return False
+        if self.vendor.is_timeout(error):
+            raise QueryTimeout(
+                f"The query ran longer than {self.timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS)."
+            ) from None
+        if "read-only" in str(error).lower() or "readonly" in str(error).lower():
+            raise QueryRefused(f"The database refused a write in a read-only transaction: {_first_line(error)}") from None
+        raise QueryFailed(f"The database rejected the query: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:500]

@@ -1,0 +1,152 @@
+"""Decide, with a real SQL parser, whether a statement may run.
+
+Read-only mode admits a statement only when sqlglot, in the target's dialect, parses it
+into exactly one query whose every node is known to be free of side effects. Anything it
+cannot parse is refused. This is one layer: read-only statements also run in a transaction
+that is always rolled back (read-only where the backend has such transactions), and the real
+boundary is a database login that can only read (docs/read_only.md).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from sqltools.errors import QueryRefused
+
+
+class Kind(enum.Enum):
+    READ = "read"
+    DML = "dml"
+    DDL = "ddl"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One parsed statement: its kind and the parse tree."""
+
+    kind: Kind
+    tree: exp.Expression
+
+
+_READ_ROOTS = (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)
+_DML = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
+_DDL = (exp.Create, exp.Drop, exp.Alter, exp.TruncateTable, exp.Comment, exp.Analyze)
+# Statement kinds that are never run through the tools, in any mode, with the reason given.
+_NEVER = {
+    exp.Command: "it is a command the parser cannot analyse",
+    exp.Execute: "EXEC/EXECUTE runs procedures whose effects cannot be checked",
+    exp.Transaction: "transaction control belongs to the server, not to the query",
+    exp.Commit: "transaction control belongs to the server, not to the query",
+    exp.Rollback: "transaction control belongs to the server, not to the query",
+    exp.Set: "SET changes session state",
+    exp.Use: "USE switches databases",
+    exp.Declare: "DECLARE starts a batch",
+    exp.Grant: "GRANT/REVOKE change permissions",
+    exp.Revoke: "GRANT/REVOKE change permissions",
+    exp.Copy: "COPY reads or writes files",
+    exp.Pragma: "PRAGMA can change the database",
+    exp.LoadData: "LOAD DATA writes to tables",
+}
+# Functions that write, lock, sleep the server's workers on purpose, or reach outside the database.
+_DENIED_FUNCTIONS = frozenset(
+    """
+    openrowset openquery opendatasource openxml xp_cmdshell sp_executesql
+    nextval setval lastval pg_advisory_lock pg_advisory_xact_lock pg_try_advisory_lock
+    pg_try_advisory_xact_lock pg_advisory_lock_shared lo_import lo_export lo_unlink lo_create
+    lo_from_bytea lo_put dblink dblink_exec pg_terminate_backend pg_cancel_backend pg_reload_conf
+    pg_rotate_logfile set_config pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file
+    pg_switch_wal pg_create_restore_point txid_current pg_current_xact_id
+    get_lock release_lock release_all_locks load_file sys_exec sys_eval
+    load_extension writefile readfile edit fts3_tokenizer
+    """.split()
+)
+# SQL Server table hints that take or hold locks beyond a plain read.
+_LOCK_HINTS = frozenset({"UPDLOCK", "XLOCK", "HOLDLOCK", "TABLOCK", "TABLOCKX", "PAGLOCK", "SERIALIZABLE", "REPEATABLEREAD"})
+
+
+def statement_parse(*, sql: str, dialect: str) -> Statement:
+    """Parse exactly one statement and classify it, or raise QueryRefused saying why."""
+    if not sql or not sql.strip():
+        raise QueryRefused("The query is empty.")
+    _refuse_ambiguous_comments(sql=sql, dialect=dialect)
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=dialect) if t is not None]
+    except SqlglotError as error:
+        first_line = str(error).splitlines()[0]
+        raise QueryRefused(f"The query could not be parsed as {dialect} SQL, so it was not run ({first_line}).") from None
+    if len(trees) != 1:
+        raise QueryRefused(f"Send one statement per call; this text holds {len(trees)}.")
+    tree = trees[0]
+    for node_type, why in _NEVER.items():
+        if isinstance(tree, node_type):
+            raise QueryRefused(f"{_keyword(tree)} is not allowed: {why}.")
+    if isinstance(tree, _DDL):
+        return Statement(Kind.DDL, tree)
+    if isinstance(tree, _DML):
+        _check_nodes(tree, allow_writes=True)
+        return Statement(Kind.DML, tree)
+    if not isinstance(tree, _READ_ROOTS):
+        raise QueryRefused(f"{_keyword(tree)} statements are not supported; send a SELECT query.")
+    _check_nodes(tree, allow_writes=False)
+    return Statement(Kind.READ, tree)
+
+
+def _check_nodes(tree: exp.Expression, *, allow_writes: bool) -> None:
+    for node in tree.walk():
+        if isinstance(node, _DML) and node is not tree and not allow_writes:
+            raise QueryRefused(f"The query contains a data-modifying {_keyword(node)} (inside a CTE or subquery); read-only mode forbids it.")
+        if isinstance(node, _DDL + tuple(_NEVER)) and node is not tree:
+            raise QueryRefused(f"The query contains {_keyword(node)}, which is not allowed.")
+        if isinstance(node, exp.Into):
+            raise QueryRefused("SELECT ... INTO creates or writes a table or file; read-only mode forbids it.")
+        if isinstance(node, exp.Lock):
+            raise QueryRefused("Locking reads (FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE) are not allowed.")
+        if isinstance(node, exp.NextValueFor):
+            raise QueryRefused("NEXT VALUE FOR advances a sequence; read-only mode forbids it.")
+        if isinstance(node, exp.Func) and _function_name(node) in _DENIED_FUNCTIONS:
+            raise QueryRefused(f"The function {_function_name(node).upper()} is not allowed: it writes, locks or reaches outside the database.")
+        if isinstance(node, (exp.Var, exp.Column, exp.Identifier)) and node.name.upper() in _LOCK_HINTS and _in_table_hint(node):
+            raise QueryRefused(f"The table hint {node.name.upper()} takes locks; only plain reads (optionally NOLOCK) are allowed.")
+
+
+def _in_table_hint(node: exp.Expression) -> bool:
+    """True for hints in WITH (...) and in the old-style `FROM t (HOLDLOCK)` that parses as a call."""
+    parent = node.parent
+    while parent is not None and not isinstance(parent, (exp.Select, exp.Subquery)):
+        if isinstance(parent, (exp.WithTableHint, exp.Anonymous, exp.Table)):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _function_name(node: exp.Func) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    return node.sql_name().lower()
+
+
+def _keyword(node: exp.Expression) -> str:
+    if isinstance(node, exp.Command):
+        return str(node.this).upper()
+    return node.key.upper().replace("TRUNCATETABLE", "TRUNCATE")
+
+
+def _refuse_ambiguous_comments(*, sql: str, dialect: str) -> None:
+    """Refuse comments that the parser and the server might read differently.
+
+    MySQL runs the body of /*! ... */ and does not nest block comments; sqlglot does the
+    opposite of both. Nested or executable comments are never needed in an analyst's query.
+    """
+    try:
+        tokens = sqlglot.tokenize(sql, read=dialect)
+    except SqlglotError:
+        return  # the parser will refuse it with a better message
+    for token in tokens:
+        for comment in token.comments:
+            if "/*" in comment or "*/" in comment or comment.lstrip().startswith(("!", "M!")):
+                raise QueryRefused("Nested or executable comments are not allowed: the server and the checker could read them differently.")

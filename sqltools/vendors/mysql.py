@@ -1,0 +1,81 @@
+"""MySQL and MariaDB: read-only transactions, server-side statement time and row limits."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from django.db.backends.utils import CursorWrapper
+
+from sqltools.vendors.base import Vendor
+
+
+class MySQL(Vendor):
+    name = "mysql"
+    dialect = "mysql"
+    tables_sql = """
+        SELECT table_schema, table_name, CASE WHEN table_type = 'VIEW' THEN 'view' ELSE 'table' END,
+               CASE WHEN table_type = 'VIEW' THEN NULL ELSE table_rows END
+        FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name
+    """
+    columns_sql = """
+        SELECT column_name, column_type, is_nullable = 'YES', column_default,
+               character_maximum_length, numeric_precision, numeric_scale
+        FROM information_schema.columns WHERE table_schema = %s AND table_name = %s
+        ORDER BY ordinal_position
+    """
+    foreign_keys_sql = """
+        SELECT constraint_name, table_schema, table_name, column_name,
+               referenced_table_schema, referenced_table_name, referenced_column_name
+        FROM information_schema.key_column_usage
+        WHERE referenced_table_name IS NOT NULL
+          AND ((table_schema = %s AND table_name = %s) OR (referenced_table_schema = %s AND referenced_table_name = %s))
+        ORDER BY constraint_name, ordinal_position
+    """
+    indexes_sql = """
+        SELECT index_name, column_name, non_unique = 0, index_name = 'PRIMARY'
+        FROM information_schema.statistics WHERE table_schema = %s AND table_name = %s
+        ORDER BY index_name, seq_in_index
+    """
+
+    def default_schema(self, cursor: CursorWrapper) -> str:
+        cursor.execute("SELECT DATABASE()")
+        return cursor.fetchone()[0]
+
+    def comments(self, cursor: CursorWrapper, schema: str, table: str) -> dict[str, str]:
+        cursor.execute(
+            "SELECT column_name, column_comment FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s AND column_comment <> ''",
+            [schema, table],
+        )
+        return dict(cursor.fetchall())
+
+    def _timeout_sql(self, cursor: CursorWrapper, timeout: float) -> str:
+        if cursor.db.mysql_is_mariadb:
+            return f"SET SESSION max_statement_time = {float(timeout):.3f}"
+        return f"SET SESSION max_execution_time = {int(timeout * 1000)}"
+
+    @contextmanager
+    def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
+        # No statement has run in the caller's transaction yet, so this applies to it.
+        cursor.execute("SET TRANSACTION READ ONLY")
+        cursor.execute(self._timeout_sql(cursor, timeout))
+        cursor.execute("SET SESSION sql_select_limit = %s", [int(max_rows) + 1])
+        try:
+            yield cursor
+        finally:
+            cursor.execute("SET SESSION sql_select_limit = DEFAULT")
+            cursor.execute(self._timeout_sql(cursor, 0))
+
+    @contextmanager
+    def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
+        cursor.execute(self._timeout_sql(cursor, timeout))
+        try:
+            yield cursor
+        finally:
+            cursor.execute(self._timeout_sql(cursor, 0))
+
+    def is_timeout(self, error: BaseException) -> bool:
+        code = error.__cause__.args[0] if error.__cause__ and error.__cause__.args else None
+        # 1969: MariaDB max_statement_time; 3024: MySQL max_execution_time.
+        return code in (1969, 3024)

@@ -1,0 +1,86 @@
+"""SQLite: the embedded demo target. Timeouts use the driver's progress handler."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from django.db.backends.utils import CursorWrapper
+
+from sqltools.vendors.base import Vendor
+
+
+class SQLite(Vendor):
+    name = "sqlite"
+    dialect = "sqlite"
+    tables_sql = """
+        SELECT 'main', name, type, NULL FROM sqlite_master
+        WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+        ORDER BY name
+    """
+
+    def default_schema(self, cursor: CursorWrapper) -> str:
+        return "main"
+
+    def columns(self, cursor: CursorWrapper, schema: str, table: str) -> list[tuple]:
+        cursor.execute("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(%s)", [table])
+        return [(name, type_, not notnull, default, None, None, None) for name, type_, notnull, default in cursor.fetchall()]
+
+    def primary_key(self, cursor: CursorWrapper, table: str) -> list[str]:
+        cursor.execute("SELECT name FROM pragma_table_info(%s) WHERE pk > 0 ORDER BY pk", [table])
+        return [row[0] for row in cursor.fetchall()]
+
+    def foreign_keys(self, cursor: CursorWrapper, schema: str, table: str) -> list[tuple]:
+        cursor.execute(
+            """
+            SELECT m.name, p."table", p."from", p."to", p.id FROM sqlite_master m, pragma_foreign_key_list(m.name) p
+            WHERE m.type = 'table' AND (m.name = %s OR p."table" = %s COLLATE NOCASE)
+            """,
+            [table, table],
+        )
+        rows = []
+        for from_table, to_table, from_col, to_col, key_id in cursor.fetchall():
+            to_col = to_col or self.primary_key(cursor, to_table)[0]
+            rows.append((f"fk_{from_table}_{key_id}", "main", from_table, from_col, "main", to_table, to_col))
+        return rows
+
+    def indexes(self, cursor: CursorWrapper, schema: str, table: str) -> list[tuple]:
+        cursor.execute(
+            """
+            SELECT il.name, ii.name, il."unique", il.origin = 'pk' FROM pragma_index_list(%s) il, pragma_index_info(il.name) ii
+            ORDER BY il.name, ii.seqno
+            """,
+            [table],
+        )
+        return cursor.fetchall()
+
+    @contextmanager
+    def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
+        cursor.execute("PRAGMA query_only = ON")
+        raw = cursor.db.connection
+        _set_deadline(raw, timeout)
+        try:
+            yield cursor
+        finally:
+            raw.set_progress_handler(None, 0)
+            cursor.execute("PRAGMA query_only = OFF")
+
+    @contextmanager
+    def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
+        raw = cursor.db.connection
+        _set_deadline(raw, timeout)
+        try:
+            yield cursor
+        finally:
+            raw.set_progress_handler(None, 0)
+
+    def is_timeout(self, error: BaseException) -> bool:
+        return isinstance(error.__cause__ or error, sqlite3.OperationalError) and "interrupted" in str(error)
+
+
+def _set_deadline(raw: sqlite3.Connection, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    # Called every 10k virtual-machine instructions; a non-zero return aborts the statement.
+    raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
