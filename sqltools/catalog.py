@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, TableNotFound
@@ -46,7 +43,7 @@ def tables_list(*, alias: str | None = None, name_filter: str | None = None) -> 
 def table_resolve(*, table: str, alias: str | None = None) -> TableRef:
     """Find a table from `name`, `schema.name`, `[dbo].[Order Details]` or `"public"."x"`, any case."""
     connection, vendor = target(alias)
-    schema, name = _split_name(table, dialect=vendor.dialect)
+    schema, name = _split_name(table)
     tables = tables_list(alias=alias)
     with connection.cursor() as cursor:
         default_schema = vendor.default_schema(cursor)
@@ -107,18 +104,29 @@ def table_sample(*, table: str, limit: int = 10, alias: str | None = None) -> Qu
     return query_read(connection=connection, vendor=vendor, sql=sql, params=params, max_rows=limit)
 
 
-def _split_name(table: str, *, dialect: str) -> tuple[str | None, str]:
+_NAME_PART = re.compile(r'\s*(\[(?:[^\]]|\]\])+\]|"(?:[^"]|"")+"|`(?:[^`]|``)+`|[^.\[\]"`]+?)\s*(?:\.|$)')
+
+
+def _split_name(table: str) -> tuple[str | None, str]:
+    """Split `a.b`, `[a].[b c]`, `"a"."b"` or `` `a`.`b` `` in any dialect: users paste names from everywhere."""
     text = (table or "").strip()
-    if not text:
-        raise InvalidArgument("table_name is required.")
-    try:
-        parsed = exp.to_table(text, dialect=dialect)
-        parts = [p.name for p in parsed.parts]
-    except (SqlglotError, ValueError, AttributeError):
-        parts = [p.strip().strip('[]"`') for p in text.split(".")]
-    if not parts or not parts[-1] or len(parts) > 3:
+    parts, position = [], 0
+    while text and position < len(text):
+        match = _NAME_PART.match(text, position)
+        if match is None or match.end() == position:
+            break
+        parts.append(_unquote(match.group(1)))
+        position = match.end()
+    if not text or position < len(text) or not parts or len(parts) > 3 or not all(parts):
         raise InvalidArgument(f"'{table}' is not a table name; use table, schema.table or [schema].[table].")
     return (parts[-2] if len(parts) >= 2 else None), parts[-1]
+
+
+def _unquote(part: str) -> str:
+    for left, right in (("[", "]"), ('"', '"'), ("`", "`")):
+        if part.startswith(left) and part.endswith(right):
+            return part[1:-1].replace(right * 2, right)
+    return part.strip()
 
 
 def _same(a: str, b: str, exact: bool) -> bool:

@@ -72,12 +72,19 @@ def demo_seed(*, alias: str, scale: float = 1.0, seed: int = 42) -> dict[str, in
         for ddl in _DDL:
             cursor.execute(_render(ddl, types))
         for table in reversed(_TABLES):
-            columns = list(rows[table][0])
-            placeholders = ", ".join(["%s"] * len(columns))
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-            for start in range(0, len(rows[table]), 5000):
-                cursor.executemany(sql, [tuple(r.values()) for r in rows[table][start:start + 5000]])
+            _insert(cursor, table, rows[table])
     return {table: len(rows[table]) for table in _TABLES}
+
+
+def _insert(cursor: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    """Multi-row INSERTs: one round trip per batch, within SQL Server's 2,100-parameter limit."""
+    columns = list(rows[0])
+    batch = min(500, 2000 // len(columns))
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    for start in range(0, len(rows), batch):
+        chunk = rows[start:start + batch]
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row_sql] * len(chunk))
+        cursor.execute(sql, [value for row in chunk for value in row.values()])
 
 
 def _render(ddl: str, types: dict[str, str]) -> str:

@@ -106,12 +106,13 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_row
 
 def _shape(columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, started: float) -> QueryResult:
     """Convert rows to JSON-safe values, stopping at the row cap or the character budget."""
-    budget = sqltools_settings().MAX_RESULT_CHARS - len(json.dumps(columns))
+    # The budget covers the JSON of columns and rows, with room for the other fields of the result.
+    budget = sqltools_settings().MAX_RESULT_CHARS - len(json.dumps(columns)) - 200
     rows: list[list[Any]] = []
     reason = None
     for raw in raw_rows[:max_rows]:
         row = row_to_json(raw)
-        budget -= len(json.dumps(row, ensure_ascii=False)) + 1
+        budget -= len(json.dumps(row)) + 2
         if budget < 0:
             reason = "max_chars"
             break

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from django.db import connections
+
+from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout
+from sqltools.query import query_run
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+SLOW_QUERY = {
+    "target": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c",
+    "target_pg": "SELECT pg_sleep(20)",
+    "target_mysql": "SELECT COUNT(*) FROM order_lines a, order_lines b, order_lines c",
+}
+
+
+def test_select_returns_columns_rows_and_timing(target_alias):
+    result = query_run(sql="SELECT customer_id, email FROM customers WHERE customer_id <= 3 ORDER BY customer_id", alias=target_alias)
+    assert result.columns == ["customer_id", "email"]
+    assert result.rows == [[1, "buyer1@example.com"], [2, "buyer2@example.com"], [3, "buyer3@example.com"]]
+    assert (result.row_count, result.truncated, result.truncated_reason) == (3, False, None)
+    assert result.elapsed_ms > 0
+
+
+@pytest.mark.parametrize("available, expect_truncated", [(5, False), (6, True)])
+def test_row_cap_flag_is_exact(target_alias, sqltools_config, available, expect_truncated):
+    sqltools_config(MAX_ROWS=5)
+    result = query_run(sql=f"SELECT order_id FROM orders WHERE order_id <= {available} ORDER BY order_id", alias=target_alias)
+    assert result.row_count == 5
+    assert result.truncated is expect_truncated
+    assert result.truncated_reason == ("max_rows" if expect_truncated else None)
+
+
+def test_row_cap_on_a_large_result_stops_early(target_alias, sqltools_config):
+    sqltools_config(MAX_ROWS=10)
+    started = time.perf_counter()
+    result = query_run(sql="SELECT * FROM order_lines a CROSS JOIN products b", alias=target_alias)
+    assert (result.row_count, result.truncated) == (10, True)
+    assert time.perf_counter() - started < 3  # 10 million rows exist; we fetched 11
+
+
+def test_requested_max_rows_cannot_exceed_configured(target_alias, sqltools_config):
+    sqltools_config(MAX_ROWS=4)
+    assert query_run(sql="SELECT * FROM orders", alias=target_alias, max_rows=100).row_count == 4
+    assert query_run(sql="SELECT * FROM orders", alias=target_alias, max_rows=2).row_count == 2
+
+
+def test_character_budget_truncates_and_says_so(target_alias, sqltools_config):
+    sqltools_config(MAX_RESULT_CHARS=2000)
+    result = query_run(sql="SELECT * FROM customers ORDER BY customer_id", alias=target_alias)
+    assert result.truncated and result.truncated_reason == "max_chars"
+    assert 0 < result.row_count < 100
+    assert len(json.dumps({"columns": result.columns, "rows": result.rows})) <= 2000
+
+
+def test_slow_query_is_cut_off_by_the_timeout(target_alias, sqltools_config):
+    sqltools_config(QUERY_TIMEOUT_SECONDS=1)
+    started = time.perf_counter()
+    with pytest.raises(QueryTimeout, match="longer than 1 s"):
+        query_run(sql=SLOW_QUERY[target_alias], alias=target_alias)
+    assert time.perf_counter() - started < 6
+    # The connection is usable afterwards, and the session settings were restored.
+    assert query_run(sql="SELECT COUNT(*) FROM orders", alias=target_alias).rows == [[12500]]
+
+
+def test_database_error_is_a_clear_sentence(target_alias):
+    with pytest.raises(QueryFailed, match="The database rejected the query"):
+        query_run(sql="SELECT no_such_column FROM orders", alias=target_alias)
+    assert query_run(sql="SELECT 1 AS one", alias=target_alias).rows == [[1]]
+
+
+def test_refusal_says_why(target_alias):
+    with pytest.raises(QueryRefused, match="read-only mode"):
+        query_run(sql="DELETE FROM orders", alias=target_alias)
+
+
+TYPE_TABLE = {
+    "target": "CREATE TABLE types_probe (d DECIMAL(12,4), dt TIMESTAMP, day DATE, t TIME, b BLOB, u CHAR(36), f REAL, s VARCHAR(20), n INTEGER)",
+    "target_pg": "CREATE TABLE types_probe (d NUMERIC(12,4), dt TIMESTAMPTZ, day DATE, t TIME, b BYTEA, u UUID, f DOUBLE PRECISION, s VARCHAR(20), n INTEGER)",
+    "target_mysql": "CREATE TABLE types_probe (d DECIMAL(12,4), dt DATETIME(6), day DATE, t TIME(6), b VARBINARY(16), u CHAR(36), f DOUBLE, s VARCHAR(20), n INTEGER) CHARACTER SET utf8mb4",
+}
+
+
+def test_values_come_back_json_safe_and_faithful(target_alias):
+    import datetime
+    import decimal
+    import uuid
+
+    connection = connections[target_alias]
+    moment = datetime.datetime(2024, 2, 29, 13, 45, 1, 250000, tzinfo=datetime.timezone.utc)
+    ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    with connection.cursor() as cursor:
+        cursor.execute(TYPE_TABLE[target_alias])
+        cursor.execute(
+            "INSERT INTO types_probe VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [decimal.Decimal("12345678.1234"), moment if target_alias == "target_pg" else moment.replace(tzinfo=None),
+             datetime.date(2024, 2, 29), "23:59:58" if target_alias == "target" else datetime.time(23, 59, 58), b"\x00\xffbin", str(ident) if target_alias != "target_pg" else ident,
+             0.1, "Zoë 🚀", None],
+        )
+    try:
+        row = dict(zip(*(lambda r: (r.columns, r.rows[0]))(query_run(sql="SELECT * FROM types_probe", alias=target_alias))))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE types_probe")
+    json.dumps(row)  # everything is JSON-serialisable
+    assert row["d"] == "12345678.1234" or (target_alias == "target" and row["d"] in (12345678.1234, "12345678.1234"))
+    assert row["dt"].startswith("2024-02-29T13:45:01.25")
+    assert row["day"] == "2024-02-29"
+    assert row["t"].startswith("23:59:58")
+    assert row["b"] == {"$binary": base64.b64encode(b"\x00\xffbin").decode(), "length": 5}
+    assert row["u"] == str(ident)
+    assert row["f"] == 0.1
+    assert row["s"] == "Zoë 🚀"
+    assert row["n"] is None
