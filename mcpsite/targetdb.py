@@ -28,6 +28,13 @@ def _mssql_options(options: dict[str, Any]) -> dict[str, Any]:
         extra.insert(0, str(own["extra_params"]))
     if extra:
         own["extra_params"] = ";".join(extra)
+    if str(own.get("driver", "")).lower() == "freetds":
+        # FreeTDS negotiating the TDS version waits forever on a server that accepts TCP and
+        # says nothing; a fixed version makes the login timeout work. SERVER+PORT, not SERVERNAME.
+        if "tds_version" not in ";".join(extra).lower():
+            extra.append("TDS_Version=7.4")
+            own["extra_params"] = ";".join(extra)
+        own.setdefault("host_is_server", True)
     # Fail fast instead of mssql-django's default of 5 retries, 5 s apart.
     own.setdefault("connection_timeout", 10)
     own.setdefault("connection_retries", 0)
