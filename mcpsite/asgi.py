@@ -7,4 +7,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpsite.settings")
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
-application = django_application
+
+from mcp_bridge.app import mcp_application  # noqa: E402  (needs Django set up)
+
+application = mcp_application(django_application)

@@ -1,0 +1,179 @@
+"""The bearer gate in front of every MCP endpoint (an ASGI middleware).
+
+401 with a WWW-Authenticate challenge that points at the endpoint's RFC 9728 metadata when
+the token is missing or invalid or was issued for another resource; 403 insufficient_scope
+when a write needs sql:write. It reads POST bodies once (bounded) so that it can see which
+JSON-RPC methods a request carries: the development flags ALLOW_UNAUTH_METHODS and
+ALLOW_UNAUTH_TOOLS_CALL admit some methods without a token, and a write needs a scope.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import TokenVerifier
+from starlette.authentication import AuthCredentials
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_bridge.conf import bridge_settings
+from oauth_ext.discovery import base_url
+from oauth_ext.resources import resource_allowed
+from oauth_ext.scopes import SCOPE_READ, SCOPE_WRITE
+from sqltools.conf import sqltools_settings
+from sqltools.errors import SqlToolError
+from sqltools.query import statement_kind
+from sqltools.readonly import Kind
+
+logger = logging.getLogger(__name__)
+
+_HANDSHAKE_METHODS = {"initialize", "ping", "tools/list"}
+
+
+def request_base_url(scope: Scope) -> str:
+    headers = Headers(scope=scope)
+    host = headers.get("host", "localhost")
+    if getattr(settings, "TRUST_PROXY_HEADERS", False):
+        host = headers.get("x-forwarded-host", host).split(",")[0].strip()
+    return base_url(scheme=scope.get("scheme", "http"), host=host)
+
+
+def challenge_headers(scope: Scope, resource_path: str, *, error: str | None = None, scope_needed: str = SCOPE_READ) -> list[tuple[bytes, bytes]]:
+    metadata = f"{request_base_url(scope)}/.well-known/oauth-protected-resource{resource_path}"
+    parts = [f'resource_metadata="{metadata}"', f'scope="{scope_needed}"']
+    if error:
+        parts.insert(0, f'error="{error}"')
+    return [(b"www-authenticate", ("Bearer " + ", ".join(parts)).encode())]
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class BearerGate:
+    """Wrap one MCP endpoint; `resource_path` is the protected resource it belongs to (/mcp, /sse...)."""
+
+    def __init__(self, app: ASGIApp, *, resource_path: str, verifier: TokenVerifier) -> None:
+        self.app, self.resource_path, self.verifier = app, resource_path, verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        body, receive = await _buffer_body(scope, receive)
+        if body is _TOO_LARGE:
+            return await send_json(send, 413, _rpc_error(-32600, "The request body is too large."))
+        methods = _rpc_calls(body)
+        token = _bearer(scope)
+        access = await self.verifier.verify_token(token) if token else None
+        if access is not None and not resource_allowed(access.resource, base=request_base_url(scope)):
+            logger.info("bearer token refused: issued for %s, not this server", access.resource)
+            access = None
+        if access is None:
+            if self._anonymous_allowed(scope, methods):
+                return await self.app(scope, receive, send)
+            error = "invalid_token" if token else None
+            return await send_json(send, 401, {"error": error or "invalid_request", "error_description":
+                                               "A valid bearer token is required."},
+                                   challenge_headers(scope, self.resource_path, error=error))
+        needed = _scope_needed(methods)
+        if not needed <= set(access.scopes):
+            return await send_json(send, 403, {"error": "insufficient_scope", "error_description":
+                                               f"This request needs the scope {' '.join(sorted(needed))}."},
+                                   challenge_headers(scope, self.resource_path, error="insufficient_scope",
+                                                     scope_needed=" ".join(sorted(needed))))
+        scope = {**scope, "user": AuthenticatedUser(access), "auth": AuthCredentials(access.scopes)}
+        await self.app(scope, receive, send)
+
+    def _anonymous_allowed(self, scope: Scope, calls: list[tuple[str, dict]]) -> bool:
+        conf = bridge_settings()
+        if scope["method"] == "GET":  # an SSE stream carries only what its POSTs were allowed to ask
+            return conf.ALLOW_UNAUTH_METHODS or conf.ALLOW_UNAUTH_TOOLS_CALL
+        if scope["method"] != "POST" or not calls:
+            return False
+        allowed = set(_HANDSHAKE_METHODS) if conf.ALLOW_UNAUTH_METHODS else set()
+        if conf.ALLOW_UNAUTH_TOOLS_CALL:
+            allowed |= _HANDSHAKE_METHODS | {"tools/call"}
+        return all(method in allowed or method.startswith("notifications/") for method, _ in calls)
+
+
+
+def _scope_needed(calls: list[tuple[str, dict]]) -> set[str]:
+    needed = {SCOPE_READ}
+    if sqltools_settings().READ_ONLY:
+        return needed
+    for method, params in calls:
+        if method == "tools/call" and params.get("name") == "execute_sql":
+            query = (params.get("arguments") or {}).get("query")
+            try:
+                if isinstance(query, str) and statement_kind(sql=query) is not Kind.READ:
+                    needed.add(SCOPE_WRITE)
+            except SqlToolError:
+                pass  # the tool itself will refuse it, with the reason
+    return needed
+
+
+def _bearer(scope: Scope) -> str | None:
+    value = Headers(scope=scope).get("authorization", "")
+    kind, _, token = value.partition(" ")
+    return token.strip() or None if kind.lower() == "bearer" else None
+
+
+_TOO_LARGE = b"\x00too-large"
+
+
+async def _buffer_body(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
+    """Read a POST body once (up to MAX_BODY_BYTES) and hand the app a receive that replays it."""
+    if scope["method"] != "POST":
+        return b"", receive
+    limit = bridge_settings().MAX_BODY_BYTES
+    declared = Headers(scope=scope).get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return _TOO_LARGE, receive
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return _TOO_LARGE, receive
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+def _rpc_calls(body: bytes) -> list[tuple[str, dict]]:
+    """(method, params) of each JSON-RPC message in a body; [] when it is not JSON-RPC."""
+    try:
+        payload = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return []
+    messages = payload if isinstance(payload, list) else [payload]
+    calls = []
+    for message in messages:
+        if isinstance(message, dict) and isinstance(message.get("method"), str):
+            params = message.get("params")
+            calls.append((message["method"], params if isinstance(params, dict) else {}))
+    return calls
+
+
+def _rpc_error(code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
