@@ -200,3 +200,52 @@ SQLTOOLS = {
     "CACHE_TTL_SECONDS": env.int("CACHE_TTL_SECONDS", default=3600),
     "AUDIT": env.bool("AUDIT_LOG", default=True),
 }
+
+# --- OAuth (oauth_ext) ---
+# django-oauth-toolkit as the authorization server MCP clients expect: authorization code with
+# PKCE S256 only, rotating refresh tokens, RFC 7591 registration open to anonymous clients
+# (held to the redirect policy in OAUTH_EXT), CIMD behind CIMD_ENABLED. See docs/oauth.md.
+OAUTH_EXT = {
+    "ALLOWED_REDIRECT_HOSTS": env.list(
+        "ALLOWED_REDIRECT_HOSTS", default=["chatgpt.com", "openai.com", "claude.ai", "anthropic.com", "claude.com"]
+    ),
+    "ALLOW_LOOPBACK_REDIRECTS": env.bool("ALLOW_LOOPBACK_REDIRECTS", default=not PRODUCTION),
+    "REGISTRATION_RATE_LIMIT": env.str("REGISTRATION_RATE_LIMIT", default="30/h"),
+    "REGISTRATION_MAX_BYTES": env.int("REGISTRATION_MAX_BYTES", default=16 * 1024),
+}
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "oauth_ext.validators.OAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "oauth_ext.scopes.SqlScopes",
+    "APPLICATION_ADMIN_CLASS": "oauth_ext.admin.ClientAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "oauth_ext.admin.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "oauth_ext.admin.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "oauth_ext.admin.GrantAdmin",
+    "OIDC_ISS_ENDPOINT": PUBLIC_URL,  # the issuer; empty: derived from the request
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("ACCESS_TOKEN_EXPIRE_SECONDS", default=3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("REFRESH_TOKEN_EXPIRE_SECONDS", default=30 * 86400),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # only SHA-256 checksums of tokens are stored
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "ALLOW_LOCALHOST_LOOPBACK": OAUTH_EXT["ALLOW_LOOPBACK_REDIRECTS"],  # any port on http://localhost too
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"] if OAUTH_EXT["ALLOW_LOOPBACK_REDIRECTS"] else ["https"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
+    "OAUTH2_PROTECTED_RESOURCE_NAME": env.str("OAUTH_RESOURCE_NAME", default="SQL Server (MCP)"),
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "CIMD_ENABLED": env.bool("CIMD_ENABLED", default=False),
+    "CIMD_ALLOWED_HOSTS": env.list("CIMD_ALLOWED_HOSTS", default=OAUTH_EXT["ALLOWED_REDIRECT_HOSTS"]),
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.cimd.HostAllowlistCIMDPermission",),
+    "CIMD_METADATA_FETCHER": "oauth_ext.cimd.PolicyMetadataFetcher",
+}

@@ -7,4 +7,5 @@ urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("oauth_ext.urls")),  # OAuth: /authorize, /token, /register, /.well-known/*
 ]

@@ -1,0 +1,43 @@
+"""oauth_ext's own settings, read through one object from settings.OAUTH_EXT.
+
+Everything DOT itself understands lives in OAUTH2_PROVIDER and is read through DOT's
+`oauth2_settings`; this object holds only the policy DOT has no setting for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+
+@dataclass(frozen=True)
+class OAuthExtSettings:
+    ALLOWED_REDIRECT_HOSTS: tuple[str, ...] = ("chatgpt.com", "openai.com", "claude.ai", "anthropic.com", "claude.com")
+    ALLOW_LOOPBACK_REDIRECTS: bool = False
+    REGISTRATION_RATE_LIMIT: str = "30/h"
+    REGISTRATION_MAX_BYTES: int = 16 * 1024
+
+
+_cached: OAuthExtSettings | None = None
+
+
+def oauth_ext_settings() -> OAuthExtSettings:
+    global _cached
+    if _cached is None:
+        known = {f.name for f in fields(OAuthExtSettings)}
+        values = {k: v for k, v in getattr(settings, "OAUTH_EXT", {}).items() if k in known}
+        if "ALLOWED_REDIRECT_HOSTS" in values:
+            values["ALLOWED_REDIRECT_HOSTS"] = tuple(h.strip().lower() for h in values["ALLOWED_REDIRECT_HOSTS"] if h.strip())
+        _cached = OAuthExtSettings(**values)
+    return _cached
+
+
+def _reset(*, setting: str, **kwargs: object) -> None:
+    global _cached
+    if setting == "OAUTH_EXT":
+        _cached = None
+
+
+setting_changed.connect(_reset)

@@ -1,0 +1,29 @@
+"""The one thing DOT's Application lacks: a way to switch a client off without deleting it.
+
+DOT's Application already records registration_source (manual, dcr, cimd), redirect URIs and
+when it was created, so oauth_ext keeps DOT's model and adds this side table rather than
+swapping OAUTH2_PROVIDER_APPLICATION_MODEL: no migration-ordering constraints, existing
+databases keep working, and the admin stays DOT's admin plus one filter and a few actions.
+A row here disables the client_id. It is keyed by client_id, not by foreign key, so the block
+survives DOT's `clearcimdapplications` deleting and a CIMD client re-creating its Application.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class DisabledClient(models.Model):
+    client_id = models.CharField(max_length=255, unique=True)
+    disabled_at = models.DateTimeField(default=timezone.now)
+    disabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "disabled client"
+
+    def __str__(self) -> str:
+        return self.client_id

@@ -1,0 +1,54 @@
+"""Which redirect URIs a client may register (RFC 7591 dynamic registration and CIMD).
+
+Policy: https to a host listed in ALLOWED_REDIRECT_HOSTS, matched exactly (a subdomain must be
+listed itself: `chatgpt.com` does not admit `www.chatgpt.com`). When ALLOW_LOOPBACK_REDIRECTS is
+on (local development), also http or https to 127.0.0.1, [::1] or localhost on any port, for
+the MCP Inspector, mcp-remote and other native clients (RFC 8252 §7.3). At /authorize, DOT
+matches the registered URI exactly, except the port of a loopback URI (RFC 8252).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from oauth_ext.conf import oauth_ext_settings
+from oauth_ext.errors import InvalidRedirectURI
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+MAX_URI_LENGTH = 2000
+
+
+def _host_and_port(uri: str) -> tuple[str, str, int | None]:
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as error:
+        raise InvalidRedirectURI(f"Redirect URI {uri!r} has an invalid port.") from error
+    if not parts.hostname:
+        raise InvalidRedirectURI(f"Redirect URI {uri!r} must be an absolute URL with a host.")
+    if "@" in parts.netloc or "#" in uri:
+        raise InvalidRedirectURI(f"Redirect URI {uri!r} must not contain credentials or a fragment.")
+    return parts.scheme.lower(), parts.hostname.lower(), port
+
+
+def redirect_uri_check(uri: object) -> None:
+    """Raise InvalidRedirectURI unless `uri` is allowed by the registration policy."""
+    if not isinstance(uri, str) or not uri or len(uri) > MAX_URI_LENGTH:
+        raise InvalidRedirectURI("Each redirect URI must be a non-empty string of at most 2000 characters.")
+    conf = oauth_ext_settings()
+    scheme, host, port = _host_and_port(uri)
+    if host in LOOPBACK_HOSTS and scheme in ("http", "https"):
+        if conf.ALLOW_LOOPBACK_REDIRECTS:
+            return
+        raise InvalidRedirectURI(f"Loopback redirect URI {uri!r} is not allowed on this server.")
+    if scheme != "https":
+        raise InvalidRedirectURI(f"Redirect URI {uri!r} must use https.")
+    if host not in conf.ALLOWED_REDIRECT_HOSTS or port not in (None, 443):
+        raise InvalidRedirectURI(f"Redirect URI host {host!r} is not in this server's ALLOWED_REDIRECT_HOSTS.")
+
+
+def redirect_uris_check(uris: object) -> None:
+    if not isinstance(uris, list) or not uris:
+        raise InvalidRedirectURI("redirect_uris must be a non-empty array of URLs.")
+    for uri in uris:
+        redirect_uri_check(uri)

@@ -1,0 +1,72 @@
+"""RFC 7591 registration policy on top of DOT's registration view.
+
+DOT creates the Application and answers; this module decides what may be registered: a bounded
+JSON object, the authorization-code grant only, and redirect URIs the redirect policy allows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+
+from oauth_ext.errors import InvalidClientMetadata
+from oauth_ext.redirects import redirect_uris_check
+
+GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+RESPONSE_TYPES = frozenset({"code"})
+AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+MAX_CLIENT_NAME = 200
+
+
+def registration_body_parse(request: HttpRequest, *, max_bytes: int) -> dict[str, Any]:
+    """The request's JSON object; InvalidClientMetadata for anything oversized or malformed."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > max_bytes:
+        raise InvalidClientMetadata(f"The registration request must be a JSON object of at most {max_bytes} bytes.")
+    try:
+        body = request.body
+    except RequestDataTooBig as error:
+        raise InvalidClientMetadata(f"The registration request is larger than {max_bytes} bytes.") from error
+    if len(body) > max_bytes:
+        raise InvalidClientMetadata(f"The registration request is larger than {max_bytes} bytes.")
+    try:
+        metadata = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise InvalidClientMetadata("The registration request body must be valid JSON.") from error
+    if not isinstance(metadata, dict):
+        raise InvalidClientMetadata("The registration request body must be a JSON object.")
+    return metadata
+
+
+def _string_list(metadata: dict[str, Any], field: str, default: list[str]) -> list[str]:
+    value = metadata.get(field, default)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidClientMetadata(f"{field} must be an array of strings.")
+    return value
+
+
+def client_metadata_check(metadata: dict[str, Any]) -> None:
+    """Raise InvalidClientMetadata / InvalidRedirectURI unless this server can serve the client."""
+    grant_types = set(_string_list(metadata, "grant_types", ["authorization_code"]))
+    if "authorization_code" not in grant_types or not grant_types <= GRANT_TYPES:
+        raise InvalidClientMetadata("grant_types must be authorization_code, optionally with refresh_token.")
+    if not set(_string_list(metadata, "response_types", ["code"])) <= RESPONSE_TYPES:
+        raise InvalidClientMetadata('response_types must be ["code"].')
+    if metadata.get("token_endpoint_auth_method", "client_secret_basic") not in AUTH_METHODS:
+        raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}.")
+    name = metadata.get("client_name", "")
+    if not isinstance(name, str) or len(name) > MAX_CLIENT_NAME:
+        raise InvalidClientMetadata(f"client_name must be a string of at most {MAX_CLIENT_NAME} characters.")
+    redirect_uris_check(metadata.get("redirect_uris"))
+
+
+def registration_response_complete(data: dict[str, Any], *, metadata: dict[str, Any], issued_at: int) -> dict[str, Any]:
+    """Add what RFC 7591 §3.2.1 asks for and DOT leaves out, and echo the auth method asked for."""
+    data = {**data, "client_id_issued_at": issued_at, "response_types": ["code"]}
+    if "client_secret" in data:
+        data["client_secret_expires_at"] = 0
+        data["token_endpoint_auth_method"] = metadata.get("token_endpoint_auth_method", "client_secret_basic")
+    return data

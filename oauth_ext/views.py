@@ -1,0 +1,157 @@
+"""DOT's authorization, token, revocation and registration views, with this server's policy.
+
+Each view parses, applies one policy function and hands over to DOT; protocol errors are
+oauth_ext.errors rendered by error_response (or, at /authorize, redirected to the client).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
+from oauth2_provider.models import get_application_model
+from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.views import AuthorizationView, RevokeTokenView
+from oauth2_provider.views import TokenView as DotTokenView
+from oauth2_provider.views.dynamic_client_registration import (
+    DynamicClientRegistrationManagementView,
+    DynamicClientRegistrationView,
+)
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
+
+from oauth_ext.conf import oauth_ext_settings
+from oauth_ext.consent import consent_context, page_protect
+from oauth_ext.discovery import base_url_for_request, issuer_for_request
+from oauth_ext.errors import OAuthError, UnsupportedGrantType, error_response
+from oauth_ext.ratelimit import client_address, rate_limit_hit
+from oauth_ext.registration import client_metadata_check, registration_body_parse, registration_response_complete
+from oauth_ext.resources import resources_check
+
+GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+def cors_public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Let browser-based MCP clients (the MCP Inspector) call a cookie-less JSON endpoint."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
+            response = HttpResponse(status=204)
+        else:
+            response = view(request, *args, **kwargs)
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, MCP-Protocol-Version"
+        response["Access-Control-Max-Age"] = "86400"
+        return response
+
+    return wrapped
+
+
+def _toolkit_error(error: OAuthError, *, state: str | None, redirect_uri: str) -> OAuthToolkitError:
+    oauthlib_error = CustomOAuth2Error(error=error.error, description=error.description, state=state)
+    return OAuthToolkitError(error=oauthlib_error, redirect_uri=redirect_uri)
+
+
+class AuthorizeView(AuthorizationView):
+    """/authorize: sign-in, then the consent page; S256 and our own `resource` only."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return page_protect(super().dispatch(request, *args, **kwargs))
+
+    def validate_authorization_request(self, request: HttpRequest):
+        scopes, credentials = super().validate_authorization_request(request)
+        try:
+            if credentials.get("code_challenge_method") != "S256":
+                raise OAuthError('PKCE is required with code_challenge_method "S256".')
+            resources_check(request.GET.getlist("resource"), base=base_url_for_request(request))
+        except OAuthError as error:
+            raise _toolkit_error(error, state=credentials.get("state"), redirect_uri=credentials["redirect_uri"]) from error
+        return scopes, credentials
+
+    def handle_no_permission(self) -> HttpResponse:
+        # Refuse a broken request before asking anyone to sign in for it.
+        if self.request.method == "GET":
+            try:
+                self.validate_authorization_request(self.request)
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=None)
+        return super().handle_no_permission()
+
+    def form_valid(self, form) -> HttpResponse:
+        data = form.cleaned_data
+        application = get_application_model().objects.filter(client_id=data["client_id"]).first()
+        try:
+            if application is None:
+                raise OAuthError("The client is no longer registered.")
+            resources_check((data.get("resource") or "").split(), base=base_url_for_request(self.request))
+        except OAuthError as error:
+            # The hidden fields were changed since the GET: show the error, never redirect.
+            fatal = CustomOAuth2Error(error=error.error, description=error.description)
+            return self.error_response(FatalClientError(error=fatal), application)
+        return super().form_valid(form)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(consent_context(scopes=kwargs.get("scopes") or [], redirect_uri=kwargs.get("redirect_uri")))
+        return context
+
+    def redirect(self, redirect_to: str, application) -> HttpResponse:
+        # RFC 9207: every authorization response, errors included, names the issuer.
+        if oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS:
+            redirect_to = _add_iss_to_redirect(redirect_to, issuer_for_request(self.request))
+        return super().redirect(redirect_to, application)
+
+
+class TokenView(DotTokenView):
+    """/token: the authorization-code and refresh grants, for our own `resource` only."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            if request.POST.get("grant_type") not in GRANT_TYPES:
+                raise UnsupportedGrantType("grant_type must be authorization_code or refresh_token.")
+            resources_check(request.POST.getlist("resource"), base=base_url_for_request(request))
+        except OAuthError as error:
+            return error_response(error)
+        return super().post(request, *args, **kwargs)
+
+
+class RegisterView(DynamicClientRegistrationView):
+    """/register (RFC 7591, anonymous): rate-limited, bounded, and held to the redirect policy."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        conf = oauth_ext_settings()
+        try:
+            rate_limit_hit(bucket="register", address=client_address(request), rate=conf.REGISTRATION_RATE_LIMIT)
+            metadata = registration_body_parse(request, max_bytes=conf.REGISTRATION_MAX_BYTES)
+            client_metadata_check(metadata)
+        except OAuthError as error:
+            return error_response(error)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code != 201:
+            return response
+        data = registration_response_complete(json.loads(response.content), metadata=metadata, issued_at=int(time.time()))
+        return JsonResponse(data, status=201, headers={"Cache-Control": "no-store"})
+
+
+class RegistrationManagementView(DynamicClientRegistrationManagementView):
+    """RFC 7592 read/update/delete with the registration access token; updates obey the same policy."""
+
+    def put(self, request: HttpRequest, client_id: str, *args, **kwargs) -> HttpResponse:
+        try:
+            client_metadata_check(registration_body_parse(request, max_bytes=oauth_ext_settings().REGISTRATION_MAX_BYTES))
+        except OAuthError as error:
+            return error_response(error)
+        return super().put(request, client_id, *args, **kwargs)
+
+
+authorize = AuthorizeView.as_view()
+token = cors_public(TokenView.as_view())
+revoke = cors_public(RevokeTokenView.as_view())
+register = cors_public(RegisterView.as_view())
+register_manage = cors_public(RegistrationManagementView.as_view())
