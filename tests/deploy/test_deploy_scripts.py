@@ -1,0 +1,90 @@
+"""The deployment scripts: shellcheck-clean, and setup-letsencrypt.sh behaves before it needs Docker."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.deploy_harness import REPO, app_environment, free_port, require_tool
+
+pytestmark = pytest.mark.timeout(60)
+
+SETUP = REPO / "setup-letsencrypt.sh"
+SCRIPTS = [SETUP, *sorted((REPO / "docker").glob("*.sh"))]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[str(path.relative_to(REPO)) for path in SCRIPTS])
+def test_shellcheck_is_clean(script):
+    result = subprocess.run([require_tool("shellcheck"), "--external-sources", str(script)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[str(path.relative_to(REPO)) for path in SCRIPTS])
+def test_scripts_are_executable(script):
+    assert script.stat().st_mode & 0o111
+
+
+def run_setup(*args: str, path: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": path or os.environ.get("PATH", "")}
+    for name in ("DOMAIN", "LETSENCRYPT_EMAIL", "LETSENCRYPT_STAGING"):
+        env.pop(name, None)
+    return subprocess.run([shutil.which("bash"), str(SETUP), *args], env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_setup_help_prints_the_usage():
+    result = run_setup("--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("Usage: ./setup-letsencrypt.sh")
+    for option in ("--domain", "--email", "--staging", "--production", "--force", "--non-interactive"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--domain", "not a domain"], "not a valid domain name"),
+        (["--email", "nobody"], "not a valid email address"),
+        (["--bogus"], "unknown option"),
+        (["--domain"], "needs a value"),
+    ],
+)
+def test_setup_refuses_bad_arguments_before_touching_anything(args, message):
+    result = run_setup(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_setup_stops_when_docker_is_missing(tmp_path):
+    # A PATH with only what the script needs before its prerequisite check.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dirname",):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    result = run_setup("--domain", "mcp.example.com", "-y", path=str(bin_dir))
+    assert result.returncode == 1
+    assert "docker is not installed" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    """`manage.py check --deploy` (which the migrate job runs) has nothing to say in production."""
+    env = app_environment(tmp_path, free_port())
+    env.update(
+        DJANGO_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="mcp.example.com",
+        PUBLIC_URL="https://mcp.example.com",
+        DATABASE_URL=f"sqlite:///{Path(tmp_path) / 'django.sqlite3'}",
+    )
+    result = subprocess.run(
+        [str(REPO / "docker" / "entrypoint.sh"), "manage", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
