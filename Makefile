@@ -24,7 +24,11 @@ $(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(PY)
 run: $(VENV)/.base-installed
 	@HOST=$(HOST) PORT=$(PORT) PY=$(PY) scripts/run.sh
 
-test: $(VENV)/.dev-installed
+tests/e2e/node_modules/.installed: tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: $(VENV)/.dev-installed tests/e2e/node_modules/.installed
 	scripts/test-services.sh
 	$(PY) -m pytest
 

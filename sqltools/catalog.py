@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqltools.conf import sqltools_settings
@@ -24,7 +24,8 @@ class TableRef:
         return f"{self.schema}.{self.name}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.qualified_name, **asdict(self)}
+        return {"name": self.qualified_name, "schema": self.schema, "table": self.name, "kind": self.kind,
+                "row_estimate": self.row_estimate}
 
 
 def tables_list(*, alias: str | None = None, name_filter: str | None = None) -> list[TableRef]:
@@ -100,7 +101,8 @@ def table_sample(*, table: str, limit: int = 10, alias: str | None = None) -> Qu
     ref = table_resolve(table=table, alias=alias)
     connection, vendor = target(alias)
     quote = connection.ops.quote_name
-    sql, params = vendor.sample_sql(f"{quote(ref.schema)}.{quote(ref.name)}", limit)
+    # The statement runs with parameters, so a '%' in a name must be doubled to stay literal.
+    sql, params = vendor.sample_sql(f"{quote(ref.schema)}.{quote(ref.name)}".replace("%", "%%"), limit)
     return query_read(connection=connection, vendor=vendor, sql=sql, params=params, max_rows=limit)
 
 
