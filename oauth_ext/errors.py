@@ -35,6 +35,12 @@ class InvalidTarget(OAuthError):
     error = "invalid_target"
 
 
+class InvalidGrant(OAuthError):
+    """RFC 6749 §5.2: the code or refresh token is invalid, or (RFC 7636) its PKCE verifier is missing or wrong."""
+
+    error = "invalid_grant"
+
+
 class UnsupportedGrantType(OAuthError):
     """RFC 6749 §5.2: this server issues tokens for the authorization-code and refresh grants only."""
 

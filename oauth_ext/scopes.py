@@ -14,7 +14,7 @@ SCOPE_READ = "sql:read"
 SCOPE_WRITE = "sql:write"
 
 SCOPES: dict[str, str] = {
-    SCOPE_READ: "See the database's tables and columns and read data with queries that change nothing.",
+    SCOPE_READ: "See the database’s tables and columns and read data with queries that change nothing.",
     SCOPE_WRITE: "Change data: insert, update and delete rows.",
 }
 READ_ONLY_NOTE = "This server is in read-only mode, so this permission changes nothing today."

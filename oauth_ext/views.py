@@ -27,13 +27,11 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 from oauth_ext.conf import oauth_ext_settings
 from oauth_ext.consent import consent_context, page_protect
 from oauth_ext.discovery import base_url_for_request, issuer_for_request
-from oauth_ext.errors import OAuthError, UnsupportedGrantType, error_response
+from oauth_ext.errors import OAuthError, error_response
 from oauth_ext.ratelimit import client_address, rate_limit_hit
 from oauth_ext.registration import client_metadata_check, registration_body_parse, registration_response_complete
 from oauth_ext.resources import resources_check
-
-GRANT_TYPES = ("authorization_code", "refresh_token")
-
+from oauth_ext.tokens import token_request_check
 
 def cors_public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Let browser-based MCP clients (the MCP Inspector) call a cookie-less JSON endpoint."""
@@ -113,12 +111,15 @@ class TokenView(DotTokenView):
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            if request.POST.get("grant_type") not in GRANT_TYPES:
-                raise UnsupportedGrantType("grant_type must be authorization_code or refresh_token.")
-            resources_check(request.POST.getlist("resource"), base=base_url_for_request(request))
+            token_request_check(request.POST, base=base_url_for_request(request))
         except OAuthError as error:
             return error_response(error)
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code >= 400:
+            # DOT renders errors raised while saving the token (resource narrowing) without a type.
+            response["Content-Type"] = "application/json"
+            response["Cache-Control"] = "no-store"
+        return response
 
 
 class RegisterView(DynamicClientRegistrationView):
