@@ -29,7 +29,8 @@ def nginx_site(tmp_path, letsencrypt_dir) -> Callable[[int], NginxSite]:
     """Render the real nginx configuration with the app upstream on the given loopback port."""
 
     def render(upstream_port: int) -> NginxSite:
-        return render_site(tmp_path / f"nginx-{upstream_port}", letsencrypt=letsencrypt_dir, upstream_port=upstream_port)
+        prefix = tmp_path / f"nginx-{upstream_port}"
+        return render_site(prefix, letsencrypt=letsencrypt_dir, upstream_port=upstream_port)
 
     return render
 

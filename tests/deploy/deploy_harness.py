@@ -157,7 +157,8 @@ def render_main_conf(prefix: Path) -> str:
 
 def render_site_conf(prefix: Path, *, letsencrypt: Path, http_port: int, https_port: int, upstream_port: int) -> str:
     text, source = (REPO / "nginx" / "conf.d" / "default.conf").read_text(), "nginx/conf.d/default.conf"
-    text = replace_exactly(text, "listen 80 default_server;", f"listen 127.0.0.1:{http_port} default_server;", source=source)
+    http_listen = f"listen 127.0.0.1:{http_port} default_server;"
+    text = replace_exactly(text, "listen 80 default_server;", http_listen, source=source)
     text = replace_exactly(text, "listen [::]:80 default_server;", "", source=source)
     https_listen = f"listen 127.0.0.1:{https_port} ssl default_server;"
     if nginx_version() < (1, 25, 1):

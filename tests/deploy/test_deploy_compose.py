@@ -1,4 +1,4 @@
-"""The compose files, the Dockerfile and .env.example agree with each other and with the repository.
+"""The compose files and .env.example agree with each other and with the repository.
 
 No container engine runs here, so these read the files: they parse, everything they point at
 exists, the services are wired the way docs/deploy.md says, and no secret is written into them.
@@ -162,22 +162,3 @@ def test_the_entrypoint_and_image_settings_are_documented_in_env_example():
     names = set(re.findall(r"\$\{([A-Z_]+):-", entrypoint)) - {"PYTHON", "HOST", "PORT"}
     names |= {"HEALTHCHECK_REQUIRE_TARGET", "MSSQL_PYTHON_DRIVER"}
     assert names - documented == set()
-
-
-def test_dockerfile_builds_a_non_root_image_with_a_healthcheck():
-    dockerfile = (REPO / "Dockerfile").read_text()
-    assert re.search(r"^USER app$", dockerfile, flags=re.MULTILINE)
-    assert re.search(r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"/app/docker/healthcheck.py\"\]", dockerfile, re.MULTILINE)
-    assert 'ENTRYPOINT ["/app/docker/entrypoint.sh"]' in dockerfile
-    assert "manage.py collectstatic --noinput" in dockerfile
-    assert "requirements/prod.txt" in dockerfile and (REPO / "requirements" / "prod.txt").is_file()
-    for image in re.findall(r"^ARG PYTHON_IMAGE=(\S+)", dockerfile, flags=re.MULTILINE):
-        assert not image.endswith(":latest")
-    entrypoint = (REPO / "docker" / "entrypoint.sh").read_text()
-    assert "--proxy-headers" in entrypoint and '--workers "${WEB_CONCURRENCY:-2}"' in entrypoint
-    assert "mcpsite.asgi:application" in entrypoint
-
-
-def test_dockerignore_keeps_secrets_and_state_out_of_the_image():
-    ignored = set((REPO / ".dockerignore").read_text().split())
-    assert {".env", ".git", ".venv", "var", "certbot"} <= ignored

@@ -1,0 +1,78 @@
+"""The image's build and start-up steps, run here with the repository's virtualenv.
+
+No container engine runs on our machines, so the Dockerfile itself is read, and the commands it
+runs at build time (collectstatic with the production storage) and that the migrate job runs at
+start (check --deploy) are run for real against production settings.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from tests.deploy.deploy_harness import REPO, app_environment, free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+
+
+def production_environment(tmp_path) -> dict[str, str]:
+    env = app_environment(tmp_path / "var", free_port())
+    env.update(
+        DJANGO_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS="mcp.example.com",
+        PUBLIC_URL="https://mcp.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'django.sqlite3'}",
+        STATIC_ROOT=str(tmp_path / "staticfiles"),
+    )
+    return env
+
+
+def test_dockerfile_builds_a_non_root_image_with_a_healthcheck():
+    assert re.search(r"^USER app$", DOCKERFILE, flags=re.MULTILINE)
+    healthcheck = r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"/app/docker/healthcheck.py\"\]"
+    assert re.search(healthcheck, DOCKERFILE, re.MULTILINE)
+    assert 'ENTRYPOINT ["/app/docker/entrypoint.sh"]' in DOCKERFILE
+    assert "requirements/prod.txt" in DOCKERFILE and (REPO / "requirements" / "prod.txt").is_file()
+    for image in re.findall(r"^ARG PYTHON_IMAGE=(\S+)", DOCKERFILE, flags=re.MULTILINE):
+        assert ":" in image and not image.endswith(":latest")
+    entrypoint = (REPO / "docker" / "entrypoint.sh").read_text()
+    assert "mcpsite.asgi:application" in entrypoint
+    assert "--proxy-headers" in entrypoint and '--workers "${WEB_CONCURRENCY:-2}"' in entrypoint
+
+
+def test_dockerignore_keeps_secrets_and_state_out_of_the_image():
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".env", ".git", ".venv", "var", "certbot"} <= ignored
+
+
+def test_the_build_time_collectstatic_works_with_the_production_storage(tmp_path):
+    """The Dockerfile's collectstatic step, with the variables it sets, on the production settings."""
+    step = r"^RUN (SECRET_KEY=.*?)python manage.py collectstatic([^\n]*)"
+    run = re.search(step, DOCKERFILE, re.MULTILINE | re.DOTALL)
+    assert run, "the Dockerfile no longer runs collectstatic at build time"
+    build_env = dict(re.findall(r"([A-Z_]+)=(\S+)", run.group(1)))
+    env = {**production_environment(tmp_path), **build_env, "VAR_DIR": str(tmp_path / "build-var")}
+    args = [arg for arg in run.group(2).split("&&")[0].split() if arg != "\\"]
+    result = subprocess.run([sys.executable, "manage.py", "collectstatic", *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    static_root = tmp_path / "staticfiles"
+    assert (static_root / "staticfiles.json").is_file(), "no manifest: not the production storage"
+    assert list(static_root.glob("admin/css/base.*.css.gz")), "no hashed, compressed admin CSS"
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    """`manage.py check --deploy`, which the migrate job runs, has nothing to say in production."""
+    result = subprocess.run(
+        [str(REPO / "docker" / "entrypoint.sh"), "manage", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO, env=production_environment(tmp_path), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
