@@ -159,14 +159,12 @@ def render_site_conf(prefix: Path, *, letsencrypt: Path, http_port: int, https_p
     text, source = (REPO / "nginx" / "conf.d" / "default.conf").read_text(), "nginx/conf.d/default.conf"
     http_listen = f"listen 127.0.0.1:{http_port} default_server;"
     text = replace_exactly(text, "listen 80 default_server;", http_listen, source=source)
-    text = replace_exactly(text, "listen [::]:80 default_server;", "", source=source)
     https_listen = f"listen 127.0.0.1:{https_port} ssl default_server;"
     if nginx_version() < (1, 25, 1):
         # Debian 12's nginx (1.22) predates the `http2` directive; the image's nginx (1.30) has it.
         text = replace_exactly(text, "http2 on;", "", source=source)
         https_listen = f"listen 127.0.0.1:{https_port} ssl http2 default_server;"
     text = replace_exactly(text, "listen 443 ssl default_server;", https_listen, source=source)
-    text = replace_exactly(text, "listen [::]:443 ssl default_server;", "", source=source)
     text = replace_exactly(text, "/etc/letsencrypt/", f"{letsencrypt}/", source=source)
     text = replace_exactly(text, "/var/www/certbot", str(prefix / "www"), source=source)
     return replace_exactly(text, "http://app:8008", f"http://127.0.0.1:{upstream_port}", source=source)
