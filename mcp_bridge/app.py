@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import uuid
 from dataclasses import dataclass
 from typing import AsyncIterator
+from urllib.parse import parse_qs
+
+import anyio
 
 from django.conf import settings
 from mcp.server.mcpserver import MCPServer
@@ -21,7 +26,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_bridge.conf import bridge_settings
-from mcp_bridge.gate import BearerGate, challenge_headers
+from mcp_bridge.gate import BearerGate, buffer_body, challenge_headers
+from mcp_bridge.sse_relay import SseRelay
 from mcp_bridge.tokens import DjangoTokenVerifier
 from mcp_bridge.tools import chatgpt_server, sql_server
 
@@ -37,10 +43,39 @@ class Transports:
     streamable: StreamableHTTPSessionManager
     sse: SseServerTransport
 
+    relay: SseRelay | None = None
+
     async def handle_sse(self, scope: Scope, receive: Receive, send: Send) -> None:
         lowlevel = self.server._lowlevel_server
-        async with self.sse.connect_sse(scope, receive, send) as (read_stream, write_stream):
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        sessions: list[str] = []
+        if self.relay is not None:
+            async def claim(session_id: str) -> None:
+                sessions.append(session_id)
+                await self.relay.claim(session_id)
+            send = self.relay.watch_stream(send, claim)
+        try:
+            async with self.sse.connect_sse(scope, receive, send) as (read_stream, write_stream):
+                await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        finally:
+            for session_id in sessions:
+                await self.relay.release(session_id)
+
+    async def handle_message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """POST /messages/: here if this worker holds the stream, else relayed to the worker that does."""
+        session_id = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_id", [""])[0]
+        if self.relay is not None and session_id and not self._holds(session_id):
+            body, receive = await buffer_body(scope, receive)  # replayed by the gate: no second network read
+            if await self.relay.forward(self.prefix, session_id, scope, body):
+                await send({"type": "http.response.start", "status": 202, "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"Accepted"})
+                return
+        await self.sse.handle_post_message(scope, receive, send)
+
+    def _holds(self, session_id: str) -> bool:
+        try:
+            return uuid.UUID(hex=session_id) in self.sse._read_stream_writers  # the SDK keeps no public lookup
+        except ValueError:
+            return True  # malformed: let the SDK answer 400
 
 
 def transport_security() -> TransportSecuritySettings:
@@ -58,12 +93,12 @@ def transport_security() -> TransportSecuritySettings:
                                      allowed_origins=origins + list(bridge_settings().ALLOWED_ORIGINS))
 
 
-def _transports(prefix: str, server: MCPServer, security: TransportSecuritySettings) -> Transports:
+def _transports(prefix: str, server: MCPServer, security: TransportSecuritySettings, relay: SseRelay | None) -> Transports:
     limit = bridge_settings().MAX_BODY_BYTES
     streamable = StreamableHTTPSessionManager(app=server._lowlevel_server, json_response=True, stateless=True,
                                               security_settings=security, max_request_body_size=limit)
     sse = SseServerTransport(f"{prefix}/messages/", security_settings=security, max_request_body_size=limit)
-    return Transports(prefix, server, streamable, sse)
+    return Transports(prefix, server, streamable, sse, relay)
 
 
 class McpApplication:
@@ -71,13 +106,15 @@ class McpApplication:
         self.django_app = django_app
         security = transport_security()
         verifier = DjangoTokenVerifier()
-        self.transports = [_transports("", sql_server(), security), _transports("/chatgpt", chatgpt_server(), security)]
+        self.relay = SseRelay(settings.REDIS_URL) if settings.REDIS_URL else None
+        self.transports = [_transports("", sql_server(), security, self.relay),
+                           _transports("/chatgpt", chatgpt_server(), security, self.relay)]
         self.routes: dict[str, ASGIApp] = {}
         for t in self.transports:
             sse_resource = f"{t.prefix}/sse"
             self.routes[f"{t.prefix}/mcp"] = BearerGate(t.streamable.handle_request, resource_path=f"{t.prefix}/mcp", verifier=verifier)
             self.routes[sse_resource] = _SseEndpoint(t, BearerGate(self._sse_or_streamable(t), resource_path=sse_resource, verifier=verifier))
-            self.routes[f"{t.prefix}/messages"] = BearerGate(t.sse.handle_post_message, resource_path=sse_resource, verifier=verifier)
+            self.routes[f"{t.prefix}/messages"] = BearerGate(t.handle_message, resource_path=sse_resource, verifier=verifier)
 
     @staticmethod
     def _sse_or_streamable(t: Transports) -> ASGIApp:
@@ -117,7 +154,18 @@ class McpApplication:
         async with contextlib.AsyncExitStack() as stack:
             for t in self.transports:
                 await stack.enter_async_context(t.streamable.run())
-            yield
+            if self.relay is None:
+                yield
+                return
+            by_prefix = {t.prefix: t for t in self.transports}
+
+            async def deliver(prefix: str, scope: Scope, receive: Receive, send: Send) -> None:
+                await by_prefix[prefix].sse.handle_post_message(scope, receive, send)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.relay.run, deliver)
+                yield
+                group.cancel_scope.cancel()
 
 
 class _SseEndpoint:
@@ -136,6 +184,8 @@ class _SseEndpoint:
 
 
 def _warn_about_development_flags() -> None:
+    if not settings.REDIS_URL and int(os.environ.get("WEB_CONCURRENCY", "1") or 1) > 1:
+        logger.warning("Several workers without REDIS_URL: legacy SSE messages can reach a worker without their stream.")
     conf = bridge_settings()
     if conf.ALLOW_UNAUTH_METHODS or conf.ALLOW_UNAUTH_TOOLS_CALL:
         logger.warning(

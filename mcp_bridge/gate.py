@@ -66,7 +66,7 @@ class BearerGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        body, receive = await _buffer_body(scope, receive)
+        body, receive = await buffer_body(scope, receive)
         if body is _TOO_LARGE:
             return await send_json(send, 413, _rpc_error(-32600, "The request body is too large."))
         methods = _rpc_calls(body)
@@ -128,7 +128,7 @@ def _bearer(scope: Scope) -> str | None:
 _TOO_LARGE = b"\x00too-large"
 
 
-async def _buffer_body(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
+async def buffer_body(scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
     """Read a POST body once (up to MAX_BODY_BYTES) and hand the app a receive that replays it."""
     if scope["method"] != "POST":
         return b"", receive
