@@ -102,6 +102,9 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'django.sqlite3'}"),
     "target": target_database(env, var_dir=VAR_DIR),
 }
+# Tool calls run in worker threads that keep their connection between calls (mcp_bridge/threads.py).
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Many async workers write tokens and audit rows: wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -147,6 +150,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic runs at image build; locally finders serve
 
 # Behind nginx: trust X-Forwarded-Proto/Host only when the operator says a proxy sets them.
 TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", default=PRODUCTION)
@@ -184,7 +189,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The SDK logs every stateless request's session teardown at INFO.
+        "mcp.server.streamable_http": {"level": "WARNING"},
+        "mcp.server.streamable_http_manager": {"level": "WARNING"},
+    },
 }
 
 # The SQL tools (sqltools/conf.py reads these through one object). Names follow the original README.
@@ -199,6 +209,15 @@ SQLTOOLS = {
     "MAX_SEARCH_RESULTS": env.int("MAX_SEARCH_RESULTS", default=50),
     "CACHE_TTL_SECONDS": env.int("CACHE_TTL_SECONDS", default=3600),
     "AUDIT": env.bool("AUDIT_LOG", default=True),
+}
+
+# The MCP transports (mcp_bridge/conf.py). The two ALLOW_UNAUTH_* flags are the original
+# README's development switches: off by default, and loudly logged when on.
+MCP_BRIDGE = {
+    "ALLOW_UNAUTH_METHODS": env.bool("ALLOW_UNAUTH_METHODS", default=False),
+    "ALLOW_UNAUTH_TOOLS_CALL": env.bool("ALLOW_UNAUTH_TOOLS_CALL", default=False),
+    "MAX_BODY_BYTES": env.int("MCP_MAX_BODY_BYTES", default=1_000_000),
+    "ALLOWED_ORIGINS": env.list("MCP_ALLOWED_ORIGINS", default=[]),
 }
 
 # --- OAuth (oauth_ext) ---
