@@ -79,8 +79,9 @@ def test_sse_events_pass_through_nginx_one_by_one(run_nginx, sse_server):
     connection.close()
 
     delays = [received - sent for sent, received in events]
-    assert delays[0] < 0.3, f"the first event took {delays[0]:.3f}s to get through nginx"
-    assert max(delays) < 0.3, f"events were held back: {[round(d, 3) for d in delays]}"
+    # Buffered, the first event would wait for the end of the stream (2 s here).
+    assert delays[0] < 0.5, f"the first event took {delays[0]:.3f}s to get through nginx"
+    assert max(delays) < 0.5, f"events were held back: {[round(d, 3) for d in delays]}"
     arrivals = [received for _, received in events]
     gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
     assert min(gaps) > SSE_INTERVAL * 0.6, f"events arrived together, not one by one: {gaps}"
@@ -107,8 +108,8 @@ def test_health_over_tls_with_security_headers(run_nginx, app_server):
     assert "form-action 'self' https:" in csp
 
 
-def test_the_app_sees_the_client_through_the_forwarded_headers(run_nginx, app_server):
-    """Django behind nginx: the Host the client asked for reaches ALLOWED_HOSTS, a foreign one is refused."""
+def test_nginx_passes_the_clients_host_so_the_app_refuses_foreign_ones(run_nginx, app_server):
+    """nginx answers any Host (server_name _); Django's ALLOWED_HOSTS is what refuses a foreign one."""
     site = run_nginx(app_server.port)
     connection = site.https()
     connection.request("GET", "/health", headers={"Host": "evil.example"})
@@ -135,7 +136,9 @@ def test_container_healthcheck_fails_when_nothing_answers(app_server):
     assert result.stdout.startswith("unhealthy: ")
 
 
-def streamable_http_tool_call(base_url: str, *, token: str, tool: str, arguments: dict) -> dict:
+def streamable_http_tool_call(
+    base_url: str, *, token: str, tool: str, arguments: dict, host: str = "localhost"
+) -> dict:
     """Initialize an MCP session over Streamable HTTP at base_url + "/mcp" and call one tool.
 
     Returns the JSON-RPC result of tools/call. Accepts both response shapes the transport allows
@@ -146,7 +149,7 @@ def streamable_http_tool_call(base_url: str, *, token: str, tool: str, arguments
     parts = urlsplit(base_url)
     connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=30, context=insecure_tls_context())
     headers = {
-        "Host": "localhost",
+        "Host": host,
         "Authorization": f"Bearer {token}",
         "Accept": "application/json, text/event-stream",
         "Content-Type": "application/json",
@@ -181,8 +184,10 @@ def streamable_http_tool_call(base_url: str, *, token: str, tool: str, arguments
 
 @pytest.mark.skip(reason="needs mcp_bridge")
 def test_streamable_http_tool_call_through_the_proxy(run_nginx, app_server):
-    # TODO(mcp_bridge): obtain a real access token (e.g. an AccessToken row for a test user with
-    # the right resource/audience) and choose a tool, then unskip.
+    # TODO(mcp_bridge): the app_server fixture's VAR_DIR has no migrated database (migrating takes
+    # ~8 s here): migrate it, create an access token for a test user with the right resource
+    # (audience), pass it below, and unskip. The helper itself has been run through this nginx
+    # against the real bridge (with ALLOW_UNAUTH_METHODS/ALLOW_UNAUTH_TOOLS_CALL on): it works.
     site = run_nginx(app_server.port)
     token = "TODO"
     result = streamable_http_tool_call(f"https://127.0.0.1:{site.https_port}", token=token,
