@@ -7,6 +7,7 @@ start (check --deploy) are run for real against production settings.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -76,3 +77,16 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="the app does not read MSSQL_PYTHON_DRIVER yet (the image sets it)")
+def test_the_image_driver_choice_reaches_the_target_database(tmp_path):
+    """The image sets MSSQL_PYTHON_DRIVER=mssql_python: the MSSQL_* target must then use mssql-python."""
+    env = production_environment(tmp_path)
+    env.update(MSSQL_HOST="sql.example.com", MSSQL_USER="reader", MSSQL_PASSWORD="x", MSSQL_DATABASE="Sales",
+               MSSQL_PYTHON_DRIVER="mssql_python")
+    code = "import django, json; django.setup(); from django.conf import settings; " \
+           "print(json.dumps(settings.DATABASES['target']['OPTIONS']))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]).get("python_driver") == "mssql_python"
