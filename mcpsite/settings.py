@@ -194,6 +194,7 @@ LOGGING = {
         # The SDK logs every stateless request's session teardown at INFO.
         "mcp.server.streamable_http": {"level": "WARNING"},
         "mcp.server.streamable_http_manager": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # request lines of the mcp_smoke command and the SDK client
     },
 }
 
