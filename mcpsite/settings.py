@@ -50,7 +50,8 @@ elif not SECRET_KEY:
     SECRET_KEY = _local_secret_key()
 
 _default_hosts = [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=_default_hosts)
+# An empty ALLOWED_HOSTS= (as copied from .env.example) means "not set", not "no host at all".
+ALLOWED_HOSTS = [h for h in env.list("ALLOWED_HOSTS", default=[]) if h.strip()] or _default_hosts
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the server's host names in production.")
 

@@ -51,7 +51,13 @@ def target_database(env: environ.Env, *, var_dir: Path) -> dict[str, Any]:
     else:
         config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(var_dir / "demo.sqlite3")}
     if config["ENGINE"] == "mssql":
-        config["OPTIONS"] = _mssql_options(config.get("OPTIONS", {}))
+        options = dict(config.get("OPTIONS", {}))
+        # The Docker image ships mssql-python's bundled Microsoft ODBC Driver 18 and sets this
+        # (pyodbc would need a system driver); a python_driver in the URL wins.
+        driver = env.str("MSSQL_PYTHON_DRIVER", default="")
+        if driver:
+            options.setdefault("python_driver", driver)
+        config["OPTIONS"] = _mssql_options(options)
     config.setdefault("CONN_MAX_AGE", env.int("TARGET_CONN_MAX_AGE", default=60))
     config.setdefault("CONN_HEALTH_CHECKS", True)
     return config
@@ -60,7 +66,9 @@ def target_database(env: environ.Env, *, var_dir: Path) -> dict[str, Any]:
 def _config_from_mssql_vars(env: environ.Env) -> dict[str, Any]:
     host = env.str("MSSQL_HOST")
     port = env.str("MSSQL_PORT", default="")
-    options: dict[str, Any] = {"driver": env.str("MSSQL_DRIVER", default="ODBC Driver 18 for SQL Server")}
+    options: dict[str, Any] = {}
+    if env.str("MSSQL_DRIVER", default=""):
+        options["driver"] = env.str("MSSQL_DRIVER")
     for key in ("TrustServerCertificate", "Encrypt"):
         value = env.str(key, default="")
         if value:

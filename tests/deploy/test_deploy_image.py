@@ -79,7 +79,6 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="the app does not read MSSQL_PYTHON_DRIVER yet (the image sets it)")
 def test_the_image_driver_choice_reaches_the_target_database(tmp_path):
     """The image sets MSSQL_PYTHON_DRIVER=mssql_python: the MSSQL_* target must then use mssql-python."""
     env = production_environment(tmp_path)

@@ -182,14 +182,14 @@ def streamable_http_tool_call(
     return called["result"]
 
 
-@pytest.mark.skip(reason="needs mcp_bridge")
-def test_streamable_http_tool_call_through_the_proxy(run_nginx, app_server):
-    # TODO(mcp_bridge): the app_server fixture's VAR_DIR has no migrated database (migrating takes
-    # ~8 s here): migrate it, create an access token for a test user with the right resource
-    # (audience), pass it below, and unskip. The helper itself has been run through this nginx
-    # against the real bridge (with ALLOW_UNAUTH_METHODS/ALLOW_UNAUTH_TOOLS_CALL on): it works.
-    site = run_nginx(app_server.port)
-    token = "TODO"
-    result = streamable_http_tool_call(f"https://127.0.0.1:{site.https_port}", token=token,
-                                       tool="list_tables", arguments={})
+def test_streamable_http_tool_call_through_the_proxy(run_nginx, tmp_path_factory):
+    from tests.live import LiveServer
+
+    live = LiveServer(tmp_path_factory.mktemp("proxied")).start()  # migrated database and demo target
+    try:
+        site = run_nginx(live.port)
+        result = streamable_http_tool_call(f"https://127.0.0.1:{site.https_port}", token=live.token(),
+                                           tool="list_tables", arguments={})
+    finally:
+        live.stop()
     assert not result.get("isError"), result
