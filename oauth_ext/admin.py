@@ -10,9 +10,19 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import ngettext
 from oauth2_provider import admin as dot_admin
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from oauth_ext.clients import client_disable, client_enable, client_tokens_revoke
 from oauth_ext.models import DisabledClient
+
+
+def _credential_models() -> tuple:
+    return get_access_token_model(), get_refresh_token_model(), get_grant_model(), get_id_token_model()
 
 
 def _with_status(queryset: QuerySet) -> QuerySet:
@@ -56,6 +66,13 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
 
     def get_queryset(self, request):
         return _with_status(super().get_queryset(request))
+
+    def get_deleted_objects(self, objs, request):
+        # Deleting a client deletes its tokens and codes, which is the point: DOT's token admins
+        # forbid deleting a token row by hand, but that must not block deleting its client.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        credentials = {model._meta.verbose_name for model in _credential_models()}
+        return deleted, counts, perms_needed - credentials, protected
 
     @admin.display(boolean=True, description="enabled", ordering="is_disabled")
     def enabled(self, application) -> bool:

@@ -2,6 +2,7 @@
 
 DOT creates the Application and answers; this module decides what may be registered: a bounded
 JSON object, the authorization-code grant only, and redirect URIs the redirect policy allows.
+RFC 7592 (client self-management) is not offered.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.settings import oauth2_settings
 
 from oauth_ext.errors import InvalidClientMetadata
 from oauth_ext.redirects import redirect_uris_check
@@ -19,6 +22,7 @@ GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
 RESPONSE_TYPES = frozenset({"code"})
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 MAX_CLIENT_NAME = 200
+REGISTRATION_MANAGEMENT_FIELDS = frozenset({"registration_access_token", "registration_client_uri"})
 
 
 def registration_body_parse(request: HttpRequest, *, max_bytes: int) -> dict[str, Any]:
@@ -64,9 +68,23 @@ def client_metadata_check(metadata: dict[str, Any]) -> None:
 
 
 def registration_response_complete(data: dict[str, Any], *, metadata: dict[str, Any], issued_at: int) -> dict[str, Any]:
-    """Add what RFC 7591 §3.2.1 asks for and DOT leaves out, and echo the auth method asked for."""
-    data = {**data, "client_id_issued_at": issued_at, "response_types": ["code"]}
+    """Add what RFC 7591 §3.2.1 asks for and DOT leaves out; drop DOT's RFC 7592 registration token.
+
+    The registration access token is deleted, not just hidden: it would be a never-expiring bearer
+    token without a user in the table the MCP endpoints look tokens up in, for a feature (RFC 7592
+    client self-management) that no MCP client uses and that would let a client change its
+    redirect URIs outside the registration policy.
+    """
+    registration_tokens_discard(client_id=data["client_id"])
+    data = {key: value for key, value in data.items() if key not in REGISTRATION_MANAGEMENT_FIELDS}
+    data.update(client_id_issued_at=issued_at, response_types=["code"])
     if "client_secret" in data:
         data["client_secret_expires_at"] = 0
         data["token_endpoint_auth_method"] = metadata.get("token_endpoint_auth_method", "client_secret_basic")
     return data
+
+
+def registration_tokens_discard(*, client_id: str) -> None:
+    get_access_token_model().objects.filter(
+        application__client_id=client_id, scope=oauth2_settings.DCR_REGISTRATION_SCOPE
+    ).delete()

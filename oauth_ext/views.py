@@ -18,10 +18,7 @@ from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, RevokeTokenView
 from oauth2_provider.views import TokenView as DotTokenView
-from oauth2_provider.views.dynamic_client_registration import (
-    DynamicClientRegistrationManagementView,
-    DynamicClientRegistrationView,
-)
+from oauth2_provider.views.dynamic_client_registration import DynamicClientRegistrationView
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from oauth_ext.conf import oauth_ext_settings
@@ -140,19 +137,14 @@ class RegisterView(DynamicClientRegistrationView):
         return JsonResponse(data, status=201, headers={"Cache-Control": "no-store"})
 
 
-class RegistrationManagementView(DynamicClientRegistrationManagementView):
-    """RFC 7592 read/update/delete with the registration access token; updates obey the same policy."""
-
-    def put(self, request: HttpRequest, client_id: str, *args, **kwargs) -> HttpResponse:
-        try:
-            client_metadata_check(registration_body_parse(request, max_bytes=oauth_ext_settings().REGISTRATION_MAX_BYTES))
-        except OAuthError as error:
-            return error_response(error)
-        return super().put(request, client_id, *args, **kwargs)
+def registration_management(request: HttpRequest, client_id: str) -> HttpResponse:
+    """RFC 7592 is not offered: no registration access tokens exist to manage a client with."""
+    return JsonResponse({"error": "not_found", "error_description": "Client management (RFC 7592) is not offered."},
+                        status=404)
 
 
 authorize = AuthorizeView.as_view()
 token = cors_public(TokenView.as_view())
 revoke = cors_public(RevokeTokenView.as_view())
 register = cors_public(RegisterView.as_view())
-register_manage = cors_public(RegistrationManagementView.as_view())
+register_manage = cors_public(registration_management)
