@@ -1,0 +1,105 @@
+"""The sign-in and consent pages in a real browser: Playwright driving Debian's chromium.
+
+The client's redirect URI is a loopback URL nothing listens on; the browser's request to it is
+intercepted and answered, and the test reads the authorization response from the URL.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+
+from tests.oauth_ext.oauth_testing import PASSWORD, OAuthHelper, Pkce, params_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = "/tmp/consent.png"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: install Debian's chromium package (scripts/system-deps.sh does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    # Playwright's sync API keeps an event loop running in this thread; the ORM work here is
+    # done before it starts, and the live server answers requests in its own thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def connector(user) -> tuple[dict, str]:
+    """A client registered with a loopback callback; returns it and the callback URL."""
+    callback = f"http://127.0.0.1:{_free_port()}/cb"
+    return OAuthHelper(Client()).register(client_name="Test Connector", redirect_uris=[callback]), callback
+
+
+def _authorize_url(live_server, app: dict, callback: str) -> str:
+    pkce = Pkce.make()
+    query = {"response_type": "code", "client_id": app["client_id"], "redirect_uri": callback, "state": "s-42",
+             "code_challenge": pkce.challenge, "code_challenge_method": "S256", "scope": "sql:read sql:write",
+             "resource": f"{live_server.url}/mcp"}
+    return f"{live_server.url}/authorize?{urlencode(query)}"
+
+
+def _open_consent(page, live_server, app: dict, callback: str):
+    page.route(f"{callback}**", lambda route: route.fulfill(status=200, content_type="text/plain", body="callback"))
+    page.goto(_authorize_url(live_server, app, callback))
+    if "/accounts/login/" in page.url:
+        page.get_by_label("Username").fill("analyst")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/authorize?**")
+
+
+def test_sign_in_see_the_request_and_allow(browser, live_server, connector):
+    app, callback = connector
+    page = browser.new_page()
+    _open_consent(page, live_server, app, callback)
+    heading = page.get_by_role("heading", level=1).inner_text()
+    assert "Test Connector" in heading
+    body = page.locator("main").inner_text()
+    assert "sql:read" in body and "sql:write" in body and "analyst" in body and "127.0.0.1" in body
+    assert "read data with queries that change nothing" in body
+    assert page.evaluate("getComputedStyle(document.body).display") == "grid"  # site.css is served
+    page.screenshot(path=SCREENSHOT, full_page=True)
+
+    page.keyboard.press("Tab")  # keyboard users reach Allow first, then Deny
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Allow"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Deny"
+
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{callback}?**")
+    params = params_of(page.url)
+    assert params["code"] and params["state"] == "s-42" and params["iss"] == live_server.url
+
+
+def test_deny_lands_on_the_redirect_with_access_denied(browser, live_server, connector):
+    app, callback = connector
+    page = browser.new_page(java_script_enabled=False)  # the page needs no JavaScript
+    _open_consent(page, live_server, app, callback)
+    page.get_by_role("button", name="Deny").click()
+    page.wait_for_url(f"{callback}?**")
+    params = params_of(page.url)
+    assert params["error"] == "access_denied" and params["state"] == "s-42" and "code" not in params
