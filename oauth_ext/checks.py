@@ -15,7 +15,8 @@ def check_oauth(app_configs=None, **kwargs) -> list:
     errors: list = []
     if oauth2_settings.PKCE_REQUIRED is not True or not oauth2_settings.COMPLIANT_BCP_RFC9700_PKCE_METHOD:
         errors.append(Warning("PKCE with S256 is not required for every client.",
-                              hint='Set OAUTH2_PROVIDER["PKCE_REQUIRED"] and ["COMPLIANT_BCP_RFC9700_PKCE_METHOD"] to True.',
+                              hint='Set OAUTH2_PROVIDER["PKCE_REQUIRED"] and '
+                                   '["COMPLIANT_BCP_RFC9700_PKCE_METHOD"] to True.',
                               id="oauth_ext.W001"))
     public_url = (getattr(settings, "PUBLIC_URL", "") or "").rstrip("/")
     if oauth2_settings.OIDC_ISS_ENDPOINT.rstrip("/") != public_url:

@@ -29,7 +29,8 @@ def oauth_ext_settings() -> OAuthExtSettings:
         known = {f.name for f in fields(OAuthExtSettings)}
         values = {k: v for k, v in getattr(settings, "OAUTH_EXT", {}).items() if k in known}
         if "ALLOWED_REDIRECT_HOSTS" in values:
-            values["ALLOWED_REDIRECT_HOSTS"] = tuple(h.strip().lower() for h in values["ALLOWED_REDIRECT_HOSTS"] if h.strip())
+            hosts = values["ALLOWED_REDIRECT_HOSTS"]
+            values["ALLOWED_REDIRECT_HOSTS"] = tuple(host.strip().lower() for host in hosts if host.strip())
         _cached = OAuthExtSettings(**values)
     return _cached
 

@@ -62,4 +62,5 @@ def rate_limit_hit(*, bucket: str, address: str, rate: str) -> None:
         return
     if hits > count:
         retry_after = period - now % period
-        raise RateLimited(f"Too many requests from this address; try again in {retry_after} s.", retry_after=retry_after)
+        raise RateLimited(f"Too many requests from this address; try again in {retry_after} s.",
+                          retry_after=retry_after)

@@ -13,8 +13,8 @@ from oauth_ext import views
 from oauth_ext.discovery import MCP_ENDPOINT_PATHS
 from oauth_ext.metadata import ResourceMetadataView, ServerMetadataView
 
-server_metadata = ServerMetadataView.as_view()
-resource_metadata = ResourceMetadataView.as_view()
+server_metadata = views.cors_public(ServerMetadataView.as_view())
+resource_metadata = views.cors_public(ResourceMetadataView.as_view())
 
 dot_urlpatterns = [
     path("authorize", views.authorize, name="authorize"),
@@ -30,7 +30,8 @@ urlpatterns = [
     path("", include((dot_urlpatterns, "oauth2_provider"))),
     path(".well-known/openid-configuration", server_metadata, name="openid-configuration"),
     *(
-        path(f".well-known/oauth-protected-resource{endpoint}", ResourceMetadataView.as_view(resource_path=endpoint))
+        path(f".well-known/oauth-protected-resource{endpoint}",
+             views.cors_public(ResourceMetadataView.as_view(resource_path=endpoint)))
         for endpoint in MCP_ENDPOINT_PATHS
     ),
     # The original server's ChatGPT aliases: the same documents as at the root.

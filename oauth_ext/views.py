@@ -66,7 +66,8 @@ class AuthorizeView(AuthorizationView):
                 raise OAuthError('PKCE is required with code_challenge_method "S256".')
             resources_check(request.GET.getlist("resource"), base=base_url_for_request(request))
         except OAuthError as error:
-            raise _toolkit_error(error, state=credentials.get("state"), redirect_uri=credentials["redirect_uri"]) from error
+            state, redirect_uri = credentials.get("state"), credentials["redirect_uri"]
+            raise _toolkit_error(error, state=state, redirect_uri=redirect_uri) from error
         return scopes, credentials
 
     def handle_no_permission(self) -> HttpResponse:
@@ -133,7 +134,8 @@ class RegisterView(DynamicClientRegistrationView):
         response = super().post(request, *args, **kwargs)
         if response.status_code != 201:
             return response
-        data = registration_response_complete(json.loads(response.content), metadata=metadata, issued_at=int(time.time()))
+        data = json.loads(response.content)
+        data = registration_response_complete(data, metadata=metadata, issued_at=int(time.time()))
         return JsonResponse(data, status=201, headers={"Cache-Control": "no-store"})
 
 

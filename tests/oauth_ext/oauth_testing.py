@@ -87,4 +87,5 @@ def params_of(url: str) -> dict[str, str]:
 def stored_token(raw: str):
     """The AccessToken row a resource server finds for this bearer token, or None (revoked / unknown)."""
     checksum = hashlib.sha256(raw.encode()).hexdigest()
-    return get_access_token_model().objects.select_related("user", "application").filter(token_checksum=checksum).first()
+    tokens = get_access_token_model().objects.select_related("user", "application")
+    return tokens.filter(token_checksum=checksum).first()

@@ -65,6 +65,14 @@ def test_root_resource_metadata_names_the_server_and_the_alias_matches(client):
     assert _json(client, "/chatgpt/.well-known/oauth-protected-resource") == root
 
 
+@pytest.mark.parametrize("path", [AS_PATHS[0], PRM_PATHS[-1]])
+def test_browser_clients_may_send_the_mcp_protocol_header(client, path):
+    response = client.options(path, HTTP_ORIGIN="http://localhost:6274", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+                              HTTP_ACCESS_CONTROL_REQUEST_HEADERS="mcp-protocol-version")
+    assert response.status_code == 204 and response["Access-Control-Allow-Origin"] == "*"
+    assert "MCP-Protocol-Version" in response["Access-Control-Allow-Headers"]
+
+
 def test_unknown_resource_paths_are_404(client):
     assert client.get("/.well-known/oauth-protected-resource/other").status_code == 404
     assert client.get("/.well-known/oauth-authorization-server/mcp").status_code == 404

@@ -13,7 +13,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
 
 from mcpsite.health import database_label
-from tests.oauth_ext.oauth_testing import CLAUDE_REDIRECT, OAuthHelper, Pkce, params_of, stored_token
+from tests.oauth_ext.oauth_testing import CLAUDE_REDIRECT, PASSWORD, OAuthHelper, Pkce, params_of, stored_token
 
 pytestmark = pytest.mark.django_db
 
@@ -205,7 +205,8 @@ def test_token_used_after_revocation_is_gone(oauth, app):
     assert stored_token(tokens["access_token"]) is None
 
 
-@pytest.mark.parametrize("grant_type", ["client_credentials", "password", "urn:ietf:params:oauth:grant-type:device_code"])
+@pytest.mark.parametrize("grant_type", ["client_credentials", "password",
+                                        "urn:ietf:params:oauth:grant-type:device_code"])
 def test_other_grants_are_unsupported(oauth, app, grant_type):
     response = oauth.token(grant_type=grant_type, client_id=app["client_id"])
     assert (response.status_code, response.json()["error"]) == (400, "unsupported_grant_type")
@@ -223,7 +224,7 @@ def test_anonymous_user_is_sent_to_sign_in_and_back(anonymous, app, pkce, user):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=/authorize")
     login = anonymous.client.get(response["Location"])
     assert login.status_code == 200 and b'<label for="id_username">Username</label>' in login.content
-    signed_in = anonymous.client.post(response["Location"], {"username": "analyst", "password": "correct horse battery staple",
+    signed_in = anonymous.client.post(response["Location"], {"username": "analyst", "password": PASSWORD,
                                                               "next": params_of(response["Location"])["next"]})
     assert signed_in.status_code == 302 and signed_in["Location"].startswith("/authorize?")
     assert anonymous.client.get(signed_in["Location"]).status_code == 200

@@ -128,7 +128,8 @@ def test_oversized_body_is_400_before_it_is_read(client):
 
 def test_register_answers_at_the_readme_path_without_slash_redirects(client):
     assert client.get("/register").status_code == 405
-    options = client.options("/register", HTTP_ORIGIN="http://localhost:6274", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    options = client.options("/register", HTTP_ORIGIN="http://localhost:6274",
+                             HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
     assert options.status_code == 204 and options["Access-Control-Allow-Origin"] == "*"
 
 

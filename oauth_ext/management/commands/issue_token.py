@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--username", required=True)
         parser.add_argument("--scope", default=SCOPE_READ, help=f'space-separated scopes (default "{SCOPE_READ}")')
         parser.add_argument("--client", default=DEFAULT_CLIENT, help="application name, created if missing")
-        parser.add_argument("--expires", type=int, default=None, help="lifetime in seconds (default: the access token lifetime)")
+        parser.add_argument("--expires", type=int, default=None,
+                            help="lifetime in seconds (default: ACCESS_TOKEN_EXPIRE_SECONDS)")
 
     def handle(self, *args, username: str, scope: str, client: str, expires: int | None, **options):
         user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}, is_active=True).first()
@@ -35,7 +36,8 @@ class Command(BaseCommand):
         if expires <= 0:
             raise CommandError("--expires must be a positive number of seconds.")
         application = self._application(client)
-        self.stdout.write(token_issue(user=user, application=application, scope=" ".join(scope.split()), expires_in=expires))
+        scope = " ".join(scope.split())
+        self.stdout.write(token_issue(user=user, application=application, scope=scope, expires_in=expires))
         if options["verbosity"] > 1:
             self.stderr.write(f"for {username} via {application.name!r}, scope {scope!r}, expires in {expires} s")
 
