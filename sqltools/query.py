@@ -143,7 +143,7 @@ class _database_errors:
             raise QueryTimeout(
                 f"The query ran longer than {self.timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS)."
             ) from None
-        if "read-only" in str(error).lower() or "readonly" in str(error).lower():
+        if any(marker in str(error).lower() for marker in ("read-only", "readonly", "read only")):
             raise QueryRefused(f"The database refused a write in a read-only transaction: {_first_line(error)}") from None
         raise QueryFailed(f"The database rejected the query: {_first_line(error)}") from None
 

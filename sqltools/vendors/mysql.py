@@ -57,8 +57,9 @@ class MySQL(Vendor):
 
     @contextmanager
     def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
-        # No statement has run in the caller's transaction yet, so this applies to it.
-        cursor.execute("SET TRANSACTION READ ONLY")
+        # Session-wide, not just the next transaction: DDL commits implicitly and would start a
+        # fresh, writable one (MariaDB error 1792 refuses it this way).
+        cursor.execute("SET SESSION TRANSACTION READ ONLY")
         cursor.execute(self._timeout_sql(cursor, timeout))
         cursor.execute("SET SESSION sql_select_limit = %s", [int(max_rows) + 1])
         try:
@@ -66,6 +67,7 @@ class MySQL(Vendor):
         finally:
             cursor.execute("SET SESSION sql_select_limit = DEFAULT")
             cursor.execute(self._timeout_sql(cursor, 0))
+            cursor.execute("SET SESSION TRANSACTION READ WRITE")
 
     @contextmanager
     def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
