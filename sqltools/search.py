@@ -1,0 +1,351 @@
+"""ChatGPT deep research's `search` and `fetch`, over the same catalog and guarded queries.
+
+Ids say what they point at, so any worker can answer `fetch` after the cache expired:
+  table:<schema>.<name>                  a table or view (described)
+  row:<schema>.<name>:<key>              one row; key is url-safe base64 of the JSON primary-key values
+  sample:<schema>.<name>:<n>             the first n rows of a table
+  query:<sql>                            a read-only query; sql is url-safe base64 of its text
+Schema and table names escape '%', '.' and ':' as %25, %2E and %3A, so the id always splits cleanly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+from urllib.parse import quote, unquote
+
+from django.core.cache import cache
+
+from sqltools.catalog import TableRef, table_describe, table_resolve, table_sample, tables_list
+from sqltools.conf import sqltools_settings
+from sqltools.errors import InvalidArgument, QueryRefused, TableNotFound
+from sqltools.query import QueryResult, query_read, query_run, statement_kind, target
+from sqltools.readonly import Kind
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: str
+    title: str
+    url: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FetchedRecord:
+    id: str
+    title: str
+    text: str
+    url: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_LIST = re.compile(r"^(?:(?:list|show)\s+(?:all\s+)?)?tables(?:\s+(?:like\s+)?(?P<filter>\S+))?$", re.I)
+_DESCRIBE = re.compile(r"^(?:describe|desc|(?:schema|columns|structure)\s+of)\s+(?P<table>.+)$", re.I | re.S)
+_SAMPLE = re.compile(r"^sample\s+(?P<table>.+?)(?:\s+limit\s+(?P<limit>\d+))?$", re.I | re.S)
+# Natural language seldom starts with these; a statement that does is parsed (and refused if it writes).
+_SQL = re.compile(
+    r"^(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*(?:(?:select|values|insert|update|delete|merge|create|drop|alter|"
+    r"truncate|exec|execute|grant|revoke|declare|waitfor|pragma|commit|rollback)\b"
+    r"|with\s+(?:recursive\s+)?[\w\"`\[\]]+\s*(?:\([^)]*\)\s*)?as\s*\()", re.I | re.S)
+_STOP_WORDS = frozenset("a an and any all by find for from in is me of on or show table tables the to what which with"
+                        .split())
+
+
+def search_run(*, query: str, alias: str | None = None, base_url: str = "") -> list[SearchHit]:
+    """Answer "list tables", "describe X", "sample X limit N", a read query, or words in table and column names."""
+    text = (query or "").strip()
+    if not text:
+        raise InvalidArgument("The search query is empty: try 'list tables', 'describe <table>' or a SELECT.")
+    hits = _search_dispatch(text, alias)
+    return [SearchHit(id_, title, record_url(id_=id_, base_url=base_url)) for id_, title in hits[: _max_hits()]]
+
+
+def fetch_run(*, id: str, alias: str | None = None, base_url: str = "") -> FetchedRecord:
+    """Turn an id from search_run back into a full record; from the cache when warm, else recomputed."""
+    id_ = (id or "").strip()
+    kind, _, rest = id_.partition(":")
+    if kind not in _FETCHERS or not rest:
+        raise InvalidArgument(f"'{id}' is not an id from search; ids start with table:, row:, sample: or query:.")
+    record = cache.get(_cache_key(alias, id_))
+    if record is None:
+        record = _cache_put(alias, id_, _FETCHERS[kind](rest, alias))
+    return FetchedRecord(id=id_, url=record_url(id_=id_, base_url=base_url), **record)
+
+
+def record_url(*, id_: str, base_url: str = "") -> str:
+    """Citations need a non-empty url: the public address when known, else a relative path."""
+    return f"{base_url.rstrip('/')}/records/{quote(id_, safe=':')}"
+
+
+def table_id(ref: TableRef) -> str:
+    return f"table:{_id_name(ref)}"
+
+
+def row_id(ref: TableRef, key: list[Any]) -> str:
+    return f"row:{_id_name(ref)}:{_b64_encode(json.dumps(key, separators=(',', ':')))}"
+
+
+def sample_id(ref: TableRef, limit: int) -> str:
+    return f"sample:{_id_name(ref)}:{limit}"
+
+
+def query_id(sql: str) -> str:
+    return f"query:{_b64_encode(sql.strip())}"
+
+
+def _search_dispatch(text: str, alias: str | None) -> list[tuple[str, str]]:
+    if match := _LIST.match(text):
+        return [(table_id(ref), _table_title(ref)) for ref in tables_list(alias=alias, name_filter=match["filter"])]
+    if match := _DESCRIBE.match(text):
+        ref = table_resolve(table=match["table"].strip(), alias=alias)
+        return [(table_id(ref), _table_title(ref))]
+    if match := _SAMPLE.match(text):
+        return _sample_hits(match["table"].strip(), int(match["limit"] or 10), alias)
+    if _SQL.match(text):
+        return [_query_hit(text, alias)]
+    return _word_hits(text, alias)
+
+
+def _table_title(ref: TableRef, why: str = "") -> str:
+    if not why and ref.row_estimate is not None:
+        why = f"about {_rows(ref.row_estimate)}"
+    return f"{ref.kind.capitalize()} {ref.qualified_name}{f' ({why})' if why else ''}"
+
+
+def _sample_hits(table: str, limit: int, alias: str | None) -> list[tuple[str, str]]:
+    """One hit for the whole sample, then one per row when the table has a primary key (citable on its own)."""
+    ref = table_resolve(table=table, alias=alias)
+    limit = max(1, min(limit, sqltools_settings().MAX_SAMPLE_ROWS))
+    result = table_sample(table=_quoted(ref), limit=limit, alias=alias)
+    whole = _cache_put(alias, sample_id(ref, limit), _sample_record(ref, limit, result))
+    hits = [(sample_id(ref, limit), whole["title"])]
+    primary_key = table_describe(table=_quoted(ref), alias=alias)["primary_key"]
+    for row in result.rows if primary_key else []:
+        values = dict(zip(result.columns, row))
+        id_ = row_id(ref, [values[c] for c in primary_key])
+        hits.append((id_, _cache_put(alias, id_, _row_record(ref, primary_key, values))["title"]))
+    return hits
+
+
+def _query_hit(sql: str, alias: str | None) -> tuple[str, str]:
+    return query_id(sql), _cache_put(alias, query_id(sql), _query_record(sql.strip(), alias))["title"]
+
+
+def _word_hits(text: str, alias: str | None) -> list[tuple[str, str]]:
+    """Tables whose name holds a word rank above tables where only column names do."""
+    words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in _STOP_WORDS]
+    needles = {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words}  # "orders" also finds order_id
+    scored = []
+    for ref, columns in _column_index(alias):
+        name_hit = any(n in ref.name.lower() for n in needles)
+        matched = [c for c in columns if any(n in c.lower() for n in needles)]
+        if name_hit or matched:
+            score = (100 if ref.name.lower() in words else 0) + (10 if name_hit else 0) + len(matched)
+            scored.append((-score, ref.qualified_name, ref, _match_reason(name_hit, matched)))
+    return [(table_id(ref), _table_title(ref, why)) for _, _, ref, why in sorted(scored, key=lambda s: s[:2])]
+
+
+def _match_reason(name_hit: bool, columns: list[str]) -> str:
+    parts = ["name matches"] if name_hit else []
+    if columns:
+        shown = ", ".join(columns[:3]) + (", …" if len(columns) > 3 else "")
+        parts.append(f"column {shown} matches" if len(columns) == 1 else f"columns {shown} match")
+    return "; ".join(parts)
+
+
+def _column_index(alias: str | None) -> list[tuple[TableRef, list[str]]]:
+    """Every table with its column names; cached briefly, since it costs one catalog query per table."""
+    key = _cache_key(alias, "column-index")
+    index = cache.get(key)
+    if index is None:
+        connection, vendor = target(alias)
+        tables = tables_list(alias=alias)
+        with connection.cursor() as cursor:
+            index = [(ref, [row[0] for row in vendor.columns(cursor, ref.schema, ref.name)]) for ref in tables]
+        cache.set(key, index, min(300, sqltools_settings().CACHE_TTL_SECONDS))
+    return index
+
+
+def _fetch_table(rest: str, alias: str | None) -> dict[str, Any]:
+    described = table_describe(table=_quoted(_id_table(rest, alias)), alias=alias)
+    title = f"{described['table']['kind'].capitalize()} {described['table']['name']}"
+    return {"title": title, "text": _describe_text(described), "metadata": described}
+
+
+def _fetch_row(rest: str, alias: str | None) -> dict[str, Any]:
+    name, _, encoded = rest.rpartition(":")
+    ref = _id_table(name, alias)
+    key = _json_decode(encoded, f"row:{rest}")
+    primary_key = table_describe(table=_quoted(ref), alias=alias)["primary_key"]
+    scalars = isinstance(key, list) and all(isinstance(v, (str, int, float)) for v in key)
+    if not scalars or len(key) != len(primary_key) or not primary_key:
+        columns = ", ".join(primary_key) or "none"
+        raise InvalidArgument(f"The row id does not match the primary key of {ref.qualified_name} ({columns}).")
+    connection, vendor = target(alias)
+    def quote_name(name: str) -> str:  # a literal '%' beside %s placeholders must be doubled
+        return connection.ops.quote_name(name).replace("%", "%%")
+
+    where = " AND ".join(f"{quote_name(column)} = %s" for column in primary_key)
+    sql = f"SELECT * FROM {quote_name(ref.schema)}.{quote_name(ref.name)} WHERE {where}"
+    result = query_read(connection=connection, vendor=vendor, sql=sql, params=key, max_rows=1)
+    if not result.rows:
+        shown = ", ".join(f"{c} = {v!r}" for c, v in zip(primary_key, key))
+        raise TableNotFound(f"No row of {ref.qualified_name} has {shown}; it may have been deleted.")
+    return _row_record(ref, primary_key, dict(zip(result.columns, result.rows[0])))
+
+
+def _fetch_sample(rest: str, alias: str | None) -> dict[str, Any]:
+    name, _, limit = rest.rpartition(":")
+    if not limit.isdigit() or int(limit) < 1:
+        raise InvalidArgument(f"The sample id 'sample:{rest}' must end in a row count, like sample:main.orders:10.")
+    ref = _id_table(name, alias)
+    return _sample_record(ref, int(limit), table_sample(table=_quoted(ref), limit=int(limit), alias=alias))
+
+
+def _fetch_query(encoded: str, alias: str | None) -> dict[str, Any]:
+    return _query_record(_b64_decode(encoded, f"query:{encoded}"), alias)
+
+
+def _query_record(sql: str, alias: str | None) -> dict[str, Any]:
+    result = _read_only_run(sql, alias)
+    one_line = " ".join(sql.split())
+    count = f"{_rows(result.row_count)}{', more exist' if result.truncated else ''}"
+    title = f"Query ({count}): {one_line[:100]}{'…' if len(one_line) > 100 else ''}"
+    metadata = {"sql": sql, "columns": result.columns, "row_count": result.row_count, "truncated": result.truncated,
+                "truncated_reason": result.truncated_reason, "elapsed_ms": result.elapsed_ms}
+    return {"title": title, "text": _table_text(result), "metadata": metadata}
+
+
+def _read_only_run(sql: str, alias: str | None) -> QueryResult:
+    """search and fetch never write, whatever READ_ONLY_MODE says: a query id is text anyone can craft."""
+    if not sqltools_settings().READ_ONLY and statement_kind(sql=sql, alias=alias) is not Kind.READ:
+        raise QueryRefused("search and fetch run read queries only (SELECT, WITH, VALUES); "
+                           "use execute_sql to change data.")
+    return query_run(sql=sql, alias=alias, allow_write=False)
+
+
+_FETCHERS: dict[str, Callable[[str, str | None], dict[str, Any]]] = {
+    "table": _fetch_table, "row": _fetch_row, "sample": _fetch_sample, "query": _fetch_query,
+}
+
+
+def _sample_record(ref: TableRef, limit: int, result: QueryResult) -> dict[str, Any]:
+    metadata = {"table": ref.qualified_name, "limit": limit, "columns": result.columns, "row_count": result.row_count,
+                "truncated": result.truncated, "truncated_reason": result.truncated_reason}
+    title = f"Sample of {ref.qualified_name} (first {_rows(result.row_count)})"
+    return {"title": title, "text": _table_text(result), "metadata": metadata}
+
+
+def _row_record(ref: TableRef, primary_key: list[str], values: dict[str, Any]) -> dict[str, Any]:
+    key = ", ".join(f"{c}={values[c]}" for c in primary_key)
+    preview = ", ".join(_cell(v) for c, v in values.items() if c not in primary_key and v is not None)[:80]
+    title = f"Row {ref.qualified_name} {key}{f' — {preview}' if preview else ''}"
+    metadata = {"table": ref.qualified_name, "primary_key": {c: values[c] for c in primary_key}, "values": values}
+    return {"title": title, "text": "\n".join(f"{c}: {_cell(v)}" for c, v in values.items()), "metadata": metadata}
+
+
+def _describe_text(described: dict[str, Any]) -> str:
+    table, primary_key = described["table"], described["primary_key"]
+    lines = [f"{table['kind'].capitalize()} {table['name']}"
+             + (f" (about {table['row_estimate']} rows)" if table["row_estimate"] is not None else "")]
+    if described["description"]:
+        lines.append(f"Description: {described['description']}")
+    lines.append("Columns:")
+    for column in described["columns"]:
+        notes = ["NULL" if column["nullable"] else "NOT NULL"]
+        notes += [f"default {column['default']}"] if column["default"] is not None else []
+        notes += ["primary key"] if column["name"] in primary_key else []
+        notes += [column["description"]] if column["description"] else []
+        lines.append(f"- {column['name']} {column['type']} ({', '.join(notes)})")
+    lines.append(f"Primary key: {', '.join(primary_key) or 'none'}")
+    for label, keys in (("Foreign keys", described["foreign_keys"]), ("Referenced by", described["referenced_by"])):
+        lines += [f"{label}:"] * bool(keys) + [_key_line(key) for key in keys]
+    lines += ["Indexes:"] * bool(described["indexes"]) + [
+        f"- {i['name']} ({', '.join(i['columns'])}){' unique' * i['unique']}{' primary' * i['primary']}"
+        for i in described["indexes"]]
+    return "\n".join(lines)
+
+
+def _key_line(key: dict[str, Any]) -> str:
+    source = f"{key['table']}({', '.join(key['columns'])})"
+    return f"- {source} -> {key['referenced_table']}({', '.join(key['referenced_columns'])})"
+
+
+def _table_text(result: QueryResult) -> str:
+    """A markdown table: compact, and read well by language models."""
+    lines = ["| " + " | ".join(_cell(c) for c in result.columns) + " |", "|" + " --- |" * len(result.columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in result.rows]
+    reasons = {"max_rows": "more rows exist than the row cap", "max_chars": "the result hit the character cap"}
+    why = f"; truncated: {reasons.get(result.truncated_reason or '', 'capped')}" if result.truncated else ""
+    return "\n".join(lines + ["", f"{_rows(result.row_count)}{why}."])
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'' if count == 1 else 's'}"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _id_table(text: str, alias: str | None) -> TableRef:
+    schema, dot, name = text.partition(".")
+    if not dot or not schema or not name or "." in name:
+        raise InvalidArgument(f"'{text}' in the id is not <schema>.<table>.")
+    return table_resolve(table=_quoted(TableRef(unquote(schema), unquote(name), "table")), alias=alias)
+
+
+def _quoted(ref: TableRef) -> str:
+    """A name table_resolve reads back exactly, whatever characters it holds."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in (ref.schema, ref.name))
+
+
+def _id_name(ref: TableRef) -> str:
+    return ".".join(part.replace("%", "%25").replace(".", "%2E").replace(":", "%3A") for part in (ref.schema, ref.name))
+
+
+def _b64_encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode("ascii").rstrip("=")
+
+
+def _b64_decode(encoded: str, id_: str) -> str:
+    try:
+        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidArgument(f"The id '{id_}' is damaged: its last part is not url-safe base64.") from None
+
+
+def _json_decode(encoded: str, id_: str) -> Any:
+    try:
+        return json.loads(_b64_decode(encoded, id_))
+    except json.JSONDecodeError:
+        raise InvalidArgument(f"The id '{id_}' is damaged: its key is not JSON.") from None
+
+
+def _cache_key(alias: str | None, id_: str) -> str:
+    # Hashed: ids can be long and hold characters memcached-style backends refuse.
+    digest = hashlib.sha256(id_.encode()).hexdigest()
+    return f"sqltools:search:{alias or sqltools_settings().ALIAS}:{digest}"
+
+
+def _cache_put(alias: str | None, id_: str, record: dict[str, Any]) -> dict[str, Any]:
+    cache.set(_cache_key(alias, id_), record, sqltools_settings().CACHE_TTL_SECONDS)
+    return record
+
+
+def _max_hits() -> int:
+    return max(1, sqltools_settings().MAX_SEARCH_RESULTS)

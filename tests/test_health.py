@@ -1,0 +1,90 @@
+"""/health: what the server serves and whether the SQL target answers; 503 when it does not; never a credential."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from django.db import connections
+
+import mcpsite.health
+
+# The healthy case probes the test copy of the target; the unreachable target is an alias added for one
+# test, which Django's test-case isolation would refuse, so those tests open the blocker themselves.
+uses_target = pytest.mark.django_db(transaction=True, databases="__all__")
+
+SECRET = "s3cret-Target-Pa55word"
+USER = "target_login_name"
+
+
+@pytest.fixture(autouse=True)
+def fresh_probe(monkeypatch):
+    """The probe result is cached for 2 s in a module global: every test starts without it."""
+    monkeypatch.setattr(mcpsite.health, "_last", None)
+
+
+def _closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+@pytest.fixture
+def unreachable_target(sqltools_config, django_db_blocker):
+    """A PostgreSQL target on a port nobody listens on, registered for this test only."""
+    alias, port = "target_unreachable", _closed_port()
+    config = {"ENGINE": "django.db.backends.postgresql", "NAME": "sales_dw", "HOST": "127.0.0.1", "PORT": port,
+              "USER": USER, "PASSWORD": SECRET, "OPTIONS": {"connect_timeout": 2}}
+    configured = connections.configure_settings({"default": connections.settings["default"], alias: config})
+    connections.settings[alias] = configured[alias]
+    sqltools_config(ALIAS=alias)
+    with django_db_blocker.unblock():
+        yield port
+    connections[alias].close()
+    del connections[alias]
+    del connections.settings[alias]
+
+
+@uses_target
+def test_health_reports_a_healthy_server(client):
+    response = client.get("/health")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    body = response.json()
+    assert {"status", "transport", "oauth", "database", "mcp_version", "read_only", "target"} <= set(body)
+    assert body["status"] == "healthy"
+    assert body["target"]["reachable"] is True and body["target"]["latency_ms"] >= 0
+    assert body["read_only"] is True and body["oauth"] == "enabled"
+    assert "streamable-http" in body["transport"] and body["mcp_version"] in body["mcp_versions"]
+    assert body["database_vendor"] == "sqlite"
+
+
+@uses_target
+def test_health_follows_read_only_mode(client, sqltools_config):
+    sqltools_config(READ_ONLY=False)
+    assert client.get("/health").json()["read_only"] is False
+
+
+def test_health_is_degraded_when_the_target_does_not_answer(client, unreachable_target):
+    response = client.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["target"]["reachable"] is False and body["target"]["error"]
+    assert body["database"] == "sales_dw" and body["database_vendor"] == "postgresql"
+
+
+def test_health_never_shows_a_credential_or_host(client, unreachable_target):
+    text = client.get("/health").content.decode()
+    for leak in (SECRET, USER, "127.0.0.1", str(unreachable_target), "password", "Pa55"):
+        assert leak not in text
+
+
+def test_health_caches_the_probe_briefly(client, unreachable_target, monkeypatch):
+    assert client.get("/health").status_code == 503
+    calls = []
+    monkeypatch.setattr(mcpsite.health, "target_probe", lambda alias: calls.append(alias) or {"reachable": True})
+    assert client.get("/health").status_code == 503 and calls == []  # still the cached answer
+    monkeypatch.setattr(mcpsite.health, "_last", None)
+    assert client.get("/health").status_code == 200 and calls == ["target_unreachable"]
