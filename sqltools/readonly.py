@@ -10,6 +10,7 @@ boundary is a database login that can only read (docs/read_only.md).
 from __future__ import annotations
 
 import enum
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -114,7 +115,7 @@ def statement_parse(*, sql: str, dialect: str) -> Statement:
         _check_nodes(tree, allow_writes=True)
         return Statement(Kind.DML, tree)
     if not isinstance(tree, _READ_ROOTS):
-        raise QueryRefused(f"{_keyword(tree)} statements are not supported; send a SELECT query.")
+        raise QueryRefused(f"{_first_word(sql)} statements are not supported; send a SELECT query.")
     _check_nodes(tree, allow_writes=False)
     return Statement(Kind.READ, tree)
 
@@ -165,6 +166,12 @@ def _function_name(node: exp.Func) -> str:
     if isinstance(node, exp.Anonymous):
         return node.name.lower()  # unquoted: "set_config"(...) calls set_config
     return node.sql_name().lower()
+
+
+def _first_word(sql: str) -> str:
+    """The statement's own first keyword, for messages (the parser may have read it as something else)."""
+    words = re.findall(r"[A-Za-z_]+", re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.S))
+    return words[0].upper() if words else "Such"
 
 
 def _keyword(node: exp.Expression) -> str:
