@@ -120,7 +120,7 @@ def _rows(rng: random.Random, scale: float) -> dict[str, list[dict[str, Any]]]:
     products = []
     for i in range(1, 201):
         products.append({
-            "product_id": i, "sku": f"SKU-{i:05d}", "name": f"{rng.choice(_CATEGORIES)[:-1]} item {i}",
+            "product_id": i, "sku": f"SKU-{i:05d}", "name": f"{rng.choice(_CATEGORIES)} item {i}",
             "category": rng.choice(_CATEGORIES), "unit_price": Decimal(rng.randint(150, 25_000)) / 100,
             "discontinued": i % 17 == 0,
         })

@@ -1,0 +1,35 @@
+"""/records/<id>: ChatGPT's citation links open the record for a signed-in user."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def test_anonymous_user_is_sent_to_sign_in(client):
+    response = client.get("/records/table:main.orders")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_signed_in_user_sees_the_cited_table(admin_client):
+    response = admin_client.get("/records/table:main.orders")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "main.orders" in body and "customer_id" in body and "<script" not in body
+
+
+def test_query_record_renders_rows_and_is_audited(admin_client):
+    from sqltools.models import AuditEntry
+    from sqltools.search import query_id
+
+    response = admin_client.get(f"/records/{query_id('SELECT 41 + 1 AS answer')}")
+    assert response.status_code == 200 and "42" in response.content.decode()
+    assert AuditEntry.objects.filter(tool="fetch", client_name="web (citation link)", outcome="ok").exists()
+
+
+@pytest.mark.parametrize("record_id, status", [("garbage", 400), ("table:main.nope", 404)])
+def test_bad_ids_get_a_clear_page(admin_client, record_id, status):
+    response = admin_client.get(f"/records/{record_id}")
+    assert response.status_code == status
+    assert "can’t be shown" in response.content.decode()
