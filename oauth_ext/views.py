@@ -30,6 +30,7 @@ from oauth_ext.registration import client_metadata_check, registration_body_pars
 from oauth_ext.resources import resources_check
 from oauth_ext.tokens import token_request_check
 
+
 def cors_public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Let browser-based MCP clients (the MCP Inspector) call a cookie-less JSON endpoint."""
 
@@ -40,7 +41,7 @@ def cors_public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         else:
             response = view(request, *args, **kwargs)
         response["Access-Control-Allow-Origin"] = "*"
-        response["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, MCP-Protocol-Version"
         response["Access-Control-Max-Age"] = "86400"
         return response
@@ -98,7 +99,8 @@ class AuthorizeView(AuthorizationView):
         return context
 
     def redirect(self, redirect_to: str, application) -> HttpResponse:
-        # RFC 9207: every authorization response, errors included, names the issuer.
+        # RFC 9207: every authorization response, errors included, names the issuer. DOT's helper
+        # (private, but the one DOT itself uses on success) replaces any `iss` already there.
         if oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS:
             redirect_to = _add_iss_to_redirect(redirect_to, issuer_for_request(self.request))
         return super().redirect(redirect_to, application)
