@@ -1,0 +1,174 @@
+"""One benchmark run: the product, the bare SDK server and the raw query, measured side by side."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import anyio
+import httpx2
+
+from bench.drive import TRANSPORTS, Call, Measurement, measure
+from bench.floor import raw_query
+from bench.servers import Bare, Product, Target
+from bench.streams import raise_open_files, sse_streams
+
+SELECT_1 = Call("select_1", "execute_sql", {"query": "SELECT 1"})
+ROWS_100 = Call("rows_100", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 100"})
+ROWS_10K = Call("rows_10k", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 10000"})
+ROWS_10 = Call("rows_10", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 10"})
+CATALOG = [
+    Call("list_tables", "list_tables", {}),
+    Call("describe_table", "describe_table", {"table_name": "orders"}),
+    Call("get_table_sample", "get_table_sample", {"table_name": "orders", "limit": 10}),
+]
+
+
+def local_redis() -> str:
+    """BENCH_REDIS_URL, else a spare database on a Redis answering on loopback, else none."""
+    if "BENCH_REDIS_URL" in os.environ:
+        return os.environ["BENCH_REDIS_URL"]
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return "redis://127.0.0.1:6379/14"
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    calls: int = 300  # per scenario
+    calls_10k: int = 40
+    streams: int = 500
+    fresh_for_peak: bool = True  # restart before each 10k scenario so its peak RSS is its own
+    raw_calls: int = 300
+    concurrency: tuple[int, ...] = (1, 10)
+    redis_url: str = field(default_factory=local_redis)  # production's topology: cache and SSE relay on Redis
+    without_redis: bool = True  # SELECT 1 again on a server without Redis: token checks read the database
+
+    @classmethod
+    def quick(cls) -> Plan:
+        """Every scenario, server and check once or twice: proves the harness runs, measures nothing."""
+        return cls(calls=2, calls_10k=2, streams=10, fresh_for_peak=False, raw_calls=2, concurrency=(1, 2),
+                   without_redis=False)
+
+
+@dataclass
+class Run:
+    """The servers of one run and what was measured on them."""
+
+    plan: Plan
+    log: Callable[[str], None] = print
+    measurements: list[Measurement] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    servers: dict[str, Product | Bare] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+
+    def start(self) -> None:
+        redis = self.plan.redis_url
+        self.servers["product"] = Product("product", REDIS_URL=redis)
+        self.servers["product-10k"] = Product("product-10k", REDIS_URL=redis, MAX_ROWS="10000", MAX_RESULT_CHARS="10000000")
+        if redis and self.plan.without_redis:
+            self.servers["product-no-redis"] = Product("product-no-redis")
+        # The first start builds the migrated template and the demo database the bare servers read.
+        self.targets["product"] = self.servers["product"].start()
+        demo_db = self.servers["product"].demo_db
+        for name in ("bare", "bare-10k"):
+            self.servers[name] = Bare(name, demo_db)
+        rest = [name for name in self.servers if name != "product"]
+        with ThreadPoolExecutor(len(rest)) as pool:  # each start mostly waits on a subprocess
+            self.targets.update(zip(rest, pool.map(lambda name: self.servers[name].start(), rest)))
+
+    def restart(self, name: str) -> None:
+        self.servers[name].stop()
+        self.targets[name] = self.servers[name].start()
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.close()
+
+    def scenario(self, name: str, transport: str, call: Call, clients: int, calls: int, warmup_call: Call | None = None) -> None:
+        target = self.targets[name]
+        m = anyio.run(lambda: measure(target, transport, call, clients=clients, calls=calls, warmup_call=warmup_call))
+        self.measurements.append(m)
+        self.log(f"  {m.server:<16} {m.scenario:<16} {m.transport:<10} c={m.clients:<3} p50 {m.p50_ms:8.2f} ms  "
+                 f"cpu {m.cpu_ms_per_call:7.2f} ms/call  {m.calls_per_s:7.1f}/s  peak {m.peak_rss_mb:6.1f} MB"
+                 + (f"  {m.errors} ERRORS" if m.errors else ""))
+
+
+def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Start every server, measure every scenario, stop them; the result as plain data."""
+    raise_open_files(4 * plan.streams + 1024)
+    started = time.monotonic()
+    this = Run(plan, log)
+    try:
+        this.start()
+        _raw(this)
+        _rows_10k(this)
+        _scenarios(this)
+        _streams(this)
+        this.extra["revocation"] = revocation_check(this.servers["product"])
+        log(f"revocation takes effect on the next call: {this.extra['revocation']}")
+    finally:
+        this.close()
+    return {"plan": {**plan.__dict__, "redis_url": plan.redis_url or "(none: LocMemCache, no SSE relay)"},
+            "measurements": [m.as_dict() for m in this.measurements], **this.extra,
+            "duration_s": round(time.monotonic() - started, 1)}
+
+
+def _raw(this: Run) -> None:
+    this.log("raw query in-process (the physical floor)")
+    db, plan = this.servers["product"].demo_db, this.plan
+    this.extra["raw"] = [raw_query(db=db, sql=c.arguments["query"], calls=n) for c, n in (
+        (SELECT_1, plan.raw_calls), (ROWS_100, plan.raw_calls), (ROWS_10K, plan.calls_10k))]
+    for r in this.extra["raw"]:
+        this.log(f"  {r['sql']:<40} p50 {r['p50_ms']:8.3f} ms  cpu {r['cpu_ms_per_call']:7.3f} ms  {r['json_bytes']} bytes")
+
+
+def _rows_10k(this: Run) -> None:
+    this.log("10,000 rows (MAX_ROWS=10000), a fresh server per scenario for its own peak RSS")
+    for transport in TRANSPORTS:
+        for clients in this.plan.concurrency:
+            for name in ("bare-10k", "product-10k"):
+                if this.plan.fresh_for_peak:
+                    this.restart(name)
+                this.scenario(name, transport, ROWS_10K, clients, this.plan.calls_10k, warmup_call=ROWS_10)
+
+
+def _scenarios(this: Run) -> None:
+    this.log(f"execute_sql and the catalog tools, {this.plan.calls} calls per scenario")
+    for call in (SELECT_1, ROWS_100, *CATALOG):
+        for transport in TRANSPORTS:
+            for clients in this.plan.concurrency:
+                if call.tool == "execute_sql":
+                    this.scenario("bare", transport, call, clients, this.plan.calls)
+                this.scenario("product", transport, call, clients, this.plan.calls)
+                if call is SELECT_1 and "product-no-redis" in this.targets:
+                    this.scenario("product-no-redis", transport, call, clients, this.plan.calls)
+
+
+def _streams(this: Run) -> None:
+    this.log(f"{this.plan.streams} SSE streams on one worker")
+    this.extra["sse_streams"] = [anyio.run(lambda t=this.targets[name]: sse_streams(t, streams=this.plan.streams))
+                                 for name in ("bare", "product")]
+    for s in this.extra["sse_streams"]:
+        this.log(f"  {s['server']:<12} RSS {s['rss_before_mb']} -> {s['rss_mb']} MB ({s['kb_per_stream']} kB/stream), "
+                 f"calls ok {s['calls_ok']}/{len(s['probed_streams'])} in {s['call_ms']} ms")
+
+
+def revocation_check(product: Product) -> dict[str, Any]:
+    """A call succeeds, the token is revoked from another process, the very next call is refused."""
+    token = product.live.token(username="bench-revoked")
+    target = Target("product", product.live.base_url, product.live.process.pid, token)
+    first = anyio.run(lambda: measure(target, "mcp-2026", SELECT_1, clients=1, calls=1, warmup=1))
+    product.live.python("from oauth2_provider.models import AccessToken\n"
+                        "[t.revoke() for t in AccessToken.objects.filter(user__username='bench-revoked')]")
+    after = httpx2.post(f"{product.live.base_url}/mcp", headers={
+        **target.headers, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"},
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": "SELECT 1"}}})
+    return {"before_revoke_ok": first.errors == 0, "status_after_revoke": after.status_code,
+            "immediate": first.errors == 0 and after.status_code == 401}
