@@ -10,7 +10,6 @@ Streamable HTTP needs none of this: it runs stateless.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -18,6 +17,7 @@ import re
 import uuid
 from typing import Any, Awaitable, Callable
 
+import anyio
 import redis.asyncio as aioredis
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -44,11 +44,12 @@ class SseRelay:
     async def run(self, deliver: Deliver) -> None:
         """Receive messages relayed to this worker until cancelled (the lifespan's background task)."""
         self.deliver = deliver
-        async with self.redis.pubsub() as pubsub:
+        async with self.redis.pubsub() as pubsub, anyio.create_task_group() as group:
             await pubsub.subscribe(f"mcp:sse:worker:{self.worker}")
             async for message in pubsub.listen():
                 if message.get("type") == "message":
-                    await self._receive(message["data"])
+                    # One task per message: a session busy with a long query must not hold up the others.
+                    group.start_soon(self._receive, message["data"])
 
     def watch_stream(self, send: Send, on_session: Callable[[str], Awaitable[None]]) -> Send:
         """Wrap an SSE response's send to learn the session id from the endpoint event."""
@@ -107,7 +108,7 @@ class SseRelay:
         async def receive() -> Message:
             nonlocal delivered
             if delivered:
-                await asyncio.Event().wait()  # no more body; the handler never asks twice
+                return {"type": "http.disconnect"}
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
 

@@ -13,9 +13,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """After pytest-django made the test databases, load the demo data into every target."""
     from sqltools.demo import demo_seed
 
+    from django.db import connections
+
     with django_db_blocker.unblock():
         for alias in settings.TARGET_ALIASES:
-            demo_seed(alias=alias)
+            connection = connections[alias]
+            # pytest-django creates only the databases the selected tests ask for.
+            if connection.settings_dict["NAME"] == connection.creation._get_test_db_name():
+                demo_seed(alias=alias)
 
 
 def _target_params():

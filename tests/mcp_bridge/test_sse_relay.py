@@ -67,17 +67,19 @@ def test_message_posted_to_the_other_worker_reaches_the_stream(pair):
 def test_relayed_message_with_another_identity_is_refused(pair):
     first, second = pair
     owner, intruder = first.token(username="owner"), first.token(username="intruder")
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
     events: queue.Queue = queue.Queue()
     with httpx2.Client(timeout=30) as http, http.stream("GET", f"{first.base_url}/sse", headers={
             "Authorization": f"Bearer {owner}", "Accept": "text/event-stream"}) as stream:
         threading.Thread(target=_events, args=(stream, events), daemon=True).start()
         _, endpoint = events.get(timeout=10)
-        httpx2.post(f"{second.base_url}{endpoint}", headers={"Authorization": f"Bearer {intruder}"}, json={
-            "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        httpx2.post(f"{second.base_url}{endpoint}", headers={"Authorization": f"Bearer {intruder}"}, json=initialize)
         with pytest.raises(queue.Empty):
             events.get(timeout=2)
-    assert "answered 404" in first.log()
+        # The stream is intact for its owner, through the same relay.
+        assert httpx2.post(f"{second.base_url}{endpoint}", headers={"Authorization": f"Bearer {owner}"}, json=initialize).status_code == 202
+        assert json.loads(events.get(timeout=10)[1])["id"] == 1
 
 
 def test_unknown_session_is_404_on_any_worker(pair):
