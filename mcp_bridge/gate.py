@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.provider import AccessToken, TokenVerifier
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,8 +72,8 @@ class BearerGate:
         methods = _rpc_calls(body)
         token = _bearer(scope)
         access = await self.verifier.verify_token(token) if token else None
-        if access is not None and not resource_allowed(access.resource, base=request_base_url(scope)):
-            logger.info("bearer token refused: issued for %s, not this server", access.resource)
+        if access is not None and not _issued_for_us(access, base=request_base_url(scope)):
+            logger.info("bearer token refused: issued for %s, not this server", (access.claims or {}).get("resources"))
             access = None
         if access is None:
             if self._anonymous_allowed(scope, methods):
@@ -102,6 +102,11 @@ class BearerGate:
             allowed |= _HANDSHAKE_METHODS | {"tools/call"}
         return all(method in allowed or method.startswith("notifications/") for method, _ in calls)
 
+
+def _issued_for_us(access: AccessToken, *, base: str) -> bool:
+    """RFC 8707 audience: no resource (valid for the whole server) or one of this server's URLs."""
+    resources = (access.claims or {}).get("resources") or []
+    return not resources or any(resource_allowed(r, base=base) for r in resources)
 
 
 def _scope_needed(calls: list[tuple[str, dict]]) -> set[str]:
