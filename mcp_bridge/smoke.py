@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx2

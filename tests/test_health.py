@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 from django.db import connections
 
 import mcpsite.health
+from tests.live import free_port  # nothing listens there once the probe socket is closed
 
 # The healthy case probes the test copy of the target; the unreachable target is an alias added for one
 # test, which Django's test-case isolation would refuse, so those tests open the blocker themselves.
@@ -23,18 +23,12 @@ def fresh_probe(monkeypatch):
     monkeypatch.setattr(mcpsite.health, "_last", None)
 
 
-def _closed_port() -> int:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 @pytest.fixture
 def unreachable_target(sqltools_config, django_db_blocker):
     """A PostgreSQL target on a port nobody listens on, registered for this test only."""
-    alias, port = "target_unreachable", _closed_port()
+    alias, port = "target_unreachable", free_port()
     config = {"ENGINE": "django.db.backends.postgresql", "NAME": "sales_dw", "HOST": "127.0.0.1", "PORT": port,
               "USER": USER, "PASSWORD": SECRET, "OPTIONS": {"connect_timeout": 2}}
     configured = connections.configure_settings({"default": connections.settings["default"], alias: config})

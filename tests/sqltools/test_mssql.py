@@ -20,6 +20,7 @@ from sqltools.errors import TargetUnavailable
 from sqltools.query import target
 from sqltools.readonly import Kind, statement_parse
 from sqltools.vendors import VENDORS
+from tests.live import free_port  # nothing listens there once the probe socket is closed
 
 MSSQL = VENDORS["mssql"]
 
@@ -121,12 +122,6 @@ def silent_server():
     server.close()
 
 
-def _closed_port() -> int:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def _driver_alias(settings, *, port: int, python_driver: bool) -> str:
@@ -149,7 +144,7 @@ needs_freetds = pytest.mark.skipif(
 @needs_freetds
 @pytest.mark.parametrize("python_driver", [False, True], ids=["pyodbc-freetds", "mssql-python"])
 def test_unreachable_server_fails_fast_and_clearly(settings, django_db_blocker, python_driver):
-    alias = _driver_alias(settings, port=_closed_port(), python_driver=python_driver)
+    alias = _driver_alias(settings, port=free_port(), python_driver=python_driver)
     started = time.perf_counter()
     with pytest.raises(TargetUnavailable, match="not reachable") as error:
         with django_db_blocker.unblock():
