@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class McpBridgeConfig(AppConfig):
     name = "mcp_bridge"
     verbose_name = "MCP bridge"
+
+    def ready(self) -> None:
+        from mcp_bridge.tokens import watch_token_changes
+
+        watch_token_changes()

@@ -16,6 +16,7 @@ class BridgeSettings:
     MAX_BODY_BYTES: int = 1_000_000
     ALLOWED_ORIGINS: tuple[str, ...] = ()  # extra browser origins allowed to call the MCP endpoints
     SERVER_NAME: str = "mssql-mcp-server"
+    TOKEN_CACHE_SECONDS: int = 60  # with a shared cache only (mcp_bridge/tokens.py); 0 turns it off
 
 
 @lru_cache(maxsize=1)

@@ -1,16 +1,38 @@
-"""Bearer tokens are DOT access tokens: looked up by checksum, checked for expiry and owner."""
+"""Bearer tokens are DOT access tokens: looked up by checksum, checked for expiry and owner.
+
+With a cache shared by every process (django-redis), a process remembers the lookups it made and
+trusts one while a shared "generation" stays the same. Saving or deleting any access token,
+client or user sets a new generation once its transaction commits, so a revocation made in any
+process refuses the very next call in every process, for the price of one cache read instead of
+a database query. A remembered lookup also lapses at the token's expiry and after
+TOKEN_CACHE_SECONDS, the backstop for changes that send no signal (QuerySet.update, raw SQL).
+A per-process cache (LocMemCache, the local default) cannot hear about another process's
+revocation, so without a shared cache every call reads the database.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.db import router, transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from mcp.server.auth.provider import AccessToken as McpAccessToken
 from mcp.server.auth.provider import TokenVerifier
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model
 
+from mcp_bridge.conf import bridge_settings
 from mcp_bridge.threads import in_thread
 
 logger = logging.getLogger(__name__)
@@ -27,9 +49,37 @@ class TokenInfo:
     expires_at: int
 
 
-def token_lookup(raw_token: str) -> TokenInfo | None:
-    """The live token's owner and grants, or None (unknown, revoked, expired, inactive user)."""
+@dataclass(frozen=True)
+class _Memo:
+    info: TokenInfo
+    generation: str
+    until: float  # time.monotonic() deadline: TOKEN_CACHE_SECONDS after the lookup
+
+
+_GENERATION_KEY = "mcp_bridge:token-generation"
+_MAX_MEMOS = 10_000
+_memos: dict[str, _Memo] = {}
+
+
+def token_check(raw_token: str) -> TokenInfo | None:
+    """token_lookup, remembered while nothing that could change its answer has changed (see above)."""
     checksum = hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+    cache = _shared_cache()
+    generation = _generation(cache) if cache is not None else None  # read before the database, never after
+    if generation is not None:
+        memo = _memos.get(checksum)
+        if memo and memo.generation == generation and time.monotonic() < memo.until and time.time() < memo.info.expires_at:
+            return memo.info
+    info = token_lookup(checksum=checksum)
+    if generation is not None and info is not None:
+        if len(_memos) >= _MAX_MEMOS:
+            _memos.clear()
+        _memos[checksum] = _Memo(info, generation, time.monotonic() + bridge_settings().TOKEN_CACHE_SECONDS)
+    return info
+
+
+def token_lookup(*, checksum: str) -> TokenInfo | None:
+    """The live token's owner and grants, or None (unknown, revoked, expired, inactive user)."""
     token = (
         get_access_token_model().objects.select_related("user", "application")
         .filter(token_checksum=checksum).first()
@@ -55,11 +105,71 @@ def token_lookup(raw_token: str) -> TokenInfo | None:
     )
 
 
+def tokens_changed(sender: type, *, using: str | None = None, **kwargs: Any) -> None:
+    """A token, client or user was saved or deleted: every remembered lookup lapses once this commits.
+
+    Not before the commit: a process reading the new generation and then the old row would
+    remember the old row under the new generation.
+    """
+    if _shared_cache() is not None:
+        transaction.on_commit(_new_generation, using=using or router.db_for_write(sender))
+
+
+def watch_token_changes() -> None:
+    """Connect tokens_changed (McpBridgeConfig.ready, in every process: revocations come from anywhere)."""
+    for model in (get_access_token_model(), get_application_model(), get_user_model()):
+        for signal in (post_save, post_delete):
+            signal.connect(tokens_changed, sender=model, dispatch_uid=f"mcp_bridge.tokens.{model._meta.label}")
+
+
+def _shared_cache() -> BaseCache | None:
+    """The default cache when other processes share it, as one instance per worker thread.
+
+    Django gives each asyncio context its own instance, which here means a new client per call.
+    """
+    if bridge_settings().TOKEN_CACHE_SECONDS <= 0:
+        return None
+    cache = getattr(_per_thread, "cache", None)
+    if cache is None:
+        cache = _per_thread.cache = caches["default"]
+    return None if isinstance(cache, (LocMemCache, DummyCache)) else cache
+
+
+def _forget_cache(*, setting: str, **kwargs: Any) -> None:
+    global _per_thread
+    if setting == "CACHES":
+        _per_thread = threading.local()
+
+
+_per_thread = threading.local()
+setting_changed.connect(_forget_cache)
+
+
+def _generation(cache: BaseCache) -> str | None:
+    try:
+        generation = cache.get(_GENERATION_KEY)
+        if generation is None:
+            cache.add(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+            generation = cache.get(_GENERATION_KEY)
+        return generation
+    except Exception:
+        logger.warning("token cache unreadable; checking the token in the database", exc_info=True)
+        return None
+
+
+def _new_generation() -> None:
+    try:
+        caches["default"].set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.error("could not invalidate cached token checks: other processes may accept a revoked token for "
+                     "up to %s s", bridge_settings().TOKEN_CACHE_SECONDS, exc_info=True)
+
+
 class DjangoTokenVerifier(TokenVerifier):
     """The mcp SDK's TokenVerifier over DOT's AccessToken table."""
 
     async def verify_token(self, token: str) -> McpAccessToken | None:
-        info = await in_thread(token_lookup, token)
+        info = await in_thread(token_check, token)
         if info is None:
             return None
         return McpAccessToken(

@@ -1,0 +1,119 @@
+"""Token checks remembered per process over a shared cache: no database read on a repeat, yet any
+revocation, deactivation or client disable in any process refuses the very next call."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+
+import httpx2
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+from mcp_bridge import tokens
+from tests.live import LiveServer
+
+pytestmark = pytest.mark.skipif(not settings.SERVICES["redis"], reason="Redis is not listening on 127.0.0.1:6379")
+REDIS_URL = "redis://127.0.0.1:6379/13"
+SHARED = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
+db = pytest.mark.django_db(transaction=True, databases="__all__")  # tests/conftest.py seeds every target alias
+
+
+@pytest.fixture
+def shared_cache(settings):
+    settings.CACHES = SHARED
+    tokens._memos.clear()
+    yield
+    tokens._memos.clear()
+
+
+def _token(django_user_model, *, username: str = "carol", expires_in: int = 3600) -> str:
+    user = django_user_model.objects.create_user(username=username)
+    app = get_application_model().objects.create(name=f"{username}-client", user=user, client_type="public",
+                                                 authorization_grant_type="authorization-code", redirect_uris="http://127.0.0.1/cb")
+    raw = secrets.token_urlsafe(32)
+    get_access_token_model().objects.create(user=user, application=app, token=raw, scope="sql:read",
+                                            expires=timezone.now() + datetime.timedelta(seconds=expires_in))
+    return raw
+
+
+@db
+def test_a_repeated_check_reads_no_database(shared_cache, django_user_model, django_assert_num_queries):
+    raw = _token(django_user_model)
+    assert tokens.token_check(raw).username == "carol"
+    with django_assert_num_queries(0):
+        assert tokens.token_check(raw).username == "carol"
+
+
+@db
+def test_without_a_shared_cache_every_check_reads_the_database(django_user_model, django_assert_num_queries):
+    raw = _token(django_user_model)
+    tokens.token_check(raw)
+    with django_assert_num_queries(1):
+        assert tokens.token_check(raw) is not None
+
+
+@db
+@pytest.mark.parametrize("change", ["revoke", "deactivate user", "rename client"])
+def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cache, django_user_model, change):
+    raw = _token(django_user_model)
+    assert tokens.token_check(raw) is not None
+    token = get_access_token_model().objects.get()
+    if change == "revoke":
+        token.revoke()
+    elif change == "deactivate user":
+        token.user.is_active = False
+        token.user.save()
+    else:
+        token.application.name = "Renamed"
+        token.application.save()
+    after = tokens.token_check(raw)
+    if change == "rename client":
+        assert after.client_name == "Renamed"
+    else:
+        assert after is None
+
+
+@db
+def test_a_remembered_token_still_expires_on_time(shared_cache, django_user_model, monkeypatch):
+    raw = _token(django_user_model, expires_in=60)
+    info = tokens.token_check(raw)
+    later = datetime.datetime.fromtimestamp(info.expires_at + 1, tz=datetime.timezone.utc)
+    monkeypatch.setattr(tokens.time, "time", later.timestamp)
+    monkeypatch.setattr(tokens.timezone, "now", lambda: later)
+    assert tokens.token_check(raw) is None
+
+
+@pytest.fixture(scope="module")
+def live_redis(tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("token-cache"), env={"REDIS_URL": REDIS_URL}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("how", [
+    "from oauth2_provider.models import AccessToken\n[t.revoke() for t in AccessToken.objects.filter(user__username={u!r})]",
+    "from django.contrib.auth.models import User\nu = User.objects.get(username={u!r}); u.is_active = False; u.save()",
+    "from oauth2_provider.models import Application\nfrom oauth_ext.clients import client_disable\n"
+    "client_disable(Application.objects.get(name={u!r}))",
+], ids=["revoke", "deactivate", "disable-client"])
+async def test_a_change_in_another_process_refuses_the_very_next_call(live_redis, anyio_backend, how):
+    username = f"cached-{secrets.token_hex(3)}"
+    token = live_redis.token(username=username, client=username)
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    async with Client(streamable_http_client(f"{live_redis.base_url}/mcp", http_client=http), mode="2026-07-28") as client:
+        for _ in range(3):  # remembered by now
+            assert not (await client.call_tool("execute_sql", {"query": "SELECT 1"})).is_error
+        live_redis.python(how.format(u=username))
+        with pytest.raises(Exception):
+            await client.call_tool("execute_sql", {"query": "SELECT 1"})
