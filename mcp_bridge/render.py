@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -25,8 +26,13 @@ def _cell(value: Any) -> str:
     return text.replace("\t", " ").replace("\n", " ")
 
 
+def _row_text(row: list[Any]) -> str:
+    # Numbers inline, as json.dumps would write them: this runs once per value of every result.
+    return "\t".join([repr(v) if type(v) is int or (type(v) is float and math.isfinite(v)) else _cell(v) for v in row])
+
+
 def _table_text(data: dict[str, Any]) -> str:
-    lines = ["\t".join(data["columns"])] + ["\t".join(_cell(v) for v in row) for row in data["rows"]]
+    lines = ["\t".join(data["columns"])] + [_row_text(row) for row in data["rows"]]
     summary = f"{data['row_count']} row(s)"
     if data.get("rows_affected") is not None:
         summary += f", {data['rows_affected']} affected"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Sequence
 
 from django.db import DatabaseError, connections, transaction
@@ -13,7 +14,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout, TargetUnavailable
-from sqltools.readonly import Kind, statement_parse
+from sqltools.readonly import Kind, Statement, statement_parse
 from sqltools.values import row_to_json
 from sqltools.vendors import Vendor, vendor_for
 
@@ -33,7 +34,8 @@ class QueryResult:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: dataclasses.asdict would deep-copy every row, the largest cost of a big result.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
@@ -50,14 +52,29 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
 def statement_kind(*, sql: str, alias: str | None = None) -> Kind:
     """Classify without running: lets a caller check scopes before a write."""
     connection = connections[alias or sqltools_settings().ALIAS]
-    return statement_parse(sql=sql, dialect=vendor_for(connection).dialect).kind
+    return _statement(sql, vendor_for(connection).dialect).kind
+
+
+_REMEMBERED_SQL_CHARS = 2000
+
+
+def _statement(sql: str, dialect: str) -> Statement:
+    """statement_parse, remembered for short texts: it depends on nothing else, and clients repeat queries."""
+    if len(sql) > _REMEMBERED_SQL_CHARS:
+        return statement_parse(sql=sql, dialect=dialect)
+    return _remembered_statement(sql, dialect)
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_statement(sql: str, dialect: str) -> Statement:
+    return statement_parse(sql=sql, dialect=dialect)  # a refusal raises, so only accepted statements are kept
 
 
 def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True) -> QueryResult:
     """Run one statement. Reads always; writes only when READ_ONLY_MODE is off and allow_write."""
     conf = sqltools_settings()
     connection, vendor = target(alias)
-    statement = statement_parse(sql=sql, dialect=vendor.dialect)
+    statement = _statement(sql, vendor.dialect)
     cap = _cap(max_rows, conf.MAX_ROWS)
     if statement.kind is Kind.READ:
         return query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap)
@@ -108,19 +125,24 @@ def _shape(columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, 
     """Convert rows to JSON-safe values, stopping at the row cap or the character budget."""
     # The budget covers the JSON of columns and rows, with room for the other fields of the result.
     budget = sqltools_settings().MAX_RESULT_CHARS - len(json.dumps(columns)) - 200
-    rows: list[list[Any]] = []
+    rows = [row_to_json(raw) for raw in raw_rows[:max_rows]]
     reason = None
-    for raw in raw_rows[:max_rows]:
-        row = row_to_json(raw)
-        budget -= len(json.dumps(row)) + 2
-        if budget < 0:
-            reason = "max_chars"
-            break
-        rows.append(row)
-    if reason is None and len(raw_rows) > max_rows:
+    # One encoding of the whole list is len(row) + 2 summed over the rows: the per-row sum, in one pass.
+    if rows and len(json.dumps(rows)) > budget:
+        rows, reason = _within(rows, budget), "max_chars"
+    elif len(raw_rows) > max_rows:
         reason = "max_rows"
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     return QueryResult(columns, rows, len(rows), reason is not None, reason, elapsed)
+
+
+def _within(rows: list[list[Any]], budget: int) -> list[list[Any]]:
+    """The leading rows whose JSON fits the budget."""
+    for count, row in enumerate(rows):
+        budget -= len(json.dumps(row)) + 2
+        if budget < 0:
+            return rows[:count]
+    return rows
 
 
 def _cap(requested: int | None, configured: int) -> int:
