@@ -30,6 +30,7 @@ from mcp_bridge.gate import BearerGate, buffer_body, challenge_headers
 from mcp_bridge.sse_relay import SseRelay
 from mcp_bridge.tokens import DjangoTokenVerifier
 from mcp_bridge.tools import chatgpt_server, sql_server
+from sqltools.audit import audit_writer
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ class McpApplication:
     async def _running(self) -> AsyncIterator[None]:
         _warn_about_development_flags()
         async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in self.transports:
                 await stack.enter_async_context(t.streamable.run())
             if self.relay is None:

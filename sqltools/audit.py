@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import queue
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
+
+from django.db import close_old_connections
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import SqlToolError
@@ -51,12 +56,103 @@ def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:
     if not sqltools_settings().AUDIT:
         return
+    entry = dict(tool=tool, user_id=actor.user_id, username=actor.username, client_id=actor.client_id,
+                 client_name=actor.client_name, **fields)
+    writer = _writer
+    if writer is None or not writer.submit(entry):
+        _save([entry])
+
+
+def _save(entries: list[dict[str, Any]]) -> None:
+    """Write entries, a batch in one INSERT; one that cannot be written is logged in full, never dropped quietly."""
     from sqltools.models import AuditEntry
 
+    try:  # the audit log must never take a tool call down with it
+        if len(entries) == 1:
+            AuditEntry.objects.create(**entries[0])
+        else:
+            AuditEntry.objects.bulk_create([AuditEntry(**entry) for entry in entries])
+    except Exception:
+        if len(entries) > 1:
+            for entry in entries:
+                _save([entry])
+            return
+        logger.exception("could not write the audit entry for %s: %s", entries[0]["tool"], _describe(entries[0]))
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    return json.dumps(entry, default=str)
+
+
+class AuditWriter:
+    """Writes audit entries from one thread, in batches, so that a tool call does not wait for the INSERT.
+
+    Nothing is dropped: with the queue full the caller writes its own entry, a failed batch is retried
+    row by row, an entry that still cannot be written is logged in full, and stopping writes what is
+    queued. A hard kill (SIGKILL, out of memory) loses what is queued: the last few milliseconds' entries.
+    """
+
+    def __init__(self, *, max_queued: int = 10_000, max_batch: int = 200) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(max_queued)
+        self._max_batch = max_batch
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+
+    def submit(self, entry: Any) -> bool:
+        try:
+            self._queue.put_nowait(entry)
+            return True
+        except queue.Full:
+            return False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, *, timeout: float = 30) -> None:
+        """Write what is queued (the caller no longer submits), then end the thread."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.error("the audit writer did not finish within %g s; its current batch may be unwritten", timeout)
+        while not self._queue.empty():
+            entry = self._queue.get_nowait()
+            if entry is not _STOP:
+                logger.error("audit entry not written before shutdown: %s", _describe(entry))
+
+    def _run(self) -> None:
+        stopping = False
+        while not (stopping and self._queue.empty()):
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            stopping = stopping or _STOP in batch
+            entries = [entry for entry in batch if entry is not _STOP]
+            if entries:
+                _fresh_connections()
+                _save(entries)  # logs what it cannot write, never raises
+                _fresh_connections()
+
+
+def _fresh_connections() -> None:
+    """The writer thread sees no request signals: drop a broken or expired connection (like mcp_bridge.threads)."""
     try:
-        AuditEntry.objects.create(
-            tool=tool, user_id=actor.user_id, username=actor.username,
-            client_id=actor.client_id, client_name=actor.client_name, **fields,
-        )
-    except Exception:  # the audit log must never take a tool call down with it
-        logger.exception("could not write the audit entry for %s", tool)
+        close_old_connections()
+    except Exception:
+        logger.exception("the audit writer could not check its database connection")
+
+
+_STOP = object()
+_writer: AuditWriter | None = None
+
+
+@contextmanager
+def audit_writer() -> Iterator[None]:
+    """While this runs, entries go through an AuditWriter (the MCP server's lifespan); else each call writes its own."""
+    global _writer
+    writer = AuditWriter()
+    writer.start()
+    _writer = writer
+    try:
+        yield
+    finally:
+        _writer = None
+        writer.stop()
