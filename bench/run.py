@@ -18,6 +18,7 @@ from bench.servers import Bare, Product, Target
 from bench.streams import raise_open_files, sse_streams
 
 SELECT_1 = Call("select_1", "execute_sql", {"query": "SELECT 1"})
+SELECT_N = Call("select_n", "execute_sql", {"query": "SELECT {n}"}, numbered=True)  # a new text each call: parsed each time
 ROWS_100 = Call("rows_100", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 100"})
 ROWS_10K = Call("rows_10k", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 10000"})
 ROWS_10 = Call("rows_10", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 10"})
@@ -48,13 +49,13 @@ class Plan:
     raw_calls: int = 300
     concurrency: tuple[int, ...] = (1, 10)
     redis_url: str = field(default_factory=local_redis)  # production's topology: cache and SSE relay on Redis
-    without_redis: bool = True  # SELECT 1 again on a server without Redis: token checks read the database
+    attribution: bool = True  # SELECT 1 on mcp-2026 again without Redis, then without the audit log
 
     @classmethod
     def quick(cls) -> Plan:
         """Every scenario, server and check once or twice: proves the harness runs, measures nothing."""
         return cls(calls=2, calls_10k=2, streams=10, fresh_for_peak=False, raw_calls=2, concurrency=(1, 2),
-                   without_redis=False)
+                   attribution=False)
 
 
 @dataclass
@@ -72,8 +73,10 @@ class Run:
         redis = self.plan.redis_url
         self.servers["product"] = Product("product", REDIS_URL=redis)
         self.servers["product-10k"] = Product("product-10k", REDIS_URL=redis, MAX_ROWS="10000", MAX_RESULT_CHARS="10000000")
-        if redis and self.plan.without_redis:
-            self.servers["product-no-redis"] = Product("product-no-redis")
+        if self.plan.attribution:
+            if redis:  # LocMemCache: no remembered token checks, every call reads the database
+                self.servers["product-no-redis"] = Product("product-no-redis")
+            self.servers["product-no-audit"] = Product("product-no-audit", REDIS_URL=redis, AUDIT_LOG="false")
         # The first start builds the migrated template and the demo database the bare servers read.
         self.targets["product"] = self.servers["product"].start()
         demo_db = self.servers["product"].demo_db
@@ -147,8 +150,13 @@ def _scenarios(this: Run) -> None:
                 if call.tool == "execute_sql":
                     this.scenario("bare", transport, call, clients, this.plan.calls)
                 this.scenario("product", transport, call, clients, this.plan.calls)
-                if call is SELECT_1 and "product-no-redis" in this.targets:
-                    this.scenario("product-no-redis", transport, call, clients, this.plan.calls)
+    this.log("where the time goes: SELECT 1 without Redis, without the audit log, and with a new SQL text each call")
+    for clients in this.plan.concurrency:
+        for name in ("product-no-redis", "product-no-audit"):
+            if name in this.targets:
+                this.scenario(name, "mcp-2026", SELECT_1, clients, this.plan.calls)
+        for name in ("bare", "product"):
+            this.scenario(name, "mcp-2026", SELECT_N, clients, this.plan.calls)
 
 
 def _streams(this: Run) -> None:

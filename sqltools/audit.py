@@ -89,12 +89,13 @@ class AuditWriter:
 
     Nothing is dropped: with the queue full the caller writes its own entry, a failed batch is retried
     row by row, an entry that still cannot be written is logged in full, and stopping writes what is
-    queued. A hard kill (SIGKILL, out of memory) loses what is queued: the last few milliseconds' entries.
+    queued. A hard kill (SIGKILL, out of memory) loses what is queued: at most the last `linger` (20 ms)
+    of entries, plus the batch being written.
     """
 
-    def __init__(self, *, max_queued: int = 10_000, max_batch: int = 200) -> None:
+    def __init__(self, *, max_queued: int = 10_000, max_batch: int = 200, linger: float = 0.02) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(max_queued)
-        self._max_batch = max_batch
+        self._max_batch, self._linger = max_batch, linger
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
 
     def submit(self, entry: Any) -> bool:
@@ -121,15 +122,25 @@ class AuditWriter:
     def _run(self) -> None:
         stopping = False
         while not (stopping and self._queue.empty()):
-            batch = [self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = self._next_batch()
             stopping = stopping or _STOP in batch
             entries = [entry for entry in batch if entry is not _STOP]
             if entries:
                 _fresh_connections()
                 _save(entries)  # logs what it cannot write, never raises
                 _fresh_connections()
+
+
+    def _next_batch(self) -> list[Any]:
+        """The next entry, and whatever else arrives within `linger` seconds: one INSERT and one commit for all."""
+        batch = [self._queue.get()]
+        deadline = time.monotonic() + self._linger
+        while len(batch) < self._max_batch and batch[-1] is not _STOP:
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
 
 
 def _fresh_connections() -> None:
