@@ -71,5 +71,5 @@ async def app(scope: Scope, receive: Receive, send: Send) -> Any:
         return await _handle_sse(scope, receive, send)
     if path == "/messages":
         return await _sse.handle_post_message(scope, receive, send)
-    await send({"type": "http.response.start", "status": 404, "headers": []})
+    await send({"type": "http.response.start", "status": 200 if path == "/health" else 404, "headers": []})
     await send({"type": "http.response.body", "body": b""})

@@ -68,9 +68,9 @@ async def mcp_client(target: Target, transport: str):
             yield client
         return
     mode = "legacy" if transport == "mcp-legacy" else "2026-07-28"
-    async with httpx2.AsyncClient(headers=target.headers, timeout=600) as http:
-        async with Client(streamable_http_client(f"{target.base_url}/mcp", http_client=http), mode=mode) as client:
-            yield client
+    async with (httpx2.AsyncClient(headers=target.headers, timeout=600) as http,
+                Client(streamable_http_client(f"{target.base_url}/mcp", http_client=http), mode=mode) as client):
+        yield client
 
 
 async def measure(target: Target, transport: str, call: Call, *, clients: int, calls: int, warmup: int = 3,

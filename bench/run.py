@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import anyio
 import httpx2
 
 from bench.drive import TRANSPORTS, Call, Measurement, measure
 from bench.floor import raw_query
-from bench.servers import Bare, Product, Target
+from bench.servers import Server, Target, bare, product
 from bench.streams import raise_open_files, sse_streams
 
 SELECT_1 = Call("select_1", "execute_sql", {"query": "SELECT 1"})
@@ -66,22 +67,22 @@ class Run:
     log: Callable[[str], None] = print
     measurements: list[Measurement] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
-    servers: dict[str, Product | Bare] = field(default_factory=dict)
+    servers: dict[str, Server] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
 
     def start(self) -> None:
         redis = self.plan.redis_url
-        self.servers["product"] = Product("product", REDIS_URL=redis)
-        self.servers["product-10k"] = Product("product-10k", REDIS_URL=redis, MAX_ROWS="10000", MAX_RESULT_CHARS="10000000")
+        self.servers["product"] = product("product", REDIS_URL=redis)
+        self.servers["product-10k"] = product("product-10k", REDIS_URL=redis, MAX_ROWS="10000", MAX_RESULT_CHARS="10000000")
         if self.plan.attribution:
             if redis:  # LocMemCache: no remembered token checks, every call reads the database
-                self.servers["product-no-redis"] = Product("product-no-redis")
-            self.servers["product-no-audit"] = Product("product-no-audit", REDIS_URL=redis, AUDIT_LOG="false")
+                self.servers["product-no-redis"] = product("product-no-redis")
+            self.servers["product-no-audit"] = product("product-no-audit", REDIS_URL=redis, AUDIT_LOG="false")
         # The first start builds the migrated template and the demo database the bare servers read.
         self.targets["product"] = self.servers["product"].start()
         demo_db = self.servers["product"].demo_db
         for name in ("bare", "bare-10k"):
-            self.servers[name] = Bare(name, demo_db)
+            self.servers[name] = bare(name, demo_db)
         rest = [name for name in self.servers if name != "product"]
         with ThreadPoolExecutor(len(rest)) as pool:  # each start mostly waits on a subprocess
             self.targets.update(zip(rest, pool.map(lambda name: self.servers[name].start(), rest)))
@@ -168,14 +169,14 @@ def _streams(this: Run) -> None:
                  f"calls ok {s['calls_ok']}/{len(s['probed_streams'])} in {s['call_ms']} ms")
 
 
-def revocation_check(product: Product) -> dict[str, Any]:
+def revocation_check(server: Server) -> dict[str, Any]:
     """A call succeeds, the token is revoked from another process, the very next call is refused."""
-    token = product.live.token(username="bench-revoked")
-    target = Target("product", product.live.base_url, product.live.process.pid, token)
+    token = server.live.token(username="bench-revoked")
+    target = Target("product", server.live.base_url, server.live.process.pid, token)
     first = anyio.run(lambda: measure(target, "mcp-2026", SELECT_1, clients=1, calls=1, warmup=1))
-    product.live.python("from oauth2_provider.models import AccessToken\n"
+    server.live.python("from oauth2_provider.models import AccessToken\n"
                         "[t.revoke() for t in AccessToken.objects.filter(user__username='bench-revoked')]")
-    after = httpx2.post(f"{product.live.base_url}/mcp", headers={
+    after = httpx2.post(f"{server.live.base_url}/mcp", headers={
         **target.headers, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"},
         json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": "SELECT 1"}}})
     return {"before_revoke_ok": first.errors == 0, "status_after_revoke": after.status_code,

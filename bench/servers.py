@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
-
-from tests.live import ROOT, LiveServer, free_port
+from tests.live import LiveServer
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 # uvicorn closes idle keep-alive connections after 5 s; a client that reuses one as it closes loses
@@ -59,16 +54,19 @@ class Target:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
-class Product:
-    """The product as deployed: one uvicorn worker, a real DOT token, audit log and read-only mode on."""
+class Server:
+    """One uvicorn worker under test, on its own var/ directory: the product, or bench/bare_server.py."""
 
-    def __init__(self, name: str, **env: str) -> None:
-        self.name = name
-        env = {"AUDIT_LOG": "true", "READ_ONLY_MODE": "true", "REDIS_URL": "", **_SERVER_ENV, **env}
-        self.live = LiveServer(Path(tempfile.mkdtemp(prefix=f"bench-{name}-")), env=env)
+    def __init__(self, name: str, *, app: str = "mcpsite.asgi:application", **env: str) -> None:
+        self.name, self.product = name, app == "mcpsite.asgi:application"
+        self.live = LiveServer(Path(tempfile.mkdtemp(prefix=f"bench-{name}-")), env={**_SERVER_ENV, **env}, app=app)
         self.token: str | None = None
 
     def start(self) -> Target:
+        """The product gets its migrated databases and, once, a real DOT token; the bare server needs neither."""
+        if not self.product:
+            self.live.serve()
+            return Target(self.name, self.live.base_url, self.live.process.pid)
         self.live.start()
         if self.token is None:
             self.token = self.live.token(username="bench", scope="sql:read")
@@ -86,41 +84,11 @@ class Product:
         return self.live.var_dir / "demo.sqlite3"
 
 
-class Bare:
-    """bench/bare_server.py under uvicorn, one worker, on a copy of the product's demo database."""
+def product(name: str, **env: str) -> Server:
+    """The product as deployed: a real DOT token, audit log and read-only mode on (env may change them)."""
+    return Server(name, **{"AUDIT_LOG": "true", "READ_ONLY_MODE": "true", "REDIS_URL": "", **env})
 
-    def __init__(self, name: str, demo_db: Path) -> None:
-        self.name, self.demo_db, self.port = name, demo_db, free_port()
-        self.process: subprocess.Popen | None = None
-        self.log_path = Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) / "server.log"
 
-    def start(self) -> Target:
-        env = {**os.environ, **_SERVER_ENV, "BENCH_DB": str(self.demo_db), "PYTHONUNBUFFERED": "1"}
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "bench.bare_server:app", "--host", "127.0.0.1", "--port",
-                 str(self.port), "--workers", "1", "--timeout-graceful-shutdown", "2"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the bare server exited:\n{self.log_path.read_text()}")
-            try:
-                httpx2.get(f"{base}/health", timeout=2)
-                return Target(self.name, base, self.process.pid)
-            except httpx2.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"the bare server did not answer within 30 s:\n{self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.log_path.parent, ignore_errors=True)
+def bare(name: str, demo_db: Path) -> Server:
+    """bench/bare_server.py on the product's copy of the demo database."""
+    return Server(name, app="bench.bare_server:app", BENCH_DB=str(demo_db))

@@ -6,7 +6,8 @@ import contextlib
 import json
 import resource
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx2
 
@@ -29,21 +30,21 @@ async def sse_streams(target: Target, *, streams: int, probes: int = 3) -> dict[
     """Open `streams` GET /sse streams, read the server's RSS, then call execute_sql through `probes` of them."""
     base = proc_sample(target.pid)
     limits = httpx2.Limits(max_connections=streams + 10, max_keepalive_connections=20)
-    async with httpx2.AsyncClient(headers=target.headers, timeout=60, limits=limits) as http:
-        async with contextlib.AsyncExitStack() as stack:
-            opened: list[tuple[AsyncIterator[str], str]] = []
-            started = time.perf_counter()
-            for _ in range(streams):
-                response = await stack.enter_async_context(http.stream("GET", f"{target.base_url}/sse"))
-                response.raise_for_status()
-                lines = response.aiter_lines()
-                event, endpoint = await _next_event(lines)
-                assert event == "endpoint", event
-                opened.append((lines, endpoint))
-            open_s = time.perf_counter() - started
-            held = proc_sample(target.pid)
-            picks = sorted({round(i * (streams - 1) / max(1, probes - 1)) for i in range(probes)})
-            answers = [await _tool_call(http, target.base_url, *opened[i]) for i in picks]
+    async with (httpx2.AsyncClient(headers=target.headers, timeout=60, limits=limits) as http,
+                contextlib.AsyncExitStack() as stack):
+        opened: list[tuple[AsyncIterator[str], str]] = []
+        started = time.perf_counter()
+        for _ in range(streams):
+            response = await stack.enter_async_context(http.stream("GET", f"{target.base_url}/sse"))
+            response.raise_for_status()
+            lines = response.aiter_lines()
+            event, endpoint = await _next_event(lines)
+            assert event == "endpoint", event
+            opened.append((lines, endpoint))
+        open_s = time.perf_counter() - started
+        held = proc_sample(target.pid)
+        picks = sorted({round(i * (streams - 1) / max(1, probes - 1)) for i in range(probes)})
+        answers = [await _tool_call(http, target.base_url, *opened[i]) for i in picks]
     return {"server": target.name, "streams": streams, "open_s": round(open_s, 2),
             "rss_before_mb": round(base.rss_kb / 1024, 1), "rss_mb": round(held.rss_kb / 1024, 1),
             "peak_rss_mb": round(proc_sample(target.pid).hwm_kb / 1024, 1),
@@ -79,5 +80,5 @@ async def _next_event(lines: AsyncIterator[str]) -> tuple[str, str]:
         if field == "event":
             event = value.strip()
         elif field == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
+            data.append(value.removeprefix(" "))
     raise ConnectionError("the SSE stream ended")

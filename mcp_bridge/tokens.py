@@ -161,8 +161,8 @@ def _new_generation() -> None:
     try:
         caches["default"].set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
     except Exception:
-        logger.error("could not invalidate cached token checks: other processes may accept a revoked token for "
-                     "up to %s s", bridge_settings().TOKEN_CACHE_SECONDS, exc_info=True)
+        logger.exception("could not invalidate cached token checks: other processes may accept a revoked token "
+                         "for up to %s s", bridge_settings().TOKEN_CACHE_SECONDS)
 
 
 class DjangoTokenVerifier(TokenVerifier):

@@ -40,8 +40,9 @@ def _template_var_dir(env: dict[str, str]) -> Path:
 class LiveServer:
     """`python -m uvicorn mcpsite.asgi:application` on 127.0.0.1 with DJANGO_ENV=local and a fresh VAR_DIR."""
 
-    def __init__(self, var_dir: Path, *, env: dict[str, str] | None = None, workers: int = 1) -> None:
-        self.var_dir, self.port, self.workers = var_dir, free_port(), workers
+    def __init__(self, var_dir: Path, *, env: dict[str, str] | None = None, workers: int = 1,
+                 app: str = "mcpsite.asgi:application") -> None:
+        self.var_dir, self.port, self.workers, self.app = var_dir, free_port(), workers, app
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TARGET_", "MSSQL_", "DATABASE_URL"))},
             "DJANGO_SETTINGS_MODULE": "mcpsite.settings", "DJANGO_ENV": "local", "VAR_DIR": str(var_dir),
@@ -65,9 +66,13 @@ class LiveServer:
         for name in ("django.sqlite3", "demo.sqlite3", "secret_key"):
             if (template / name).exists() and not (self.var_dir / name).exists():
                 shutil.copy(template / name, self.var_dir / name)
+        return self.serve()
+
+    def serve(self) -> "LiveServer":
+        """Run uvicorn on `app` and wait for its /health (start() first puts the product's databases in place)."""
         log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "mcpsite.asgi:application", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(self.workers), "--timeout-graceful-shutdown", "2"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )

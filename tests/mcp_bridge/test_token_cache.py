@@ -82,7 +82,7 @@ def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cac
 def test_a_remembered_token_still_expires_on_time(shared_cache, django_user_model, monkeypatch):
     raw = _token(django_user_model, expires_in=60)
     info = tokens.token_check(raw)
-    later = datetime.datetime.fromtimestamp(info.expires_at + 1, tz=datetime.timezone.utc)
+    later = datetime.datetime.fromtimestamp(info.expires_at + 1, tz=datetime.UTC)
     monkeypatch.setattr(tokens.time, "time", later.timestamp)
     monkeypatch.setattr(tokens.timezone, "now", lambda: later)
     assert tokens.token_check(raw) is None
@@ -104,8 +104,8 @@ def anyio_backend():
 @pytest.mark.parametrize("how", [
     "from oauth2_provider.models import AccessToken\n[t.revoke() for t in AccessToken.objects.filter(user__username={u!r})]",
     "from django.contrib.auth.models import User\nu = User.objects.get(username={u!r}); u.is_active = False; u.save()",
-    "from oauth2_provider.models import Application\nfrom oauth_ext.clients import client_disable\n"
-    "client_disable(Application.objects.get(name={u!r}))",
+    ("from oauth2_provider.models import Application\nfrom oauth_ext.clients import client_disable\n"
+     "client_disable(Application.objects.get(name={u!r}))"),
 ], ids=["revoke", "deactivate", "disable-client"])
 async def test_a_change_in_another_process_refuses_the_very_next_call(live_redis, anyio_backend, how):
     username = f"cached-{secrets.token_hex(3)}"

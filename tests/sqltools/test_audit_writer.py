@@ -48,7 +48,7 @@ def test_a_failed_batch_is_retried_row_by_row(monkeypatch):
         raise RuntimeError("batch refused")
 
     monkeypatch.setattr(AuditEntry.objects, "bulk_create", broken)
-    audit._save([dict(tool="execute_sql", outcome="ok", sql=f"SELECT {n}", duration_ms=1) for n in range(3)])
+    audit._save([{"tool": "execute_sql", "outcome": "ok", "sql": f"SELECT {n}", "duration_ms": 1} for n in range(3)])
     assert AuditEntry.objects.count() == 3
 
 
