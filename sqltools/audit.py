@@ -130,7 +130,6 @@ class AuditWriter:
                 _save(entries)  # logs what it cannot write, never raises
                 _fresh_connections()
 
-
     def _next_batch(self) -> list[Any]:
         """The next entry, and whatever else arrives within `linger` seconds: one INSERT and one commit for all."""
         batch = [self._queue.get()]
