@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -30,6 +31,7 @@ def _template_var_dir(env: dict[str, str]) -> Path:
     global _TEMPLATE
     if _TEMPLATE is None:
         template = Path(tempfile.mkdtemp(prefix="live-template-"))
+        atexit.register(shutil.rmtree, template, ignore_errors=True)
         env = {**env, "VAR_DIR": str(template)}
         for args in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
             subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
