@@ -73,7 +73,7 @@ def table_describe(*, table: str, alias: str | None = None) -> dict[str, Any]:
         foreign_keys = vendor.foreign_keys(cursor, ref.schema, ref.name)
         indexes = vendor.indexes(cursor, ref.schema, ref.name)
         comments = vendor.comments(cursor, ref.schema, ref.name)
-        primary_key = vendor.primary_key(cursor, ref.name) if vendor.name == "sqlite" else []
+        primary_key = vendor.primary_key(cursor, ref.schema, ref.name)
     index_list = _group_indexes(indexes)
     if not primary_key:
         primary_key = next((i["columns"] for i in index_list if i["primary"]), [])

@@ -36,6 +36,10 @@ class Vendor:
         cursor.execute(self.indexes_sql, [schema, table])
         return cursor.fetchall()
 
+    def primary_key(self, cursor: CursorWrapper, schema: str, table: str) -> list[str]:
+        """Primary-key columns in key order; [] means "read it from indexes()" (where it is an index)."""
+        return []
+
     def comments(self, cursor: CursorWrapper, schema: str, table: str) -> dict[str, str]:
         """Column comments keyed by column name ('' for the table itself)."""
         return {}

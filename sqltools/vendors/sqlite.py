@@ -28,7 +28,8 @@ class SQLite(Vendor):
         cursor.execute("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(%s)", [table])
         return [(name, type_, not notnull, default, None, None, None) for name, type_, notnull, default in cursor.fetchall()]
 
-    def primary_key(self, cursor: CursorWrapper, table: str) -> list[str]:
+    def primary_key(self, cursor: CursorWrapper, schema: str, table: str) -> list[str]:
+        # A rowid table's INTEGER PRIMARY KEY has no index entry: ask table_info.
         cursor.execute("SELECT name FROM pragma_table_info(%s) WHERE pk > 0 ORDER BY pk", [table])
         return [row[0] for row in cursor.fetchall()]
 
@@ -42,7 +43,7 @@ class SQLite(Vendor):
         )
         rows = []
         for from_table, to_table, from_col, to_col, key_id in cursor.fetchall():
-            to_col = to_col or self.primary_key(cursor, to_table)[0]
+            to_col = to_col or self.primary_key(cursor, schema, to_table)[0]
             rows.append((f"fk_{from_table}_{key_id}", "main", from_table, from_col, "main", to_table, to_col))
         return rows
 
