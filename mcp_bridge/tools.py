@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
+from mcp_bridge.gate import request_base_url
 from mcp_bridge.render import render_text
 from mcp_bridge.threads import in_thread
 from oauth_ext.scopes import SCOPE_WRITE
@@ -20,6 +21,7 @@ from sqltools.catalog import table_describe, table_sample, tables_list
 from sqltools.conf import sqltools_settings
 from sqltools.errors import SqlToolError
 from sqltools.query import query_run
+from sqltools.search import fetch_run, search_run
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +93,6 @@ async def get_table_sample(table_name: TableName, ctx: Context, limit: Annotated
 
 async def search(query: Annotated[str, Field(description="Natural language query or SQL statement")], ctx: Context) -> CallToolResult:
     """Search the database: "list tables", "describe Customers", "sample Orders limit 10", a SELECT, or words to find in table and column names."""
-    from sqltools.search import search_run
-
     base = _base_url(ctx)
 
     def work() -> dict:
@@ -102,8 +102,6 @@ async def search(query: Annotated[str, Field(description="Natural language query
 
 async def fetch(id: Annotated[str, Field(description="Record ID from search results")], ctx: Context) -> CallToolResult:
     """Fetch a specific record by its ID from previous search results."""
-    from sqltools.search import fetch_run
-
     base = _base_url(ctx)
     return await _json_tool("fetch", ctx, lambda: fetch_run(id=id, base_url=base).as_dict(), arguments={"id": id})
 
@@ -117,8 +115,6 @@ async def _json_tool(tool: str, ctx: Context, work: Callable[[], dict], **audit:
 
 
 def _base_url(ctx: Context) -> str:
-    from mcp_bridge.gate import request_base_url
-
     request = ctx.request_context.request if ctx.request_context else None
     return request_base_url(request.scope) if request is not None else ""
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from mcpsite.health import database_label
 from sqltools.audit import Actor, audit_call
+from sqltools.conf import sqltools_settings
 from sqltools.errors import SqlToolError
 from sqltools.search import fetch_run
 
@@ -16,7 +16,7 @@ from sqltools.search import fetch_run
 @login_required
 def record_show(request: HttpRequest, record_id: str) -> HttpResponse:
     actor = Actor(user_id=request.user.pk, username=request.user.get_username(), client_name="web (citation link)")
-    context = {"database_name": database_label(settings.SQLTOOLS["ALIAS"])}
+    context = {"database_name": database_label(sqltools_settings().ALIAS)}
     try:
         with audit_call(tool="fetch", actor=actor, arguments={"id": record_id}):
             context["record"] = fetch_run(id=record_id)
