@@ -111,6 +111,8 @@ def tokens_changed(sender: type, *, using: str | None = None, **kwargs: Any) -> 
     Not before the commit: a process reading the new generation and then the old row would
     remember the old row under the new generation.
     """
+    if kwargs.get("update_fields") == frozenset({"last_login"}):
+        return  # a sign-in changes nothing a token check reads; it happens on every consent page
     if _shared_cache() is not None:
         transaction.on_commit(_new_generation, using=using or router.db_for_write(sender))
 

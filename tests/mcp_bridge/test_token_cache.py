@@ -79,6 +79,17 @@ def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cac
 
 
 @db
+def test_a_sign_in_keeps_remembered_checks(shared_cache, django_user_model, django_assert_num_queries):
+    raw = _token(django_user_model)
+    tokens.token_check(raw)
+    user = get_access_token_model().objects.get().user
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])  # what django.contrib.auth.login does on every consent sign-in
+    with django_assert_num_queries(0):
+        assert tokens.token_check(raw) is not None
+
+
+@db
 def test_a_remembered_token_still_expires_on_time(shared_cache, django_user_model, monkeypatch):
     raw = _token(django_user_model, expires_in=60)
     info = tokens.token_check(raw)
