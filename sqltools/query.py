@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
 from django.db import DatabaseError, connections, transaction
@@ -31,7 +31,6 @@ class QueryResult:
     elapsed_ms: float = 0.0
     statement_type: str = "read"
     rows_affected: int | None = None
-    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         # Shallow: dataclasses.asdict would deep-copy every row, the largest cost of a big result.
