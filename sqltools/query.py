@@ -6,8 +6,9 @@ import functools
 import json
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -148,22 +149,14 @@ def _cap(requested: int | None, configured: int) -> int:
     return configured if requested is None else max(1, min(int(requested), configured))
 
 
-class _database_errors:
+@contextmanager
+def _database_errors(vendor: Vendor, timeout: float) -> Iterator[None]:
     """Translate driver errors into the sentences sqltools promises."""
-
-    def __init__(self, vendor: Vendor, timeout: float) -> None:
-        self.vendor, self.timeout = vendor, timeout
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type | None, error: BaseException | None, tb: object) -> bool:
-        if error is None or not isinstance(error, DatabaseError):
-            return False
-        if self.vendor.is_timeout(error):
-            raise QueryTimeout(
-                f"The query ran longer than {self.timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS)."
-            ) from None
+    try:
+        yield
+    except DatabaseError as error:
+        if vendor.is_timeout(error):
+            raise QueryTimeout(f"The query ran longer than {timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS).") from None
         if any(marker in str(error).lower() for marker in ("read-only", "readonly", "read only")):
             raise QueryRefused(f"The database refused a write in a read-only transaction: {_first_line(error)}") from None
         raise QueryFailed(f"The database rejected the query: {_first_line(error)}") from None
