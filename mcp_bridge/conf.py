@@ -17,6 +17,7 @@ class BridgeSettings:
     ALLOWED_ORIGINS: tuple[str, ...] = ()  # extra browser origins allowed to call the MCP endpoints
     SERVER_NAME: str = "mssql-mcp-server"
     TOKEN_CACHE_SECONDS: int = 60  # with a shared cache only (mcp_bridge/tokens.py); 0 turns it off
+    WORKER_THREADS: int = 16  # tool calls one worker process runs at once (mcp_bridge/threads.py)
 
 
 @lru_cache(maxsize=1)

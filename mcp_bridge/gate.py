@@ -69,20 +69,19 @@ class BearerGate:
         body, receive = await buffer_body(scope, receive)
         if body is _TOO_LARGE:
             return await send_json(send, 413, _rpc_error(-32600, "The request body is too large."))
-        methods = _rpc_calls(body)
         token = _bearer(scope)
         access = await self.verifier.verify_token(token) if token else None
         if access is not None and not _issued_for_us(access, base=request_base_url(scope)):
             logger.info("bearer token refused: issued for %s, not this server", (access.claims or {}).get("resources"))
             access = None
         if access is None:
-            if self._anonymous_allowed(scope, methods):
+            if self._anonymous_allowed(scope, body):
                 return await self.app(scope, receive, send)
             error = "invalid_token" if token else None
             return await send_json(send, 401, {"error": error or "invalid_request", "error_description":
                                                "A valid bearer token is required."},
                                    challenge_headers(scope, self.resource_path, error=error))
-        needed = _scope_needed(methods)
+        needed = _scope_needed(body)
         if not needed <= set(access.scopes):
             return await send_json(send, 403, {"error": "insufficient_scope", "error_description":
                                                f"This request needs the scope {' '.join(sorted(needed))}."},
@@ -91,11 +90,14 @@ class BearerGate:
         scope = {**scope, "user": AuthenticatedUser(access), "auth": AuthCredentials(access.scopes)}
         await self.app(scope, receive, send)
 
-    def _anonymous_allowed(self, scope: Scope, calls: list[tuple[str, dict]]) -> bool:
+    def _anonymous_allowed(self, scope: Scope, body: bytes) -> bool:
         conf = bridge_settings()
+        if not (conf.ALLOW_UNAUTH_METHODS or conf.ALLOW_UNAUTH_TOOLS_CALL):
+            return False
         if scope["method"] == "GET":  # an SSE stream carries only what its POSTs were allowed to ask
-            return conf.ALLOW_UNAUTH_METHODS or conf.ALLOW_UNAUTH_TOOLS_CALL
-        if scope["method"] != "POST" or not calls:
+            return True
+        calls = _rpc_calls(body) if scope["method"] == "POST" else []
+        if not calls:
             return False
         allowed = set(_HANDSHAKE_METHODS) if conf.ALLOW_UNAUTH_METHODS else set()
         if conf.ALLOW_UNAUTH_TOOLS_CALL:
@@ -109,11 +111,12 @@ def _issued_for_us(access: AccessToken, *, base: str) -> bool:
     return not resources or any(resource_allowed(r, base=base) for r in resources)
 
 
-def _scope_needed(calls: list[tuple[str, dict]]) -> set[str]:
+def _scope_needed(body: bytes) -> set[str]:
+    """sql:read, and sql:write for an execute_sql that writes (read-only mode: the body is not even parsed)."""
     needed = {SCOPE_READ}
     if sqltools_settings().READ_ONLY:
         return needed
-    for method, params in calls:
+    for method, params in _rpc_calls(body):
         if method == "tools/call" and params.get("name") == "execute_sql":
             query = (params.get("arguments") or {}).get("query")
             try:

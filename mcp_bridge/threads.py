@@ -1,28 +1,43 @@
-"""Run Django's sync ORM and sqltools off the event loop, in worker threads.
+"""Run Django's sync ORM and sqltools off the event loop, in the bridge's worker threads.
 
-Worker threads never see Django's request_started/finished signals, so connections are
-checked (and closed when broken or past CONN_MAX_AGE) around every unit of work here.
+One pool per process, WORKER_THREADS wide: a slow query holds a thread (and its database
+connections) until it ends, so this is also how many tool calls one worker runs at once. Jobs
+run in the thread's own context, not a copy of the caller's: nothing here reads the request's
+context variables, and Django's per-context objects (cache clients) then last as long as the
+thread instead of being built again for every call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from mcp_bridge.conf import bridge_settings
+from sqltools.connections import connections_refresh
 
 T = TypeVar("T")
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
-def _with_fresh_connections(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    close_old_connections()
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        close_old_connections()
+
+def _fresh(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    connections_refresh()
+    return fn(*args, **kwargs)
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(bridge_settings().WORKER_THREADS, thread_name_prefix="mcp-worker")
+    return _pool
 
 
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Await a sync function in a worker thread (many at once: thread_sensitive=False)."""
-    return await sync_to_async(functools.partial(_with_fresh_connections, fn), thread_sensitive=False)(*args, **kwargs)
+    """Await a sync function in a worker thread, its connections checked first (sqltools.connections)."""
+    return await asyncio.get_running_loop().run_in_executor(_executor(), functools.partial(_fresh, fn, *args, **kwargs))

@@ -4,24 +4,31 @@ With a cache shared by every process (django-redis), a process remembers the loo
 trusts one while a shared "generation" stays the same. Saving or deleting any access token,
 client or user sets a new generation once its transaction commits, so a revocation made in any
 process refuses the very next call in every process, for the price of one cache read instead of
-a database query. A remembered lookup also lapses at the token's expiry and after
-TOKEN_CACHE_SECONDS, the backstop for changes that send no signal (QuerySet.update, raw SQL).
-A per-process cache (LocMemCache, the local default) cannot hear about another process's
-revocation, so without a shared cache every call reads the database.
+a database query. With a Redis cache that read is made on the event loop (redis.asyncio), so a
+remembered token costs no worker thread either. A remembered lookup also lapses at the token's
+expiry and after TOKEN_CACHE_SECONDS, the backstop for changes that send no signal
+(QuerySet.update, raw SQL). A per-process cache (LocMemCache, the local default) cannot hear
+about another process's revocation, so without a shared cache every call reads the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import logging
+import secrets
 import threading
 import time
-import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.base import get_key_func
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
@@ -66,10 +73,27 @@ def token_check(raw_token: str) -> TokenInfo | None:
     checksum = hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
     cache = _shared_cache()
     generation = _generation(cache) if cache is not None else None  # read before the database, never after
-    if generation is not None:
-        memo = _memos.get(checksum)
-        if memo and memo.generation == generation and time.monotonic() < memo.until and time.time() < memo.info.expires_at:
-            return memo.info
+    return _remembered(checksum, generation) or _lookup_and_remember(checksum, generation)
+
+
+async def token_check_async(raw_token: str) -> TokenInfo | None:
+    """token_check for the event loop: with a Redis cache, a remembered token needs no worker thread."""
+    reader = _generation_reader()
+    if reader is None:
+        return await in_thread(token_check, raw_token)
+    checksum = hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+    generation = await reader.read()
+    return _remembered(checksum, generation) or await in_thread(_lookup_and_remember, checksum, generation)
+
+
+def _remembered(checksum: str, generation: str | None) -> TokenInfo | None:
+    memo = _memos.get(checksum) if generation is not None else None
+    if memo and memo.generation == generation and time.monotonic() < memo.until and time.time() < memo.info.expires_at:
+        return memo.info
+    return None
+
+
+def _lookup_and_remember(checksum: str, generation: str | None) -> TokenInfo | None:
     info = token_lookup(checksum=checksum)
     if generation is not None and info is not None:
         if len(_memos) >= _MAX_MEMOS:
@@ -80,11 +104,10 @@ def token_check(raw_token: str) -> TokenInfo | None:
 
 def token_lookup(*, checksum: str) -> TokenInfo | None:
     """The live token's owner and grants, or None (unknown, revoked, expired, inactive user)."""
-    token = (
-        get_access_token_model().objects.select_related("user", "application")
-        .filter(token_checksum=checksum).first()
-    )
-    if token is None:
+    model = get_access_token_model()
+    try:
+        token = model.objects.select_related("user", "application").get(token_checksum=checksum)
+    except model.DoesNotExist:
         logger.info("bearer token refused: unknown or revoked")
         return None
     if token.expires <= timezone.now():
@@ -111,6 +134,8 @@ def tokens_changed(sender: type, *, using: str | None = None, **kwargs: Any) -> 
     Not before the commit: a process reading the new generation and then the old row would
     remember the old row under the new generation.
     """
+    if kwargs.get("created"):
+        return  # a new row is in no remembered lookup (only tokens that were found are remembered)
     if kwargs.get("update_fields") == frozenset({"last_login"}):
         return  # a sign-in changes nothing a token check reads; it happens on every consent page
     if _shared_cache() is not None:
@@ -141,37 +166,80 @@ def _forget_cache(*, setting: str, **kwargs: Any) -> None:
     global _per_thread
     if setting == "CACHES":
         _per_thread = threading.local()
+    if setting in ("CACHES", "MCP_BRIDGE"):
+        _generation_reader.cache_clear()
 
 
 _per_thread = threading.local()
 setting_changed.connect(_forget_cache)
+_REDIS_CACHES = {"django_redis.cache.RedisCache", "django.core.cache.backends.redis.RedisCache"}
 
 
 def _generation(cache: BaseCache) -> str | None:
     try:
         generation = cache.get(_GENERATION_KEY)
         if generation is None:
-            cache.add(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+            cache.add(_GENERATION_KEY, _fresh_generation(), timeout=None)
             generation = cache.get(_GENERATION_KEY)
-        return generation
+        return None if generation is None else str(generation)
     except Exception:
         logger.warning("token cache unreadable; checking the token in the database", exc_info=True)
         return None
 
 
+def _fresh_generation() -> int:
+    """An integer: both Redis caches store it as its digits, which the event loop's reader reads as they are."""
+    return secrets.randbits(62)
+
+
 def _new_generation() -> None:
     try:
-        caches["default"].set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        caches["default"].set(_GENERATION_KEY, _fresh_generation(), timeout=None)
     except Exception:
         logger.exception("could not invalidate cached token checks: other processes may accept a revoked token "
                          "for up to %s s", bridge_settings().TOKEN_CACHE_SECONDS)
+
+
+class _GenerationReader:
+    """Reads the generation with redis.asyncio from the Redis behind the default cache, under the cache's own key."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url, self.key = url, key
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+    async def read(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:  # a client's connections belong to the loop that made them
+            client = self._clients[loop] = aioredis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            value = await client.get(self.key)
+            if value is None:
+                await client.set(self.key, _fresh_generation(), nx=True)
+                value = await client.get(self.key)
+        except Exception:
+            logger.warning("token cache unreadable; checking the token in the database", exc_info=True)
+            return None
+        return None if value is None else value.decode("latin-1")
+
+
+@functools.lru_cache(maxsize=1)
+def _generation_reader() -> _GenerationReader | None:
+    """The event loop's reader when the default cache is Redis given by URL; None means: read in a thread."""
+    config = settings.CACHES.get("default", {})
+    location = config.get("LOCATION")
+    if bridge_settings().TOKEN_CACHE_SECONDS <= 0 or config.get("BACKEND") not in _REDIS_CACHES or not location:
+        return None
+    url = (location if isinstance(location, str) else location[0]).split(",")[0]  # the first server takes writes
+    key = get_key_func(config.get("KEY_FUNCTION"))(_GENERATION_KEY, config.get("KEY_PREFIX", ""), config.get("VERSION", 1))
+    return _GenerationReader(url, key)
 
 
 class DjangoTokenVerifier(TokenVerifier):
     """The mcp SDK's TokenVerifier over DOT's AccessToken table."""
 
     async def verify_token(self, token: str) -> McpAccessToken | None:
-        info = await in_thread(token_check, token)
+        info = await token_check_async(token)
         if info is None:
             return None
         return McpAccessToken(

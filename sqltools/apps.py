@@ -7,3 +7,6 @@ class SqlToolsConfig(AppConfig):
 
     def ready(self) -> None:
         from sqltools import checks  # noqa: F401  (registers the system checks)
+        from sqltools.connections import watch_connections
+
+        watch_connections()

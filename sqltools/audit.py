@@ -11,9 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from django.db import close_old_connections
-
 from sqltools.conf import sqltools_settings
+from sqltools.connections import connections_refresh
 from sqltools.errors import SqlToolError
 
 logger = logging.getLogger(__name__)
@@ -68,10 +67,7 @@ def _save(entries: list[dict[str, Any]]) -> None:
     from sqltools.models import AuditEntry
 
     try:  # the audit log must never take a tool call down with it
-        if len(entries) == 1:
-            AuditEntry.objects.create(**entries[0])
-        else:
-            AuditEntry.objects.bulk_create([AuditEntry(**entry) for entry in entries])
+        AuditEntry.objects.bulk_create([AuditEntry(**entry) for entry in entries])
     except Exception:
         if len(entries) > 1:
             for entry in entries:
@@ -128,24 +124,28 @@ class AuditWriter:
             if entries:
                 _fresh_connections()
                 _save(entries)  # logs what it cannot write, never raises
-                _fresh_connections()
 
     def _next_batch(self) -> list[Any]:
-        """The next entry, and whatever else arrives within `linger` seconds: one INSERT and one commit for all."""
+        """The next entry, and whatever else arrives within `linger` seconds: one INSERT and one commit for all.
+
+        The thread sleeps through the linger rather than waiting on the queue, which would wake it
+        (and take the GIL from the event loop) once per entry.
+        """
         batch = [self._queue.get()]
-        deadline = time.monotonic() + self._linger
+        if batch[0] is not _STOP:
+            time.sleep(self._linger)
         while len(batch) < self._max_batch and batch[-1] is not _STOP:
             try:
-                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
         return batch
 
 
 def _fresh_connections() -> None:
-    """The writer thread sees no request signals: drop a broken or expired connection (like mcp_bridge.threads)."""
+    """The writer thread sees no request signals: drop a broken or expired connection (sqltools.connections)."""
     try:
-        close_old_connections()
+        connections_refresh()
     except Exception:
         logger.exception("the audit writer could not check its database connection")
 

@@ -15,6 +15,7 @@ from mcp.client.streamable_http import streamable_http_client
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from mcp_bridge import tokens
+from mcp_bridge.threads import in_thread
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.skipif(not settings.SERVICES["redis"], reason="Redis is not listening on 127.0.0.1:6379")
@@ -99,16 +100,72 @@ def test_a_remembered_token_still_expires_on_time(shared_cache, django_user_mode
     assert tokens.token_check(raw) is None
 
 
-@pytest.fixture(scope="module")
-def live_redis(tmp_path_factory):
-    server = LiveServer(tmp_path_factory.mktemp("token-cache"), env={"REDIS_URL": REDIS_URL}).start()
-    yield server
-    server.stop()
+@db
+def test_a_new_token_keeps_the_remembered_checks_of_others(shared_cache, django_user_model, django_assert_num_queries):
+    raw = _token(django_user_model)
+    tokens.token_check(raw)
+    _token(django_user_model, username="dave")  # every sign-in and refresh creates one
+    with django_assert_num_queries(0):
+        assert tokens.token_check(raw) is not None
+
+
+@pytest.fixture
+def lookups(monkeypatch) -> list[str]:
+    """Every database lookup a token check makes (they run in worker threads, out of the test's query capture)."""
+    made, lookup = [], tokens.token_lookup
+
+    def counted(*, checksum: str):
+        made.append(checksum)
+        return lookup(checksum=checksum)
+
+    monkeypatch.setattr(tokens, "token_lookup", counted)
+    return made
 
 
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@db
+@pytest.mark.anyio
+async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(shared_cache, django_user_model, lookups, anyio_backend):
+    raw = await in_thread(_token, django_user_model)
+    assert tokens._generation_reader() is not None  # the Redis path: no worker thread on a remembered token
+    assert (await tokens.token_check_async(raw)).username == "carol"
+    assert (await tokens.token_check_async(raw)).username == "carol"
+    assert len(lookups) == 1
+    await in_thread(lambda: get_access_token_model().objects.get().revoke())
+    assert await tokens.token_check_async(raw) is None
+    assert len(lookups) == 2
+
+
+@db
+@pytest.mark.anyio
+async def test_an_unreachable_redis_means_a_database_check_every_time(settings, django_user_model, lookups, anyio_backend, caplog):
+    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
+    raw = await in_thread(_token, django_user_model)
+    for _ in range(2):
+        assert (await tokens.token_check_async(raw)).username == "carol"
+    assert len(lookups) == 2
+    assert "token cache unreadable; checking the token in the database" in caplog.text
+
+
+@db
+@pytest.mark.anyio
+async def test_without_a_shared_cache_the_event_loop_check_reads_the_database(django_user_model, lookups, anyio_backend):
+    raw = await in_thread(_token, django_user_model)
+    assert tokens._generation_reader() is None
+    for _ in range(2):
+        assert (await tokens.token_check_async(raw)).username == "carol"
+    assert len(lookups) == 2
+
+
+@pytest.fixture(scope="module")
+def live_redis(tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("token-cache"), env={"REDIS_URL": REDIS_URL}).start()
+    yield server
+    server.stop()
 
 
 @pytest.mark.anyio

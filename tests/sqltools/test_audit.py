@@ -96,10 +96,10 @@ def test_audit_off_writes_nothing(actor, sqltools_config):
 
 
 def test_a_broken_audit_log_does_not_break_the_call(actor, monkeypatch, caplog):
-    def fail(**fields):
+    def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(AuditEntry.objects, "create", fail)
+    monkeypatch.setattr(AuditEntry.objects, "bulk_create", fail)
     with audit_call(tool="list_tables", actor=actor) as record:
         record.rows = 5
     assert "could not write the audit entry for list_tables" in caplog.text

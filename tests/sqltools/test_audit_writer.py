@@ -44,8 +44,12 @@ def test_a_full_queue_makes_the_caller_write_its_entry():
 
 
 def test_a_failed_batch_is_retried_row_by_row(monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("batch refused")
+    one_at_a_time = AuditEntry.objects.bulk_create
+
+    def broken(objs, *args, **kwargs):
+        if len(objs) > 1:
+            raise RuntimeError("batch refused")
+        return one_at_a_time(objs, *args, **kwargs)
 
     monkeypatch.setattr(AuditEntry.objects, "bulk_create", broken)
     audit._save([{"tool": "execute_sql", "outcome": "ok", "sql": f"SELECT {n}", "duration_ms": 1} for n in range(3)])
@@ -53,10 +57,10 @@ def test_a_failed_batch_is_retried_row_by_row(monkeypatch):
 
 
 def test_an_entry_that_cannot_be_written_is_logged_in_full(monkeypatch, caplog):
-    def broken(**fields):
+    def broken(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(AuditEntry.objects, "create", broken)
+    monkeypatch.setattr(AuditEntry.objects, "bulk_create", broken)
     with caplog.at_level(logging.ERROR, logger="sqltools.audit"):
         _calls(1)
     [record] = [r for r in caplog.records if r.name == "sqltools.audit"]

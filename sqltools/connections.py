@@ -1,0 +1,46 @@
+"""Database connections in worker threads, which never see Django's request signals.
+
+Django checks its connections when each request starts: it closes one that is broken or past
+CONN_MAX_AGE and, with CONN_HEALTH_CHECKS, makes the next query wait for a `SELECT 1` round trip
+first. Threads that run tool calls and audit batches call connections_refresh() before each unit
+of work instead. The health check is skipped for a connection that ran a statement less than
+RECENT_SECONDS ago: against a remote SQL Server it would be a second round trip on every call,
+and a connection that just answered is alive. A connection whose last statement failed is still
+checked (Django marks it `errors_occurred`), so a database restart costs at most one failed call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+
+RECENT_SECONDS = 10.0
+
+
+def connections_refresh() -> None:
+    """Close what is broken or too old; trust what answered a moment ago (see above)."""
+    now = time.monotonic()
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
+        if connection.connection is not None and now - getattr(connection, "_sqltools_used_at", -RECENT_SECONDS) < RECENT_SECONDS:
+            connection.health_check_done = True
+
+
+def watch_connections() -> None:
+    """Stamp every connection's statements with the time they started (SqlToolsConfig.ready)."""
+    connection_created.connect(_watch, dispatch_uid="sqltools.connections.watch")
+
+
+def _watch(sender: type, *, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    connection._sqltools_used_at = time.monotonic()  # it has just answered the login
+    if _stamp not in connection.execute_wrappers:  # the wrapper object keeps its list across reconnects
+        connection.execute_wrappers.append(_stamp)
+
+
+def _stamp(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+    context["connection"]._sqltools_used_at = time.monotonic()
+    return execute(sql, params, many, context)
