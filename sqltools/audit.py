@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from django.db import connections, router, transaction
+from django.utils import timezone
+
 from sqltools.conf import sqltools_settings
 from sqltools.connections import connections_refresh
 from sqltools.errors import SqlToolError
@@ -55,8 +58,8 @@ def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:
     if not sqltools_settings().AUDIT:
         return
-    entry = dict(tool=tool, user_id=actor.user_id, username=actor.username, client_id=actor.client_id,
-                 client_name=actor.client_name, **fields)
+    entry = dict(created_at=timezone.now(), tool=tool, user_id=actor.user_id, username=actor.username,
+                 client_id=actor.client_id, client_name=actor.client_name, **fields)
     writer = _writer
     if writer is None or not writer.submit(entry):
         _save([entry])
@@ -67,13 +70,36 @@ def _save(entries: list[dict[str, Any]]) -> None:
     from sqltools.models import AuditEntry
 
     try:  # the audit log must never take a tool call down with it
-        AuditEntry.objects.bulk_create([AuditEntry(**entry) for entry in entries])
+        audit_insert(entries, using=router.db_for_write(AuditEntry))
     except Exception:
         if len(entries) > 1:
             for entry in entries:
                 _save([entry])
             return
         logger.exception("could not write the audit entry for %s: %s", entries[0]["tool"], _describe(entries[0]))
+
+
+def audit_insert(entries: list[dict[str, Any]], *, using: str) -> None:
+    """One INSERT of many AuditEntry rows, in one transaction.
+
+    Not bulk_create: a model instance and every field's preparation cost ~35 µs a row, more than
+    the rest of a `SELECT 1` tool call. The values are str, int, float or None, which every driver
+    takes as they are, but for the two fields that the model adapts per database (JSON, datetime).
+    """
+    from sqltools.models import AuditEntry
+
+    connection = connections[using]
+    fields = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(AuditEntry._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    rows = [[f.get_db_prep_save(entry[f.attname], connection) if f.attname in _ADAPTED else entry[f.attname]
+             for f in fields] for entry in entries]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+_ADAPTED = {"created_at", "arguments"}
 
 
 def _describe(entry: dict[str, Any]) -> str:

@@ -44,23 +44,24 @@ def test_a_full_queue_makes_the_caller_write_its_entry():
 
 
 def test_a_failed_batch_is_retried_row_by_row(monkeypatch):
-    one_at_a_time = AuditEntry.objects.bulk_create
+    one_at_a_time = audit.audit_insert
 
-    def broken(objs, *args, **kwargs):
-        if len(objs) > 1:
+    def broken(entries, **kwargs):
+        if len(entries) > 1:
             raise RuntimeError("batch refused")
-        return one_at_a_time(objs, *args, **kwargs)
+        return one_at_a_time(entries, **kwargs)
 
-    monkeypatch.setattr(AuditEntry.objects, "bulk_create", broken)
-    audit._save([{"tool": "execute_sql", "outcome": "ok", "sql": f"SELECT {n}", "duration_ms": 1} for n in range(3)])
-    assert AuditEntry.objects.count() == 3
+    monkeypatch.setattr(audit, "audit_insert", broken)
+    with audit_writer():
+        _calls(3)
+    assert sorted(AuditEntry.objects.values_list("sql", flat=True)) == ["SELECT 0", "SELECT 1", "SELECT 2"]
 
 
 def test_an_entry_that_cannot_be_written_is_logged_in_full(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(AuditEntry.objects, "bulk_create", broken)
+    monkeypatch.setattr(audit, "audit_insert", broken)
     with caplog.at_level(logging.ERROR, logger="sqltools.audit"):
         _calls(1)
     [record] = [r for r in caplog.records if r.name == "sqltools.audit"]
