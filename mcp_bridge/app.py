@@ -9,6 +9,7 @@ to the same process (docs/deploy.md).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import uuid
@@ -156,6 +157,7 @@ class McpApplication:
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in self.transports:
                 await stack.enter_async_context(t.streamable.run())
+            _freeze_startup_objects()
             if self.relay is None:
                 yield
                 return
@@ -183,6 +185,19 @@ class _SseEndpoint:
             await send({"type": "http.response.body", "body": b""})
             return
         await self.gated(scope, receive, send)
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything built at startup (Django, the SDK, pydantic, sqlglot) out of the cycle collector's reach.
+
+    A large result allocates tens of thousands of objects, which sets off collections that each walk
+    every live object; with the startup heap frozen they walk only the request's own. Measured on
+    10,000 rows: the call's CPU time nearly halved (docs/benchmarks.md). Frozen objects are still
+    freed by reference counting; only cycles among them would stay, and startup objects live as
+    long as the process.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _warn_about_development_flags() -> None:

@@ -240,14 +240,17 @@ class DjangoTokenVerifier(TokenVerifier):
 
     async def verify_token(self, token: str) -> McpAccessToken | None:
         info = await token_check_async(token)
-        if info is None:
-            return None
-        return McpAccessToken(
-            token="",  # never keep the secret itself around
-            client_id=info.client_id,
-            scopes=sorted(info.scopes),
-            expires_at=info.expires_at,
-            resource=info.resources[0] if info.resources else None,
-            subject=str(info.user_id),
-            claims={"username": info.username, "client_name": info.client_name, "resources": list(info.resources)},
-        )
+        return None if info is None else _mcp_access_token(info)
+
+
+@functools.lru_cache(maxsize=1024)  # a remembered check returns the same TokenInfo: build its pydantic model once
+def _mcp_access_token(info: TokenInfo) -> McpAccessToken:
+    return McpAccessToken(
+        token="",  # never keep the secret itself around
+        client_id=info.client_id,
+        scopes=sorted(info.scopes),
+        expires_at=info.expires_at,
+        resource=info.resources[0] if info.resources else None,
+        subject=str(info.user_id),
+        claims={"username": info.username, "client_name": info.client_name, "resources": list(info.resources)},
+    )

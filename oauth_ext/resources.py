@@ -7,6 +7,7 @@ and tokens carry an empty resource list and are valid for every endpoint of this
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ def _normalise(uri: str) -> tuple[str, str, int | None, str] | None:
     return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS.get(scheme), parts.path.rstrip("/")
 
 
+@functools.lru_cache(maxsize=256)  # asked on every MCP request, with the same few answers
 def resource_allowed(resource: str | None, *, base: str) -> bool:
     """True for no resource, the base URL, or the base URL plus one of MCP_ENDPOINT_PATHS."""
     if not resource:
