@@ -34,8 +34,8 @@ logger = logging.getLogger(__name__)
 _HANDSHAKE_METHODS = {"initialize", "ping", "tools/list"}
 
 
-def request_base_url(scope: Scope) -> str:
-    headers = Headers(scope=scope)
+def request_base_url(scope: Scope, headers: Headers | None = None) -> str:
+    headers = headers or Headers(scope=scope)
     host = headers.get("host", "localhost")
     if getattr(settings, "TRUST_PROXY_HEADERS", False):
         host = headers.get("x-forwarded-host", host).split(",")[0].strip()
@@ -69,9 +69,10 @@ class BearerGate:
         body, receive = await buffer_body(scope, receive)
         if body is _TOO_LARGE:
             return await send_json(send, 413, _rpc_error(-32600, "The request body is too large."))
-        token = _bearer(scope)
+        headers = Headers(scope=scope)
+        token = _bearer(headers)
         access = await self.verifier.verify_token(token) if token else None
-        if access is not None and not _issued_for_us(access, base=request_base_url(scope)):
+        if access is not None and not _issued_for_us(access, base=request_base_url(scope, headers)):
             logger.info("bearer token refused: issued for %s, not this server", (access.claims or {}).get("resources"))
             access = None
         if access is None:
@@ -127,8 +128,8 @@ def _scope_needed(body: bytes) -> set[str]:
     return needed
 
 
-def _bearer(scope: Scope) -> str | None:
-    value = Headers(scope=scope).get("authorization", "")
+def _bearer(headers: Headers) -> str | None:
+    value = headers.get("authorization", "")
     kind, _, token = value.partition(" ")
     return token.strip() or None if kind.lower() == "bearer" else None
 

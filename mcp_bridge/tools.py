@@ -41,9 +41,8 @@ def caller(ctx: Context) -> tuple[Actor, frozenset[str]]:
     return actor, frozenset(token.scopes)
 
 
-async def tool_run(tool: str, ctx: Context, work: Callable[[], Any], *, sql: str = "", arguments: dict | None = None) -> CallToolResult:
+async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str = "", arguments: dict | None = None) -> CallToolResult:
     """Run sqltools work in a thread with an audit entry; errors become tool errors with their sentence."""
-    actor, _ = caller(ctx)
 
     def audited() -> Any:
         with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record:
@@ -70,24 +69,25 @@ async def list_tables(ctx: Context, name_filter: Annotated[str | None, Field(
     def work() -> dict:
         tables = [t.as_dict() for t in tables_list(name_filter=name_filter)]
         return {"tables": tables, "row_count": len(tables)}
-    return await tool_run("list_tables", ctx, work, arguments={"name_filter": name_filter})
+    return await tool_run("list_tables", caller(ctx)[0], work, arguments={"name_filter": name_filter})
 
 
 async def describe_table(table_name: TableName, ctx: Context) -> CallToolResult:
     """Get table structure and metadata: columns, types, keys, foreign keys both ways, indexes, comments."""
-    return await tool_run("describe_table", ctx, lambda: table_describe(table=table_name), arguments={"table_name": table_name})
+    return await tool_run("describe_table", caller(ctx)[0], lambda: table_describe(table=table_name),
+                          arguments={"table_name": table_name})
 
 
 async def execute_sql(query: Annotated[str, Field(description="SQL query to execute")], ctx: Context) -> CallToolResult:
     """Execute a SQL query (SELECT only in read-only mode). Results are capped in rows and characters."""
-    _, scopes = caller(ctx)
-    return await tool_run("execute_sql", ctx, lambda: query_run(sql=query, allow_write=SCOPE_WRITE in scopes).as_dict(), sql=query)
+    actor, scopes = caller(ctx)
+    return await tool_run("execute_sql", actor, lambda: query_run(sql=query, allow_write=SCOPE_WRITE in scopes).as_dict(), sql=query)
 
 
 async def get_table_sample(table_name: TableName, ctx: Context, limit: Annotated[int, Field(
         description="Number of rows to return")] = 10) -> CallToolResult:
     """Get sample data from a table: its first rows."""
-    return await tool_run("get_table_sample", ctx, lambda: table_sample(table=table_name, limit=limit).as_dict(),
+    return await tool_run("get_table_sample", caller(ctx)[0], lambda: table_sample(table=table_name, limit=limit).as_dict(),
                           arguments={"table_name": table_name, "limit": limit})
 
 
@@ -108,7 +108,7 @@ async def fetch(id: Annotated[str, Field(description="Record ID from search resu
 
 async def _json_tool(tool: str, ctx: Context, work: Callable[[], dict], **audit: Any) -> CallToolResult:
     """ChatGPT deep research wants exactly one text item holding the JSON document."""
-    result = await tool_run(tool, ctx, work, **audit)
+    result = await tool_run(tool, caller(ctx)[0], work, **audit)
     if not result.is_error:
         result.content = [TextContent(type="text", text=json.dumps(result.structured_content, default=str))]
     return result

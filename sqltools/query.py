@@ -35,7 +35,10 @@ class QueryResult:
 
     def as_dict(self) -> dict[str, Any]:
         # Shallow: dataclasses.asdict would deep-copy every row, the largest cost of a big result.
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in _RESULT_FIELDS}
+
+
+_RESULT_FIELDS = tuple(f.name for f in fields(QueryResult))
 
 
 def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:

@@ -59,14 +59,14 @@ class SQLite(Vendor):
 
     @contextmanager
     def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
-        cursor.execute("PRAGMA query_only = ON")
-        raw = cursor.db.connection
+        raw = cursor.db.connection  # the pragmas on the driver's connection: Django's wrappers add nothing here
+        raw.execute("PRAGMA query_only = ON")
         _set_deadline(raw, timeout)
         try:
             yield cursor
         finally:
             raw.set_progress_handler(None, 0)
-            cursor.execute("PRAGMA query_only = OFF")
+            raw.execute("PRAGMA query_only = OFF")
 
     @contextmanager
     def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
