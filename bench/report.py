@@ -14,9 +14,9 @@ _COLUMNS = ("server", "scenario", "transport", "clients", "errors", "p50_ms", "p
             "peak_rss_mb", "growth_mb")
 
 
-def ratios(measurements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def ratios(measurements: list[dict[str, Any]], *, floor: tuple[str, ...] = ("bare", "bare-10k")) -> list[dict[str, Any]]:
     """Product over bare for every scenario both servers ran (the same calls, transport and concurrency)."""
-    bare = {_key(m): m for m in measurements if m["server"].startswith("bare")}
+    bare = {_key(m): m for m in measurements if m["server"] in floor}
     out = []
     for m in measurements:
         b = bare.get(_key(m))
@@ -64,6 +64,11 @@ def render(result: dict[str, Any]) -> str:
     for r in result["ratios"]:
         lines.append(f"  {r['server']:<16} {r['scenario']:<10} {r['transport']:<10} c={r['clients']:<3} p50 {r['p50']:5.2f}x  "
                      f"p95 {r['p95']:5.2f}x  cpu {r['cpu']:5.2f}x  throughput {r['throughput']:5.2f}x")
+    if result.get("ratios_frozen_floor"):
+        lines += ["", "product / bare with the product's startup gc.freeze (attribution, not a target)"]
+        for r in result["ratios_frozen_floor"]:
+            lines.append(f"  {r['server']:<16} {r['scenario']:<10} {r['transport']:<10} c={r['clients']:<3} "
+                         f"p50 {r['p50']:5.2f}x  cpu {r['cpu']:5.2f}x")
     lines += ["", "raw query in-process (sqlite3 + json.dumps)"]
     for r in result.get("raw", []):
         lines.append(f"  {r['sql']:<40} p50 {r['p50_ms']:.3f} ms  cpu {r['cpu_ms_per_call']:.3f} ms  {r['json_bytes']} bytes")
@@ -76,6 +81,8 @@ def render(result: dict[str, Any]) -> str:
 def finish(result: dict[str, Any], *, directory: Path = RESULTS) -> Path:
     """Add ratios, targets and the machine to the result, and write it under `directory`."""
     result["ratios"] = ratios(result["measurements"])
+    result["ratios_frozen_floor"] = [r for r in ratios(result["measurements"], floor=("bare-10k-frozen",))
+                                     if r["server"] == "product-10k"]
     result["targets"] = targets(result)
     result["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
                          "cpus": len(os.sched_getaffinity(0)), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -83,6 +83,8 @@ class Run:
         demo_db = self.servers["product"].demo_db
         for name in ("bare", "bare-10k"):
             self.servers[name] = bare(name, demo_db)
+        if self.plan.attribution:  # the product freezes its startup heap out of the collector; the floor does not
+            self.servers["bare-10k-frozen"] = bare("bare-10k-frozen", demo_db, BENCH_GC_FREEZE="1")
         rest = [name for name in self.servers if name != "product"]
         with ThreadPoolExecutor(len(rest)) as pool:  # each start mostly waits on a subprocess
             self.targets.update(zip(rest, pool.map(lambda name: self.servers[name].start(), rest)))
@@ -141,6 +143,10 @@ def _rows_10k(this: Run) -> None:
                 if this.plan.fresh_for_peak:
                     this.restart(name)
                 this.scenario(name, transport, ROWS_10K, clients, this.plan.calls_10k, warmup_call=ROWS_10)
+    if "bare-10k-frozen" in this.targets:
+        this.log("10,000 rows on the bare server with the product's startup freeze (gc.freeze), for attribution")
+        for clients in this.plan.concurrency:
+            this.scenario("bare-10k-frozen", "mcp-2026", ROWS_10K, clients, this.plan.calls_10k, warmup_call=ROWS_10)
 
 
 def _scenarios(this: Run) -> None:

@@ -89,6 +89,6 @@ def product(name: str, **env: str) -> Server:
     return Server(name, **{"AUDIT_LOG": "true", "READ_ONLY_MODE": "true", "REDIS_URL": "", **env})
 
 
-def bare(name: str, demo_db: Path) -> Server:
+def bare(name: str, demo_db: Path, **env: str) -> Server:
     """bench/bare_server.py on the product's copy of the demo database."""
-    return Server(name, app="bench.bare_server:app", BENCH_DB=str(demo_db))
+    return Server(name, app="bench.bare_server:app", BENCH_DB=str(demo_db), **env)
