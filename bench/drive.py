@@ -58,6 +58,20 @@ class Measurement:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def median_of(cls, rounds: list[Measurement]) -> Measurement:
+        """One scenario measured in several rounds: the median of each rate, the worst peak, all the calls and errors."""
+        if len(rounds) == 1:
+            return rounds[0]
+        median = lambda key: round(statistics.median(getattr(m, key) for m in rounds), 3)  # noqa: E731
+        first = rounds[0]
+        return cls(server=first.server, scenario=first.scenario, transport=first.transport, clients=first.clients,
+                   calls=sum(m.calls for m in rounds), errors=sum(m.errors for m in rounds),
+                   p50_ms=median("p50_ms"), p95_ms=median("p95_ms"), calls_per_s=median("calls_per_s"),
+                   cpu_ms_per_call=median("cpu_ms_per_call"), rss_start_mb=first.rss_start_mb,
+                   peak_rss_mb=max(m.peak_rss_mb for m in rounds), growth_mb=max(m.growth_mb for m in rounds),
+                   result_bytes=first.result_bytes)
+
 
 @contextlib.asynccontextmanager
 async def mcp_client(target: Target, transport: str):

@@ -19,6 +19,7 @@ from bench.servers import Server, Target, bare, product
 from bench.streams import raise_open_files, sse_streams
 
 SELECT_1 = Call("select_1", "execute_sql", {"query": "SELECT 1"})
+SELECT_1_AGAIN = Call("select_1_attr", "execute_sql", {"query": "SELECT 1"})  # the attribution turns, apart from the main ones
 SELECT_N = Call("select_n", "execute_sql", {"query": "SELECT {n}"}, numbered=True)  # a new text each call: parsed each time
 ROWS_100 = Call("rows_100", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 100"})
 ROWS_10K = Call("rows_10k", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 10000"})
@@ -43,7 +44,8 @@ def local_redis() -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    calls: int = 300  # per scenario
+    calls: int = 1000  # per scenario and round
+    rounds: int = 3  # bare and product take turns, round by round; each figure is the median of its rounds
     calls_10k: int = 40
     streams: int = 500
     fresh_for_peak: bool = True  # restart before each 10k scenario so its peak RSS is its own
@@ -55,7 +57,7 @@ class Plan:
     @classmethod
     def quick(cls) -> Plan:
         """Every scenario, server and check once or twice: proves the harness runs, measures nothing."""
-        return cls(calls=2, calls_10k=2, streams=10, fresh_for_peak=False, raw_calls=2, concurrency=(1, 2),
+        return cls(calls=2, rounds=1, calls_10k=2, streams=10, fresh_for_peak=False, raw_calls=2, concurrency=(1, 2),
                    attribution=False)
 
 
@@ -98,8 +100,22 @@ class Run:
             server.close()
 
     def scenario(self, name: str, transport: str, call: Call, clients: int, calls: int, warmup_call: Call | None = None) -> None:
+        self.record(self.measure(name, transport, call, clients, calls, warmup_call))
+
+    def turns(self, names: tuple[str, ...], transport: str, call: Call, clients: int, calls: int) -> None:
+        """The servers take turns for `rounds` rounds, so that a burst of load elsewhere hits them alike."""
+        rounds: dict[str, list[Measurement]] = {name: [] for name in names}
+        for _ in range(self.plan.rounds):
+            for name in names:
+                rounds[name].append(self.measure(name, transport, call, clients, calls, None))
+        for name in names:
+            self.record(Measurement.median_of(rounds[name]))
+
+    def measure(self, name: str, transport: str, call: Call, clients: int, calls: int, warmup_call: Call | None) -> Measurement:
         target = self.targets[name]
-        m = anyio.run(lambda: measure(target, transport, call, clients=clients, calls=calls, warmup_call=warmup_call))
+        return anyio.run(lambda: measure(target, transport, call, clients=clients, calls=calls, warmup_call=warmup_call))
+
+    def record(self, m: Measurement) -> None:
         self.measurements.append(m)
         self.log(f"  {m.server:<16} {m.scenario:<16} {m.transport:<10} c={m.clients:<3} p50 {m.p50_ms:8.2f} ms  "
                  f"cpu {m.cpu_ms_per_call:7.2f} ms/call  {m.calls_per_s:7.1f}/s  peak {m.peak_rss_mb:6.1f} MB"
@@ -154,16 +170,14 @@ def _scenarios(this: Run) -> None:
     for call in (SELECT_1, ROWS_100, *CATALOG):
         for transport in TRANSPORTS:
             for clients in this.plan.concurrency:
-                if call.tool == "execute_sql":
-                    this.scenario("bare", transport, call, clients, this.plan.calls)
-                this.scenario("product", transport, call, clients, this.plan.calls)
+                names = ("bare", "product") if call.tool == "execute_sql" else ("product",)
+                this.turns(names, transport, call, clients, this.plan.calls)
     this.log("where the time goes: SELECT 1 without Redis, without the audit log, and with a new SQL text each call")
     for clients in this.plan.concurrency:
-        for name in ("product-no-redis", "product-no-audit"):
-            if name in this.targets:
-                this.scenario(name, "mcp-2026", SELECT_1, clients, this.plan.calls)
-        for name in ("bare", "product"):
-            this.scenario(name, "mcp-2026", SELECT_N, clients, this.plan.calls)
+        attribution = tuple(name for name in ("product-no-redis", "product-no-audit") if name in this.targets)
+        if attribution:
+            this.turns(("bare", "product", *attribution), "mcp-2026", SELECT_1_AGAIN, clients, this.plan.calls)
+        this.turns(("bare", "product"), "mcp-2026", SELECT_N, clients, this.plan.calls)
 
 
 def _streams(this: Run) -> None:

@@ -16,7 +16,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from sqltools.conf import sqltools_settings
 from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout, TargetUnavailable
 from sqltools.readonly import Kind, Statement, statement_parse
-from sqltools.values import row_to_json
+from sqltools.values import rows_to_json
 from sqltools.vendors import Vendor, vendor_for
 
 logger = logging.getLogger(__name__)
@@ -128,10 +128,10 @@ def _shape(columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, 
     """Convert rows to JSON-safe values, stopping at the row cap or the character budget."""
     # The budget covers the JSON of columns and rows, with room for the other fields of the result.
     budget = sqltools_settings().MAX_RESULT_CHARS - len(json.dumps(columns)) - 200
-    rows = [row_to_json(raw) for raw in raw_rows[:max_rows]]
+    rows, size = rows_to_json(raw_rows[:max_rows])
     reason = None
     # One encoding of the whole list is len(row) + 2 summed over the rows: the per-row sum, in one pass.
-    if rows and len(json.dumps(rows)) > budget:
+    if rows and size > budget:
         rows, reason = _within(rows, budget), "max_chars"
     elif len(raw_rows) > max_rows:
         reason = "max_rows"

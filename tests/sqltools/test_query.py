@@ -117,3 +117,28 @@ def test_values_come_back_json_safe_and_faithful(target_alias):
     assert row["f"] == 0.1
     assert row["s"] == "Zoë 🚀"
     assert row["n"] is None
+
+
+def test_plain_values_come_back_as_lists_and_the_rest_converted():
+    import decimal
+
+    from sqltools.values import rows_to_json
+
+    plain = [(1, 2.5, "a\tb", None, True), (2, -0.0, "ß", None, False)]
+    rows, size = rows_to_json(plain)
+    assert rows == [list(row) for row in plain] and all(type(row) is list for row in rows)
+    assert size == len(json.dumps(rows))
+    mixed = [(1, float("nan"), decimal.Decimal("1.10")), (2, float("-inf"), b"\x01")]
+    rows, size = rows_to_json(mixed)
+    assert rows == [[1, "nan", "1.10"], [2, "-inf", {"$binary": "AQ==", "length": 1}]]
+    assert size == len(json.dumps(rows))
+
+
+@pytest.mark.parametrize("alias, sql", [  # MariaDB's DOUBLE holds no NaN or infinity
+    ("target", "SELECT 9e999, -9e999, 1.5"),
+    ("target_pg", "SELECT 'NaN'::float8, '-Infinity'::float8, 1.5::float8"),
+])
+def test_non_finite_floats_from_the_database_are_strings(alias, sql):
+    result = query_run(sql=sql, alias=alias)
+    assert result.rows[0][2] == 1.5 and all(isinstance(v, str) for v in result.rows[0][:2])
+    json.loads(json.dumps(result.rows, allow_nan=False))
