@@ -18,7 +18,6 @@ import functools
 import hashlib
 import logging
 import secrets
-import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -150,28 +149,19 @@ def watch_token_changes() -> None:
 
 
 def _shared_cache() -> BaseCache | None:
-    """The default cache when other processes share it, as one instance per worker thread.
-
-    Django gives each asyncio context its own instance, which here means a new client per call.
-    """
+    """The default cache when other processes share it (mcp_bridge.threads keeps one instance per worker thread)."""
     if bridge_settings().TOKEN_CACHE_SECONDS <= 0:
         return None
-    cache = getattr(_per_thread, "cache", None)
-    if cache is None:
-        cache = _per_thread.cache = caches["default"]
+    cache = caches["default"]
     return None if isinstance(cache, (LocMemCache, DummyCache)) else cache
 
 
-def _forget_cache(*, setting: str, **kwargs: Any) -> None:
-    global _per_thread
-    if setting == "CACHES":
-        _per_thread = threading.local()
+def _forget_reader(*, setting: str, **kwargs: Any) -> None:
     if setting in ("CACHES", "MCP_BRIDGE"):
         _generation_reader.cache_clear()
 
 
-_per_thread = threading.local()
-setting_changed.connect(_forget_cache)
+setting_changed.connect(_forget_reader)
 _REDIS_CACHES = {"django_redis.cache.RedisCache", "django.core.cache.backends.redis.RedisCache"}
 
 

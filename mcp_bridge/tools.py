@@ -44,14 +44,14 @@ def caller(ctx: Context) -> tuple[Actor, frozenset[str]]:
 async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str = "", arguments: dict | None = None) -> CallToolResult:
     """Run sqltools work in a thread with an audit entry; errors become tool errors with their sentence."""
 
-    def audited() -> Any:
+    def audited() -> tuple[Any, str]:
         with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record:
             data = work()
             record.rows = data.get("row_count") if isinstance(data, dict) else None
-            return data
+        return data, render_text(tool, data)  # in the thread too: a large result's text takes milliseconds
 
     try:
-        data = await in_thread(audited)
+        data, text = await in_thread(audited)
     except SqlToolError as error:
         return CallToolResult(content=[TextContent(type="text", text=error.message)], is_error=True)
     except Exception:
@@ -60,7 +60,7 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
         return CallToolResult(content=[TextContent(type="text", text=(
             f"The server hit an unexpected error running {tool}; an administrator can find it in the log "
             f"under reference {reference}."))], is_error=True)
-    return CallToolResult(content=[TextContent(type="text", text=render_text(tool, data))], structured_content=data)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
 async def list_tables(ctx: Context, name_filter: Annotated[str | None, Field(
