@@ -173,8 +173,19 @@ def _generation(cache: BaseCache) -> str | None:
             generation = cache.get(_GENERATION_KEY)
         return None if generation is None else str(generation)
     except Exception:
-        logger.warning("token cache unreadable; checking the token in the database", exc_info=True)
+        _unreadable()
         return None
+
+
+_last_unreadable = float("-inf")
+
+
+def _unreadable() -> None:
+    """Say so, with the reason, at most once a minute: a Redis outage would otherwise log every call."""
+    global _last_unreadable
+    if time.monotonic() - _last_unreadable >= 60:
+        _last_unreadable = time.monotonic()
+        logger.warning("token cache unreadable; checking tokens in the database until it answers", exc_info=True)
 
 
 def _fresh_generation() -> int:
@@ -208,7 +219,7 @@ class _GenerationReader:
                 await client.set(self.key, _fresh_generation(), nx=True)
                 value = await client.get(self.key)
         except Exception:
-            logger.warning("token cache unreadable; checking the token in the database", exc_info=True)
+            _unreadable()
             return None
         return None if value is None else value.decode("latin-1")
 
