@@ -187,14 +187,15 @@ def _form_fields(html: str, marker: str) -> dict[str, str]:
 
 async def _mcp_steps(base: str, token: str, report: SmokeReport) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    transports: list[tuple[str, Callable[[], Any], list[tuple[str, dict]]]] = [
-        ("/mcp (Streamable HTTP)", lambda: streamable_http_client(f"{base}/mcp", http_client=httpx2.AsyncClient(headers=headers, timeout=60)), SQL_CALLS),
-        ("/sse (HTTP+SSE)", lambda: sse_client(f"{base}/sse", headers=headers), SQL_CALLS),
-        ("/chatgpt/sse (HTTP+SSE)", lambda: sse_client(f"{base}/chatgpt/sse", headers=headers),
-         [("search", {"query": "list tables"}), ("fetch", {"id": "{first_id}"})]),
-    ]
-    for number, (label, opener, calls) in enumerate(transports, start=6):
-        await _one_transport(f"{number}. {label}", opener, calls, report)
+    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:  # the SDK leaves a client it is given open
+        transports: list[tuple[str, Callable[[], Any], list[tuple[str, dict]]]] = [
+            ("/mcp (Streamable HTTP)", lambda: streamable_http_client(f"{base}/mcp", http_client=http), SQL_CALLS),
+            ("/sse (HTTP+SSE)", lambda: sse_client(f"{base}/sse", headers=headers), SQL_CALLS),
+            ("/chatgpt/sse (HTTP+SSE)", lambda: sse_client(f"{base}/chatgpt/sse", headers=headers),
+             [("search", {"query": "list tables"}), ("fetch", {"id": "{first_id}"})]),
+        ]
+        for number, (label, opener, calls) in enumerate(transports, start=6):
+            await _one_transport(f"{number}. {label}", opener, calls, report)
 
 
 async def _one_transport(label: str, opener: Callable[[], Any], calls: list[tuple[str, dict]], report: SmokeReport) -> None:

@@ -28,9 +28,13 @@ logger = logging.getLogger(__name__)
 TableName = Annotated[str, Field(description="Name of the table: table, schema.table or [schema].[table]")]
 
 
+def _request(ctx: Context) -> Any:
+    return ctx.request_context.request if ctx.request_context else None
+
+
 def caller(ctx: Context) -> tuple[Actor, frozenset[str]]:
     """Who is calling, from the access token the gate put on the request."""
-    request = ctx.request_context.request if ctx.request_context else None
+    request = _request(ctx)
     user = request.scope.get("user") if request is not None else None
     if not isinstance(user, AuthenticatedUser):
         return Actor(username="", client_name="anonymous"), frozenset()
@@ -115,7 +119,7 @@ async def _json_tool(tool: str, ctx: Context, work: Callable[[], dict], **audit:
 
 
 def _base_url(ctx: Context) -> str:
-    request = ctx.request_context.request if ctx.request_context else None
+    request = _request(ctx)
     return request_base_url(request.scope) if request is not None else ""
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 
 from sqltools.conf import sqltools_settings
@@ -83,23 +83,24 @@ def audit_insert(entries: list[dict[str, Any]], *, using: str) -> None:
     """One INSERT of many AuditEntry rows, in one transaction.
 
     Not bulk_create: a model instance and every field's preparation cost ~35 µs a row, more than
-    the rest of a `SELECT 1` tool call. The values are str, int, float or None, which every driver
-    takes as they are, but for the two fields that the model adapts per database (JSON, datetime).
+    the rest of a `SELECT 1` tool call. Text and number fields hold str, int, float or None, which
+    every driver takes as they are; any other field (JSON, datetime) is prepared by the model.
     """
     from sqltools.models import AuditEntry
 
     connection = connections[using]
     fields = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+    prepared = [not isinstance(f, _PLAIN_FIELDS) for f in fields]
     quote = connection.ops.quote_name
     sql = (f"INSERT INTO {quote(AuditEntry._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))})")
-    rows = [[f.get_db_prep_save(entry[f.attname], connection) if f.attname in _ADAPTED else entry[f.attname]
-             for f in fields] for entry in entries]
+    rows = [[f.get_db_prep_save(entry[f.attname], connection) if prepare else entry[f.attname]
+             for f, prepare in zip(fields, prepared)] for entry in entries]
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
 
-_ADAPTED = {"created_at", "arguments"}
+_PLAIN_FIELDS = (models.CharField, models.TextField, models.IntegerField, models.FloatField, models.ForeignKey)
 
 
 def _describe(entry: dict[str, Any]) -> str:

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
+
 from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, TableNotFound
 from sqltools.query import QueryResult, query_read, target
@@ -43,14 +45,12 @@ def tables_list(*, alias: str | None = None, name_filter: str | None = None) -> 
 
 def table_resolve(*, table: str, alias: str | None = None) -> TableRef:
     """Find a table from `name`, `schema.name`, `[dbo].[Order Details]` or `"public"."x"`, any case."""
-    connection, vendor = target(alias)
     schema, name = _split_name(table)
     tables = tables_list(alias=alias)
-    with connection.cursor() as cursor:
-        default_schema = vendor.default_schema(cursor)
     for exact in (True, False):
         found = [t for t in tables if _same(t.name, name, exact) and (schema is None or _same(t.schema, schema, exact))]
         if len(found) > 1 and schema is None:
+            default_schema = _default_schema(alias)
             found = [t for t in found if t.schema == default_schema] or found
         if len(found) == 1:
             return found[0]
@@ -64,9 +64,10 @@ def table_resolve(*, table: str, alias: str | None = None) -> TableRef:
     raise TableNotFound(f"No table or view named '{table}'.{hint}")
 
 
-def table_describe(*, table: str, alias: str | None = None) -> dict[str, Any]:
-    """Columns, primary key, foreign keys in both directions, indexes and comments of one table."""
-    ref = table_resolve(table=table, alias=alias)
+def table_describe(*, table: str | TableRef, alias: str | None = None) -> dict[str, Any]:
+    """Columns, primary key, foreign keys in both directions, indexes and comments of one table
+    (a name to resolve, or a TableRef already resolved)."""
+    ref = table if isinstance(table, TableRef) else table_resolve(table=table, alias=alias)
     connection, vendor = target(alias)
     with connection.cursor() as cursor:
         columns = vendor.columns(cursor, ref.schema, ref.name)
@@ -91,19 +92,29 @@ def table_describe(*, table: str, alias: str | None = None) -> dict[str, Any]:
     }
 
 
-def table_sample(*, table: str, limit: int = 10, alias: str | None = None) -> QueryResult:
+def table_sample(*, table: str | TableRef, limit: int = 10, alias: str | None = None) -> QueryResult:
     """The first `limit` rows (clamped to MAX_SAMPLE_ROWS); identifiers quoted by the backend."""
     conf = sqltools_settings()
     try:
         limit = max(1, min(int(limit), conf.MAX_SAMPLE_ROWS))
     except (TypeError, ValueError):
         raise InvalidArgument("limit must be a whole number.") from None
-    ref = table_resolve(table=table, alias=alias)
+    ref = table if isinstance(table, TableRef) else table_resolve(table=table, alias=alias)
     connection, vendor = target(alias)
-    quote = connection.ops.quote_name
-    # The statement runs with parameters, so a '%' in a name must be doubled to stay literal.
-    sql, params = vendor.sample_sql(f"{quote(ref.schema)}.{quote(ref.name)}".replace("%", "%%"), limit)
+    sql, params = vendor.sample_sql(quoted_identifier(connection, ref.schema, ref.name), limit)
     return query_read(connection=connection, vendor=vendor, sql=sql, params=params, max_rows=limit)
+
+
+def quoted_identifier(connection: BaseDatabaseWrapper, *parts: str) -> str:
+    """`schema.name` (or one part) quoted by the backend, for a statement run with parameters:
+    a '%' in a name is doubled to stay literal beside the %s placeholders."""
+    return ".".join(connection.ops.quote_name(part).replace("%", "%%") for part in parts)
+
+
+def _default_schema(alias: str | None) -> str:
+    connection, vendor = target(alias)
+    with connection.cursor() as cursor:
+        return vendor.default_schema(cursor)
 
 
 _NAME_PART = re.compile(r'\s*(\[(?:[^\]]|\]\])+\]|"(?:[^"]|"")+"|`(?:[^`]|``)+`|[^.\[\]"`]+?)\s*(?:\.|$)')
@@ -113,13 +124,13 @@ def _split_name(table: str) -> tuple[str | None, str]:
     """Split `a.b`, `[a].[b c]`, `"a"."b"` or `` `a`.`b` `` in any dialect: users paste names from everywhere."""
     text = (table or "").strip()
     parts, position = [], 0
-    while text and position < len(text):
-        match = _NAME_PART.match(text, position)
-        if match is None or match.end() == position:
+    while position < len(text):
+        match = _NAME_PART.match(text, position)  # each match takes at least one character
+        if match is None:
             break
         parts.append(_unquote(match.group(1)))
         position = match.end()
-    if not text or position < len(text) or not parts or len(parts) > 3 or not all(parts):
+    if not text or position < len(text) or len(parts) > 3 or not all(parts):
         raise InvalidArgument(f"'{table}' is not a table name; use table, schema.table or [schema].[table].")
     return (parts[-2] if len(parts) >= 2 else None), parts[-1]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from contextlib import contextmanager
@@ -15,8 +14,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout, TargetUnavailable
-from sqltools.readonly import Kind, Statement, statement_parse
-from sqltools.values import rows_to_json
+from sqltools.readonly import Kind, Statement, statement_keyword, statement_parse
+from sqltools.values import json_text, rows_to_json
 from sqltools.vendors import Vendor, vendor_for
 
 logger = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None
     cap = _cap(max_rows, conf.MAX_ROWS)
     if statement.kind is Kind.READ:
         return query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap)
-    verb = statement.tree.key.upper()
+    verb = statement_keyword(statement.tree)
     if conf.READ_ONLY:
         raise QueryRefused(f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}.")
     if not allow_write:
@@ -127,7 +126,7 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_row
 def _shape(columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, started: float) -> QueryResult:
     """Convert rows to JSON-safe values, stopping at the row cap or the character budget."""
     # The budget covers the JSON of columns and rows, with room for the other fields of the result.
-    budget = sqltools_settings().MAX_RESULT_CHARS - len(json.dumps(columns)) - 200
+    budget = sqltools_settings().MAX_RESULT_CHARS - len(json_text(columns)) - 200
     rows, size = rows_to_json(raw_rows[:max_rows])
     reason = None
     # One encoding of the whole list is len(row) + 2 summed over the rows: the per-row sum, in one pass.
@@ -142,7 +141,7 @@ def _shape(columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, 
 def _within(rows: list[list[Any]], budget: int) -> list[list[Any]]:
     """The leading rows whose JSON fits the budget."""
     for count, row in enumerate(rows):
-        budget -= len(json.dumps(row)) + 2
+        budget -= len(json_text(row)) + 2
         if budget < 0:
             return rows[:count]
     return rows

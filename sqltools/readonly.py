@@ -106,7 +106,7 @@ def statement_parse(*, sql: str, dialect: str) -> Statement:
     tree = trees[0]
     for node_type, why in _NEVER.items():
         if isinstance(tree, node_type):
-            raise QueryRefused(f"{_keyword(tree)} is not allowed: {why}.")
+            raise QueryRefused(f"{statement_keyword(tree)} is not allowed: {why}.")
     if dialect == "tsql":
         _refuse_statement_words_as_names(tree)
     if isinstance(tree, _DDL):
@@ -123,9 +123,9 @@ def statement_parse(*, sql: str, dialect: str) -> Statement:
 def _check_nodes(tree: exp.Expression, *, allow_writes: bool) -> None:
     for node in tree.walk():
         if isinstance(node, _DML) and node is not tree and not allow_writes:
-            raise QueryRefused(f"The query contains a data-modifying {_keyword(node)} (inside a CTE or subquery); read-only mode forbids it.")
+            raise QueryRefused(f"The query contains a data-modifying {statement_keyword(node)} (inside a CTE or subquery); read-only mode forbids it.")
         if isinstance(node, _DDL + tuple(_NEVER)) and node is not tree:
-            raise QueryRefused(f"The query contains {_keyword(node)}, which is not allowed.")
+            raise QueryRefused(f"The query contains {statement_keyword(node)}, which is not allowed.")
         if isinstance(node, exp.Into):
             raise QueryRefused("SELECT ... INTO creates or writes a table or file; read-only mode forbids it.")
         if isinstance(node, exp.Lock):
@@ -174,7 +174,8 @@ def _first_word(sql: str) -> str:
     return words[0].upper() if words else "Such"
 
 
-def _keyword(node: exp.Expression) -> str:
+def statement_keyword(node: exp.Expression) -> str:
+    """The statement's verb as a user writes it (TRUNCATE, not TRUNCATETABLE)."""
     if isinstance(node, exp.Command):
         return str(node.this).upper()
     return node.key.upper().replace("TRUNCATETABLE", "TRUNCATE")

@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 
 from django.core.cache import cache
 
-from sqltools.catalog import TableRef, table_describe, table_resolve, table_sample, tables_list
+from sqltools.catalog import TableRef, quoted_identifier, table_describe, table_resolve, table_sample, tables_list
 from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, QueryRefused, TableNotFound
 from sqltools.query import QueryResult, query_read, query_run, statement_kind, target
@@ -127,10 +127,10 @@ def _sample_hits(table: str, limit: int, alias: str | None) -> list[tuple[str, s
     """One hit for the whole sample, then one per row when the table has a primary key (citable on its own)."""
     ref = table_resolve(table=table, alias=alias)
     limit = max(1, min(limit, sqltools_settings().MAX_SAMPLE_ROWS))
-    result = table_sample(table=_quoted(ref), limit=limit, alias=alias)
+    result = table_sample(table=ref, limit=limit, alias=alias)
     whole = _cache_put(alias, sample_id(ref, limit), _sample_record(ref, limit, result))
     hits = [(sample_id(ref, limit), whole["title"])]
-    primary_key = table_describe(table=_quoted(ref), alias=alias)["primary_key"]
+    primary_key = table_describe(table=ref, alias=alias)["primary_key"]
     for row in result.rows if primary_key else []:
         values = dict(zip(result.columns, row))
         id_ = row_id(ref, [values[c] for c in primary_key])
@@ -178,7 +178,7 @@ def _column_index(alias: str | None) -> list[tuple[TableRef, list[str]]]:
 
 
 def _fetch_table(rest: str, alias: str | None) -> dict[str, Any]:
-    described = table_describe(table=_quoted(_id_table(rest, alias)), alias=alias)
+    described = table_describe(table=_id_table(rest, alias), alias=alias)
     title = f"{described['table']['kind'].capitalize()} {described['table']['name']}"
     return {"title": title, "text": _describe_text(described), "metadata": described}
 
@@ -187,17 +187,14 @@ def _fetch_row(rest: str, alias: str | None) -> dict[str, Any]:
     name, _, encoded = rest.rpartition(":")
     ref = _id_table(name, alias)
     key = _json_decode(encoded, f"row:{rest}")
-    primary_key = table_describe(table=_quoted(ref), alias=alias)["primary_key"]
+    primary_key = table_describe(table=ref, alias=alias)["primary_key"]
     scalars = isinstance(key, list) and all(isinstance(v, (str, int, float)) for v in key)
     if not scalars or len(key) != len(primary_key) or not primary_key:
         columns = ", ".join(primary_key) or "none"
         raise InvalidArgument(f"The row id does not match the primary key of {ref.qualified_name} ({columns}).")
     connection, vendor = target(alias)
-    def quote_name(name: str) -> str:  # a literal '%' beside %s placeholders must be doubled
-        return connection.ops.quote_name(name).replace("%", "%%")
-
-    where = " AND ".join(f"{quote_name(column)} = %s" for column in primary_key)
-    sql = f"SELECT * FROM {quote_name(ref.schema)}.{quote_name(ref.name)} WHERE {where}"
+    where = " AND ".join(f"{quoted_identifier(connection, column)} = %s" for column in primary_key)
+    sql = f"SELECT * FROM {quoted_identifier(connection, ref.schema, ref.name)} WHERE {where}"
     result = query_read(connection=connection, vendor=vendor, sql=sql, params=key, max_rows=1)
     if not result.rows:
         shown = ", ".join(f"{c} = {v!r}" for c, v in zip(primary_key, key))
@@ -210,7 +207,7 @@ def _fetch_sample(rest: str, alias: str | None) -> dict[str, Any]:
     if not limit.isdigit() or int(limit) < 1:
         raise InvalidArgument(f"The sample id 'sample:{rest}' must end in a row count, like sample:main.orders:10.")
     ref = _id_table(name, alias)
-    return _sample_record(ref, int(limit), table_sample(table=_quoted(ref), limit=int(limit), alias=alias))
+    return _sample_record(ref, int(limit), table_sample(table=ref, limit=int(limit), alias=alias))
 
 
 def _fetch_query(encoded: str, alias: str | None) -> dict[str, Any]:

@@ -42,39 +42,42 @@ _CONVERTERS: dict[type, Callable[[Any], Any]] = {
 
 
 def value_to_json(value: Any) -> Any:
-    """Decimals as strings (no float rounding), date/time as ISO 8601, binary marked and base64."""
+    """Decimals as strings (no float rounding), date/time as ISO 8601, binary marked and base64;
+    arrays and JSON documents (PostgreSQL) item by item."""
     if isinstance(value, _PASSTHROUGH):
         return value
     convert = _CONVERTERS.get(type(value))
     if convert is not None:
         return convert(value)
+    if isinstance(value, (list, tuple)):
+        return [value_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): value_to_json(item) for key, item in value.items()}
     for kind, convert in _CONVERTERS.items():
         if isinstance(value, kind):
             return convert(value)
     return str(value)
 
 
-_NATIVE = frozenset(_PASSTHROUGH)
-
-
-def row_to_json(row: tuple | list) -> list[Any]:
-    # Inline fast paths for what most rows hold: this runs once per value of every result.
-    return [v if type(v) in _NATIVE or (type(v) is float and math.isfinite(v)) else value_to_json(v) for v in row]
-
-
 def rows_to_json(rows: list[Sequence[Any]]) -> tuple[list[list[Any]], int]:
-    """JSON-safe rows as lists, and the length of their JSON encoding.
+    """JSON-safe rows as lists, and the length in characters of their JSON encoding.
 
-    Most results hold only values JSON takes as they are (ints, finite floats, text, NULL): the C
-    encoder proves that for the whole result in the pass that measures it, and a row is then just
-    listed. A value it refuses (a Decimal, a date, bytes, NaN) sends the result through row_to_json.
+    Most results hold only values JSON takes as they are (ints, finite floats, text, NULL, and
+    arrays of those): the C encoder proves that for the whole result in the pass that measures it,
+    and a row is then just listed. A value it refuses (a Decimal, a date, bytes, NaN) sends the
+    result through value_to_json, which agrees with it on everything it accepts.
     """
     try:
-        size = len(json.dumps(rows, allow_nan=False, default=_not_native))
+        size = len(json_text(rows, allow_nan=False, default=_not_native))
         return [list(row) for row in rows], size
     except (TypeError, ValueError):
-        converted = [row_to_json(row) for row in rows]
-        return converted, len(json.dumps(converted))
+        converted = [[value_to_json(value) for value in row] for row in rows]
+        return converted, len(json_text(converted))
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """JSON as the client reads it: characters, not ASCII escapes (MAX_RESULT_CHARS counts characters)."""
+    return json.dumps(value, ensure_ascii=False, **options)
 
 
 def _not_native(value: Any) -> Any:

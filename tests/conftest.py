@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-ALL_TARGETS = {"target": "sqlite", "target_pg": "postgresql", "target_mysql": "mysql"}
+from tests.targets import target_params
 
 
 @pytest.fixture(scope="session")
@@ -23,18 +23,19 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 demo_seed(alias=alias)
 
 
-def _target_params():
-    for alias, vendor in ALL_TARGETS.items():
-        marks = []
-        if alias not in settings.DATABASES:
-            marks.append(pytest.mark.skip(reason=f"{vendor} is not listening on 127.0.0.1 (start it to run these tests)"))
-        yield pytest.param(alias, id=vendor, marks=marks)
-
-
-@pytest.fixture(params=list(_target_params()))
+@pytest.fixture(params=target_params())
 def target_alias(request) -> str:
     """Each target database in turn: SQLite, PostgreSQL, MariaDB."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def _fresh_parse_memo():
+    """sqltools remembers parses: a test that patches the parser must not leave its answers to the next."""
+    from sqltools.query import _remembered_statement
+
+    yield
+    _remembered_statement.cache_clear()
 
 
 @pytest.fixture

@@ -44,16 +44,20 @@ def test_a_full_queue_makes_the_caller_write_its_entry():
 
 
 def test_a_failed_batch_is_retried_row_by_row(monkeypatch):
-    one_at_a_time = audit.audit_insert
+    one_at_a_time, batches = audit.audit_insert, []
 
     def broken(entries, **kwargs):
+        batches.append(len(entries))
         if len(entries) > 1:
             raise RuntimeError("batch refused")
         return one_at_a_time(entries, **kwargs)
 
+    save, entries = audit._save, []
+    monkeypatch.setattr(audit, "_save", entries.extend)  # gather three calls' entries, as the writer's queue does
+    _calls(3)
     monkeypatch.setattr(audit, "audit_insert", broken)
-    with audit_writer():
-        _calls(3)
+    save(entries)  # the writer's batch of three
+    assert batches == [3, 1, 1, 1]
     assert sorted(AuditEntry.objects.values_list("sql", flat=True)) == ["SELECT 0", "SELECT 1", "SELECT 2"]
 
 

@@ -9,6 +9,7 @@ from django.db import connections
 
 from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout
 from sqltools.query import query_run
+from tests.targets import target_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -127,18 +128,41 @@ def test_plain_values_come_back_as_lists_and_the_rest_converted():
     plain = [(1, 2.5, "a\tb", None, True), (2, -0.0, "ß", None, False)]
     rows, size = rows_to_json(plain)
     assert rows == [list(row) for row in plain] and all(type(row) is list for row in rows)
-    assert size == len(json.dumps(rows))
+    assert size == len(json.dumps(rows, ensure_ascii=False))
+    assert rows_to_json([("ß🚀", "日本")])[1] == len('[["ß🚀", "日本"]]')  # characters, as MAX_RESULT_CHARS counts them
     mixed = [(1, float("nan"), decimal.Decimal("1.10")), (2, float("-inf"), b"\x01")]
     rows, size = rows_to_json(mixed)
     assert rows == [[1, "nan", "1.10"], [2, "-inf", {"$binary": "AQ==", "length": 1}]]
-    assert size == len(json.dumps(rows))
+    assert size == len(json.dumps(rows, ensure_ascii=False))
 
 
-@pytest.mark.parametrize("alias, sql", [  # MariaDB's DOUBLE holds no NaN or infinity
-    ("target", "SELECT 9e999, -9e999, 1.5"),
-    ("target_pg", "SELECT 'NaN'::float8, '-Infinity'::float8, 1.5::float8"),
-])
-def test_non_finite_floats_from_the_database_are_strings(alias, sql):
-    result = query_run(sql=sql, alias=alias)
+_NON_FINITE = {
+    "target": "SELECT 9e999, -9e999, 1.5",
+    "target_pg": "SELECT 'NaN'::float8, '-Infinity'::float8, 1.5::float8",
+    "target_mysql": "SELECT 1e308 * 10, -1e308 * 10, 1.5",  # MariaDB's DOUBLE holds no NaN or infinity: it refuses
+}
+
+
+def test_non_finite_floats_from_the_database_are_strings(target_alias):
+    if target_alias == "target_mysql":
+        with pytest.raises(QueryFailed, match="out of range"):
+            query_run(sql=_NON_FINITE[target_alias], alias=target_alias)
+        return
+    result = query_run(sql=_NON_FINITE[target_alias], alias=target_alias)
     assert result.rows[0][2] == 1.5 and all(isinstance(v, str) for v in result.rows[0][:2])
     json.loads(json.dumps(result.rows, allow_nan=False))
+
+
+@pytest.mark.parametrize("target_alias", target_params("target_pg"), indirect=True)  # arrays are PostgreSQL's
+def test_arrays_keep_their_shape_whatever_else_the_row_holds(target_alias):
+    plain = query_run(sql="SELECT ARRAY[1, 2], ARRAY['x', NULL]", alias=target_alias).rows[0]
+    mixed = query_run(sql="SELECT ARRAY[1, 2], ARRAY['x', NULL], 1.5::numeric, ARRAY[DATE '2024-01-01']",
+                      alias=target_alias).rows[0]
+    assert plain == [[1, 2], ["x", None]]
+    assert mixed == [[1, 2], ["x", None], "1.5", ["2024-01-01"]]
+
+
+@pytest.mark.parametrize("target_alias", target_params("target_pg", "target_mysql"), indirect=True)  # SQLite has no TRUNCATE
+def test_a_refused_write_is_named_as_the_user_wrote_it(target_alias):
+    with pytest.raises(QueryRefused, match=r"and this is TRUNCATE\.$"):
+        query_run(sql="TRUNCATE TABLE order_lines", alias=target_alias)

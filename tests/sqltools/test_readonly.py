@@ -14,6 +14,7 @@ from sqltools.errors import QueryFailed, QueryRefused
 from sqltools.query import query_run
 from sqltools.readonly import Kind, Statement, statement_parse
 from sqltools.vendors import vendor_for
+from tests.targets import target_params
 from tests.sqltools.hostile_sql import Hostile, hostile_for, legitimate_for
 
 on_targets = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -272,10 +273,9 @@ _WRITING_FUNCTION = {
 
 
 @on_targets
+@pytest.mark.parametrize("target_alias", target_params(*_WRITING_FUNCTION), indirect=True)  # SQLite has no SQL functions
 def test_read_only_transaction_stops_a_function_that_writes(target_alias):
     """A read that calls a writing function parses as a read; the read-only transaction stops it."""
-    if target_alias not in _WRITING_FUNCTION:
-        pytest.skip("SQLite has no SQL-defined functions")
     with connections[target_alias].cursor() as cursor:
         cursor.execute(_WRITING_FUNCTION[target_alias])
     try:
