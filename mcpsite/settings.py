@@ -239,7 +239,12 @@ OAUTH_EXT = {
 }
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "oauth_ext.validators.OAuth2Validator",
-    "SCOPES_BACKEND_CLASS": "oauth_ext.scopes.SqlScopes",
+    # The two scopes, in the words the consent page shows; a request without `scope` gets sql:read.
+    "SCOPES": {
+        "sql:read": "See the database’s tables and columns and read data with queries that change nothing.",
+        "sql:write": "Change data: insert, update and delete rows.",
+    },
+    "DEFAULT_SCOPES": ["sql:read"],
     "APPLICATION_ADMIN_CLASS": "oauth_ext.admin.ClientAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "oauth_ext.admin.AccessTokenAdmin",
     "REFRESH_TOKEN_ADMIN_CLASS": "oauth_ext.admin.RefreshTokenAdmin",

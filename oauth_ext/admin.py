@@ -6,27 +6,14 @@ DOT registers the models itself; OAUTH2_PROVIDER's *_ADMIN_CLASS settings point 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import ngettext
 from oauth2_provider import admin as dot_admin
-from oauth2_provider.models import (
-    get_access_token_model,
-    get_grant_model,
-    get_id_token_model,
-    get_refresh_token_model,
-)
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauth_ext.clients import client_disable, client_enable, client_tokens_revoke
 from oauth_ext.models import DisabledClient
-
-
-def _credential_models() -> tuple:
-    return get_access_token_model(), get_refresh_token_model(), get_grant_model(), get_id_token_model()
-
-
-def _with_status(queryset: QuerySet) -> QuerySet:
-    return queryset.annotate(is_disabled=Exists(DisabledClient.objects.filter(client_id=OuterRef("client_id"))))
 
 
 class ClientStatusFilter(admin.SimpleListFilter):
@@ -38,7 +25,7 @@ class ClientStatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in ("enabled", "disabled"):
-            return _with_status(queryset).filter(is_disabled=self.value() == "disabled")
+            return queryset.filter(is_disabled=self.value() == "disabled")  # ClientAdmin.get_queryset annotates it
         return queryset
 
 
@@ -65,14 +52,16 @@ class ClientAdmin(dot_admin.ApplicationAdmin):
     actions = ("revoke_tokens", "disable_clients", "enable_clients")
 
     def get_queryset(self, request):
-        return _with_status(super().get_queryset(request))
+        disabled = DisabledClient.objects.filter(client_id=OuterRef("client_id"))
+        return super().get_queryset(request).annotate(is_disabled=Exists(disabled))
 
     def get_deleted_objects(self, objs, request):
-        # Deleting a client deletes its tokens and codes, which is the point: DOT's token admins
-        # forbid deleting a token row by hand, but that must not block deleting its client.
+        # Deleting a client deletes its tokens, which is the point: DOT's access and refresh token
+        # admins forbid deleting a token row by hand, but that must not block deleting its client.
+        # Grants and ID tokens keep the ordinary permission check.
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        credentials = {model._meta.verbose_name for model in _credential_models()}
-        return deleted, counts, perms_needed - credentials, protected
+        tokens = {model._meta.verbose_name for model in (get_access_token_model(), get_refresh_token_model())}
+        return deleted, counts, perms_needed - tokens, protected
 
     @admin.display(boolean=True, description="enabled", ordering="is_disabled")
     def enabled(self, application) -> bool:
@@ -117,4 +106,5 @@ class RefreshTokenAdmin(dot_admin.RefreshTokenAdmin):
 
 class GrantAdmin(dot_admin.GrantAdmin):
     list_display = ("pk", "application", "user", "scope", "code_challenge_method", "expires")
+    list_select_related = ("application", "user")
     list_filter = (("application", admin.RelatedOnlyFieldListFilter), ("user", admin.RelatedOnlyFieldListFilter))

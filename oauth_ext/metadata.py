@@ -21,9 +21,7 @@ class ServerMetadataView(OAuthServerMetadataView):
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         document = json.loads(super().get(request, *args, **kwargs).content)
         document["issuer"] = issuer_for_request(request)
-        response = JsonResponse(document)
-        response["Access-Control-Allow-Origin"] = "*"
-        return response
+        return JsonResponse(document)  # CORS: every route to it is wrapped in views.cors_public
 
 
 class ResourceMetadataView(OAuthProtectedResourceMetadataView):

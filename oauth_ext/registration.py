@@ -20,7 +20,7 @@ from oauth_ext.redirects import redirect_uris_check
 
 GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
 RESPONSE_TYPES = frozenset({"code"})
-AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+DEFAULT_AUTH_METHOD = "client_secret_basic"  # RFC 7591 §2
 MAX_CLIENT_NAME = 200
 REGISTRATION_MANAGEMENT_FIELDS = frozenset({"registration_access_token", "registration_client_uri"})
 
@@ -59,8 +59,9 @@ def client_metadata_check(metadata: dict[str, Any]) -> None:
         raise InvalidClientMetadata("grant_types must be authorization_code, optionally with refresh_token.")
     if not set(_string_list(metadata, "response_types", ["code"])) <= RESPONSE_TYPES:
         raise InvalidClientMetadata('response_types must be ["code"].')
-    if metadata.get("token_endpoint_auth_method", "client_secret_basic") not in AUTH_METHODS:
-        raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}.")
+    methods = oauth2_settings.OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED
+    if metadata.get("token_endpoint_auth_method", DEFAULT_AUTH_METHOD) not in methods:
+        raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {', '.join(methods)}.")
     name = metadata.get("client_name", "")
     if not isinstance(name, str) or len(name) > MAX_CLIENT_NAME:
         raise InvalidClientMetadata(f"client_name must be a string of at most {MAX_CLIENT_NAME} characters.")
@@ -68,19 +69,18 @@ def client_metadata_check(metadata: dict[str, Any]) -> None:
 
 
 def registration_response_complete(data: dict[str, Any], *, metadata: dict[str, Any], issued_at: int) -> dict[str, Any]:
-    """Add what RFC 7591 §3.2.1 asks for and DOT leaves out; drop DOT's RFC 7592 registration token.
+    """Add what RFC 7591 §3.2.1 asks for and DOT leaves out; leave out DOT's RFC 7592 registration token.
 
-    The registration access token is deleted, not just hidden: it would be a never-expiring bearer
-    token without a user in the table the MCP endpoints look tokens up in, for a feature (RFC 7592
-    client self-management) that no MCP client uses and that would let a client change its
-    redirect URIs outside the registration policy.
+    The caller also deletes that token (registration_tokens_discard), not just hides it: it would be
+    a never-expiring bearer token without a user in the table the MCP endpoints look tokens up in,
+    for a feature (RFC 7592 client self-management) that no MCP client uses and that would let a
+    client change its redirect URIs outside the registration policy.
     """
-    registration_tokens_discard(client_id=data["client_id"])
     data = {key: value for key, value in data.items() if key not in REGISTRATION_MANAGEMENT_FIELDS}
-    data.update(client_id_issued_at=issued_at, response_types=["code"])
+    data.update(client_id_issued_at=issued_at, response_types=sorted(RESPONSE_TYPES))
     if "client_secret" in data:
         data["client_secret_expires_at"] = 0
-        data["token_endpoint_auth_method"] = metadata.get("token_endpoint_auth_method", "client_secret_basic")
+        data["token_endpoint_auth_method"] = metadata.get("token_endpoint_auth_method", DEFAULT_AUTH_METHOD)
     return data
 
 

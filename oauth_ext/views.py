@@ -26,7 +26,12 @@ from oauth_ext.consent import consent_context, page_protect
 from oauth_ext.discovery import base_url_for_request, issuer_for_request
 from oauth_ext.errors import OAuthError, error_response
 from oauth_ext.ratelimit import client_address, rate_limit_hit
-from oauth_ext.registration import client_metadata_check, registration_body_parse, registration_response_complete
+from oauth_ext.registration import (
+    client_metadata_check,
+    registration_body_parse,
+    registration_response_complete,
+    registration_tokens_discard,
+)
 from oauth_ext.resources import resources_check
 from oauth_ext.tokens import token_request_check
 
@@ -137,6 +142,7 @@ class RegisterView(DynamicClientRegistrationView):
         if response.status_code != 201:
             return response
         data = json.loads(response.content)
+        registration_tokens_discard(client_id=data["client_id"])  # why: registration_response_complete
         data = registration_response_complete(data, metadata=metadata, issued_at=int(time.time()))
         return JsonResponse(data, status=201, headers={"Cache-Control": "no-store"})
 

@@ -72,10 +72,41 @@ def test_code_issued_before_disable_is_refused(staff, oauth, app, pkce):
     assert oauth.exchange(app, code, pkce).json()["error"] == "invalid_client"
 
 
+def test_a_disabled_confidential_client_is_refused_with_its_secret(staff, oauth, pkce):
+    app = oauth.register(client_name="ChatGPT", token_endpoint_auth_method="client_secret_post")
+    code = oauth.code(app, pkce)
+    _act(staff, CLIENTS, "disable_clients", [_pk(app)])
+    response = oauth.exchange(app, code, pkce, client_secret=app["client_secret"])
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+
+
 def test_deleting_a_client_deletes_its_tokens(staff, oauth, app):
     tokens = oauth.tokens(app)
     staff.post(CLIENTS, {"action": "delete_selected", "_selected_action": [_pk(app)], "post": "yes"})
     assert not get_application_model().objects.exists() and stored_token(tokens["access_token"]) is None
+
+
+def test_staff_allowed_to_delete_clients_delete_them_with_their_tokens_not_with_pending_grants(django_user_model, oauth, app):
+    """DOT's token admins forbid deleting token rows by hand; that must not stop deleting a client.
+    A grant (a pending authorization code) keeps the ordinary permission check."""
+    from django.contrib.auth.models import Permission
+    from oauth2_provider.models import get_grant_model
+
+    clerk = django_user_model.objects.create_user(username="clerk", password="x" * 12, is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(codename__in=["view_application", "delete_application"]))
+    browser = Client()
+    browser.force_login(clerk)
+    application = get_application_model().objects.get(client_id=app["client_id"])
+    grant = get_grant_model().objects.create(application=application, user=clerk, code="c" * 20, redirect_uri="https://claude.ai/cb",
+                                             expires=timezone.now() + timedelta(seconds=60), code_challenge="x" * 43,
+                                             code_challenge_method="S256")
+    refused = browser.post(CLIENTS, {"action": "delete_selected", "_selected_action": [application.pk], "post": "yes"})
+    assert refused.status_code == 403  # Django's answer when the deletion needs a permission the user lacks
+    assert get_application_model().objects.filter(pk=application.pk).exists()
+    grant.delete()
+    token = oauth.tokens(app)["access_token"]
+    browser.post(CLIENTS, {"action": "delete_selected", "_selected_action": [application.pk], "post": "yes"})
+    assert not get_application_model().objects.filter(pk=application.pk).exists() and stored_token(token) is None
 
 
 def test_revoke_selected_tokens_revokes_access_and_refresh(staff, oauth, app):
