@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import resource
 import time
 from collections.abc import AsyncIterator
@@ -32,15 +31,15 @@ async def sse_streams(target: Target, *, streams: int, probes: int = 3) -> dict[
     limits = httpx2.Limits(max_connections=streams + 10, max_keepalive_connections=20)
     async with (httpx2.AsyncClient(headers=target.headers, timeout=60, limits=limits) as http,
                 contextlib.AsyncExitStack() as stack):
-        opened: list[tuple[AsyncIterator[str], str]] = []
+        opened: list[tuple[AsyncIterator[httpx2.ServerSentEvent], str]] = []
         started = time.perf_counter()
         for _ in range(streams):
             response = await stack.enter_async_context(http.stream("GET", f"{target.base_url}/sse"))
             response.raise_for_status()
-            lines = response.aiter_lines()
-            event, endpoint = await _next_event(lines)
-            assert event == "endpoint", event
-            opened.append((lines, endpoint))
+            events = aiter(httpx2.EventSource(response))
+            first = await anext(events)
+            assert first.event == "endpoint", first.event
+            opened.append((events, first.data))
         open_s = time.perf_counter() - started
         held = proc_sample(target.pid)
         picks = sorted({round(i * (streams - 1) / max(1, probes - 1)) for i in range(probes)})
@@ -53,32 +52,19 @@ async def sse_streams(target: Target, *, streams: int, probes: int = 3) -> dict[
             "call_ms": [ms for _, ms in answers]}
 
 
-async def _tool_call(http: httpx2.AsyncClient, base_url: str, lines: AsyncIterator[str], endpoint: str) -> tuple[bool, float]:
+async def _tool_call(http: httpx2.AsyncClient, base_url: str, events: AsyncIterator[httpx2.ServerSentEvent],
+                     endpoint: str) -> tuple[bool, float]:
     """initialize, initialized, tools/call on one stream's session; the answers arrive on that stream."""
     started = time.perf_counter()
     for message in (_INIT, _INITIALIZED, _CALL):
         posted = await http.post(f"{base_url}{endpoint}", json=message)
         posted.raise_for_status()
         if "id" in message:
-            while True:
-                event, data = await _next_event(lines)
-                reply = json.loads(data) if event == "message" else {}
+            async for event in events:
+                reply = event.json() if event.event == "message" else {}
                 if reply.get("id") == message["id"]:
                     break
+            else:
+                raise ConnectionError("the SSE stream ended")
     ok = "result" in reply and not reply["result"].get("isError") and reply["result"]["structuredContent"]["rows"] == [[1]]
     return ok, round((time.perf_counter() - started) * 1000, 1)
-
-
-async def _next_event(lines: AsyncIterator[str]) -> tuple[str, str]:
-    event, data = "message", []
-    async for line in lines:
-        if not line:
-            if data:
-                return event, "\n".join(data)
-            continue
-        field, _, value = line.partition(":")
-        if field == "event":
-            event = value.strip()
-        elif field == "data":
-            data.append(value.removeprefix(" "))
-    raise ConnectionError("the SSE stream ended")

@@ -12,9 +12,10 @@ PYTHON=${PYTHON:-python}
 case "${1:-web}" in
   web)
     [ "$#" -gt 0 ] && shift
-    # Keep-alive longer than nginx's upstream keepalive_timeout (60 s) so nginx never reuses a
-    # connection uvicorn is closing. Graceful shutdown is bounded: SSE streams never end by
-    # themselves, and clients reconnect.
+    # nginx proxies to a variable without an upstream keepalive pool, so it opens a connection per
+    # request today; the keep-alive stays above nginx's upstream keepalive_timeout (60 s) so that a
+    # pool added later never reuses a connection uvicorn is closing. Graceful shutdown is bounded:
+    # SSE streams never end by themselves, and clients reconnect.
     exec "$PYTHON" -m uvicorn mcpsite.asgi:application \
       --host "${HOST:-0.0.0.0}" \
       --port "${PORT:-8008}" \

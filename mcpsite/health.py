@@ -42,7 +42,7 @@ async def _probe_cached(alias: str) -> dict[str, Any]:
         result = await asyncio.wait_for(sync_to_async(target_probe, thread_sensitive=False)(alias), _TARGET_CHECK_SECONDS)
     except asyncio.TimeoutError:
         result = {"reachable": False, "error": f"no answer within {_TARGET_CHECK_SECONDS:g}s"}
-    _last = (now, result)
+    _last = (time.monotonic(), result)  # fresh from when the answer came: a slow probe is not stale at once
     return result
 
 

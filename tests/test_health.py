@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 
 import pytest
 from django.db import connections
@@ -23,6 +24,19 @@ def fresh_probe(monkeypatch):
     monkeypatch.setattr(mcpsite.health, "_last", None)
 
 
+def test_a_slow_probe_is_remembered_from_when_it_answered(client, monkeypatch):
+    probes = []
+
+    def slow(alias):
+        probes.append(alias)
+        time.sleep(0.3)
+        return {"reachable": True, "latency_ms": 300.0}
+
+    monkeypatch.setattr(mcpsite.health, "target_probe", slow)
+    monkeypatch.setattr(mcpsite.health, "_CACHE_SECONDS", 0.2)  # shorter than the probe itself
+    client.get("/health")
+    client.get("/health")
+    assert len(probes) == 1
 
 
 @pytest.fixture

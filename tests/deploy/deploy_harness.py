@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 # The app's own variables: the app under test starts from the local defaults, not from the shell.
 APP_ENV_PREFIXES = ("DJANGO_", "DATABASE_URL", "TARGET_", "MSSQL_", "REDIS_URL", "PUBLIC_URL", "ALLOWED_HOSTS")
@@ -46,11 +48,6 @@ def require_tool(name: str) -> str:
         pytest.fail(message)
     pytest.skip(message)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, *, process: subprocess.Popen | None = None, timeout: float = 20.0) -> None:

@@ -120,15 +120,6 @@ def test_every_referenced_file_exists(path):
             assert (REPO / command[0]).is_file(), f"{name}: {command[0]}"
 
 
-def test_the_mounted_scripts_are_executable(prod):
-    # The official nginx image skips /docker-entrypoint.d scripts that are not executable.
-    for name in ("nginx", "certbot"):
-        for source, _ in bind_mounts(prod["services"][name]):
-            if source.endswith(".sh"):
-                path = REPO / source
-                assert path.stat().st_mode & 0o111, f"{source} must be executable"
-
-
 @pytest.mark.parametrize("path", [PROD, DEV], ids=["prod", "dev"])
 def test_no_secret_is_written_into_the_compose_file(path):
     for name, service in compose(path)["services"].items():

@@ -81,9 +81,11 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
 
 def test_the_image_driver_choice_reaches_the_target_database(tmp_path):
     """The image sets MSSQL_PYTHON_DRIVER=mssql_python: the MSSQL_* target must then use mssql-python."""
+    [driver] = re.findall(r"^\s+MSSQL_PYTHON_DRIVER=(\S+)", DOCKERFILE, flags=re.MULTILINE)  # the ENV line
+    assert driver == "mssql_python"
     env = production_environment(tmp_path)
     env.update(MSSQL_HOST="sql.example.com", MSSQL_USER="reader", MSSQL_PASSWORD="x", MSSQL_DATABASE="Sales",
-               MSSQL_PYTHON_DRIVER="mssql_python")
+               MSSQL_PYTHON_DRIVER=driver)
     code = "import django, json; django.setup(); from django.conf import settings; " \
            "print(json.dumps(settings.DATABASES['target']['OPTIONS']))"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)

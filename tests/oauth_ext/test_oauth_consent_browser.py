@@ -7,12 +7,12 @@ intercepted and answered, and the test reads the authorization response from the
 from __future__ import annotations
 
 import os
-import socket
 from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 
+from tests.live import free_port
 from tests.oauth_ext.oauth_testing import PASSWORD, OAuthHelper, Pkce, params_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,11 +21,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -49,7 +44,7 @@ def browser(monkeypatch):
 @pytest.fixture
 def connector(user) -> tuple[dict, str]:
     """A client registered with a loopback callback; returns it and the callback URL."""
-    callback = f"http://127.0.0.1:{_free_port()}/cb"
+    callback = f"http://127.0.0.1:{free_port()}/cb"
     return OAuthHelper(Client()).register(client_name="Test Connector", redirect_uris=[callback]), callback
 
 

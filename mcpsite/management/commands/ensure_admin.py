@@ -27,5 +27,5 @@ class Command(BaseCommand):
         User.objects.create_superuser(username=username, email="", password=password)
         self.stdout.write(self.style.WARNING(
             f"Created the admin account '{username}' with password: {password}\n"
-            "This is shown once; change it in the admin (or `python manage.py changepassword admin`)."
+            f"This is shown once; change it in the admin (or `python manage.py changepassword {username}`)."
         ))
