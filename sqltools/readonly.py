@@ -14,9 +14,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
+from sqlglot.tokens import Token
 
 from sqltools.errors import QueryRefused
 
@@ -93,9 +94,11 @@ def statement_parse(*, sql: str, dialect: str) -> Statement:
     if not sql or not sql.strip():
         raise QueryRefused("The query is empty.")
     _refuse_hidden_characters(sql=sql)
-    _refuse_ambiguous_comments(sql=sql, dialect=dialect)
+    reader = Dialect.get_or_raise(dialect)
     try:
-        trees = [t for t in sqlglot.parse(sql, read=dialect) if t is not None]
+        tokens = reader.tokenize(sql)  # once, for the comment check and the parser (what sqlglot.parse does)
+        _refuse_ambiguous_comments(tokens)
+        trees = [t for t in reader.parser().parse(tokens, sql) if t is not None]
     except SqlglotError as error:
         first_line = str(error).splitlines()[0]
         raise QueryRefused(f"The query could not be parsed as {dialect} SQL, so it was not run ({first_line}).") from None
@@ -181,16 +184,12 @@ def statement_keyword(node: exp.Expression) -> str:
     return node.key.upper().replace("TRUNCATETABLE", "TRUNCATE")
 
 
-def _refuse_ambiguous_comments(*, sql: str, dialect: str) -> None:
+def _refuse_ambiguous_comments(tokens: list[Token]) -> None:
     """Refuse comments that the parser and the server might read differently.
 
     MySQL runs the body of /*! ... */ and does not nest block comments; sqlglot does the
     opposite of both. Nested or executable comments are never needed in an analyst's query.
     """
-    try:
-        tokens = sqlglot.tokenize(sql, read=dialect)
-    except SqlglotError:
-        return  # the parser will refuse it with a better message
     for token in tokens:
         for comment in token.comments:
             if "/*" in comment or "*/" in comment or comment.lstrip().startswith(("!", "M!")):

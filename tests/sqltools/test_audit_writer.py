@@ -55,6 +55,7 @@ def test_a_failed_batch_is_retried_row_by_row(monkeypatch):
     save, entries = audit._save, []
     monkeypatch.setattr(audit, "_save", entries.extend)  # gather three calls' entries, as the writer's queue does
     _calls(3)
+    monkeypatch.setattr(audit, "_save", save)
     monkeypatch.setattr(audit, "audit_insert", broken)
     save(entries)  # the writer's batch of three
     assert batches == [3, 1, 1, 1]
