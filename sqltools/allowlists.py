@@ -255,10 +255,10 @@ _TSQL_STRING = """
 _TSQL_HASH = """
     hashbytes checksum binary_checksum
 """
-# Numbers.
+# Numbers (not RAND: RAND(seed) reseeds the connection's generator, a session change).
 _TSQL_NUMERIC = """
     abs ceiling floor round sign power square sqrt exp log log10 pi
-    sin cos tan cot asin acos atan atn2 degrees radians rand
+    sin cos tan cot asin acos atan atn2 degrees radians
 """
 # Dates and times.
 _TSQL_DATETIME = """

@@ -58,7 +58,7 @@ DANGEROUS = {
     "tsql": """
         xp_cmdshell xp_dirtree xp_regread sp_executesql sp_oacreate sp_configure openrowset openquery
         opendatasource openxml fn_my_permissions fn_dblog fn_get_audit_file fn_xe_file_target_read_file
-        scope_identity ident_current decryptbykey pwdencrypt pwdcompare
+        scope_identity ident_current decryptbykey pwdencrypt pwdcompare rand
     """,
 }
 
