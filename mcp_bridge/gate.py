@@ -26,8 +26,7 @@ from oauth_ext.resources import resource_allowed
 from oauth_ext.scopes import SCOPE_READ, SCOPE_WRITE
 from sqltools.conf import sqltools_settings
 from sqltools.errors import SqlToolError
-from sqltools.query import statement_kind
-from sqltools.readonly import Kind
+from sqltools.policy import write_needed
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +120,7 @@ def _scope_needed(body: bytes) -> set[str]:
         if method == "tools/call" and params.get("name") == "execute_sql":
             query = (params.get("arguments") or {}).get("query")
             try:
-                if isinstance(query, str) and statement_kind(sql=query) is not Kind.READ:
+                if isinstance(query, str) and write_needed(sql=query):
                     needed.add(SCOPE_WRITE)
             except SqlToolError:
                 pass  # the tool itself will refuse it, with the reason

@@ -213,6 +213,10 @@ SQLTOOLS = {
     "MAX_SEARCH_RESULTS": env.int("MAX_SEARCH_RESULTS", default=50),
     "CACHE_TTL_SECONDS": env.int("CACHE_TTL_SECONDS", default=3600),
     "AUDIT": env.bool("AUDIT_LOG", default=True),
+    "MAX_QUERY_CHARS": env.int("MAX_QUERY_CHARS", default=65_536),
+    # Comma-separated additions to the read-only guard's allow lists (docs/read_only.md).
+    "READ_ONLY_EXTRA_FUNCTIONS": tuple(env.list("READ_ONLY_EXTRA_FUNCTIONS", default=[])),
+    "READ_ONLY_EXTRA_RELATIONS": tuple(env.list("READ_ONLY_EXTRA_RELATIONS", default=[])),
 }
 
 # The MCP transports (mcp_bridge/conf.py). The two ALLOW_UNAUTH_* flags are the original

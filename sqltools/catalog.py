@@ -11,6 +11,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, TableNotFound
+from sqltools.policy import catalog_cursor
 from sqltools.query import QueryResult, query_read, target
 
 
@@ -33,7 +34,7 @@ class TableRef:
 def tables_list(*, alias: str | None = None, name_filter: str | None = None) -> list[TableRef]:
     """Every table and view, schema-qualified; optionally those whose name contains name_filter."""
     connection, vendor = target(alias)
-    with connection.cursor() as cursor:
+    with catalog_cursor(connection) as cursor:
         cursor.execute(vendor.tables_sql, [])
         rows = cursor.fetchall()
     tables = [TableRef(s, n, k, None if e is None else int(e)) for s, n, k, e in rows]
@@ -69,7 +70,7 @@ def table_describe(*, table: str | TableRef, alias: str | None = None) -> dict[s
     (a name to resolve, or a TableRef already resolved)."""
     ref = table if isinstance(table, TableRef) else table_resolve(table=table, alias=alias)
     connection, vendor = target(alias)
-    with connection.cursor() as cursor:
+    with catalog_cursor(connection) as cursor:
         columns = vendor.columns(cursor, ref.schema, ref.name)
         foreign_keys = vendor.foreign_keys(cursor, ref.schema, ref.name)
         indexes = vendor.indexes(cursor, ref.schema, ref.name)
@@ -113,7 +114,7 @@ def quoted_identifier(connection: BaseDatabaseWrapper, *parts: str) -> str:
 
 def _default_schema(alias: str | None) -> str:
     connection, vendor = target(alias)
-    with connection.cursor() as cursor:
+    with catalog_cursor(connection) as cursor:
         return vendor.default_schema(cursor)
 
 

@@ -20,6 +20,9 @@ class SqlToolsSettings:
     MAX_SEARCH_RESULTS: int = 50
     CACHE_TTL_SECONDS: int = 3600
     AUDIT: bool = True
+    MAX_QUERY_CHARS: int = 65_536
+    READ_ONLY_EXTRA_FUNCTIONS: tuple[str, ...] = ()
+    READ_ONLY_EXTRA_RELATIONS: tuple[str, ...] = ()
 
 
 _cached: SqlToolsSettings | None = None

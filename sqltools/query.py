@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from contextlib import contextmanager
@@ -14,7 +13,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout, TargetUnavailable
-from sqltools.readonly import Kind, Statement, statement_keyword, statement_parse
+from sqltools.policy import Checked, statement_policy
+from sqltools.readonly import Kind
 from sqltools.values import json_text, rows_to_json
 from sqltools.vendors import Vendor, vendor_for
 
@@ -51,49 +51,25 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
     return connection, vendor_for(connection)
 
 
-def statement_kind(*, sql: str, alias: str | None = None) -> Kind:
-    """Classify without running: lets a caller check scopes before a write."""
-    connection = connections[alias or sqltools_settings().ALIAS]
-    return _statement(sql, vendor_for(connection).dialect).kind
-
-
-_REMEMBERED_SQL_CHARS = 2000
-
-
-def _statement(sql: str, dialect: str) -> Statement:
-    """statement_parse, remembered for short texts: it depends on nothing else, and clients repeat queries."""
-    if len(sql) > _REMEMBERED_SQL_CHARS:
-        return statement_parse(sql=sql, dialect=dialect)
-    return _remembered_statement(sql, dialect)
-
-
-@functools.lru_cache(maxsize=256)
-def _remembered_statement(sql: str, dialect: str) -> Statement:
-    return statement_parse(sql=sql, dialect=dialect)  # a refusal raises, so only accepted statements are kept
-
-
-def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True) -> QueryResult:
-    """Run one statement. Reads always; writes only when READ_ONLY_MODE is off and allow_write."""
-    conf = sqltools_settings()
+def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True,
+              purpose: str = "execute_sql") -> QueryResult:
+    """Run one statement the policy admits: reads always, writes as sqltools.policy decides."""
     connection, vendor = target(alias)
-    statement = _statement(sql, vendor.dialect)
-    cap = _cap(max_rows, conf.MAX_ROWS)
-    if statement.kind is Kind.READ:
-        return query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap)
-    verb = statement_keyword(statement.tree)
-    if conf.READ_ONLY:
-        raise QueryRefused(f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}.")
-    if not allow_write:
-        raise QueryRefused(f"{verb} needs the sql:write permission, which this connection was not granted.")
-    if statement.kind is Kind.DDL and not conf.ALLOW_DDL:
-        raise QueryRefused(f"{verb} changes the schema; DDL is off (set ALLOW_DDL=true to allow it).")
-    return _write(connection=connection, vendor=vendor, sql=sql, max_rows=cap, kind=statement.kind)
+    checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose)
+    cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
+    if checked.kind is Kind.READ:
+        return query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap, checked=checked)
+    return _write(connection=connection, vendor=vendor, sql=sql, max_rows=cap, kind=checked.kind)
 
 
 def query_read(
-    *, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, params: Sequence[Any] | None, max_rows: int
+    *, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, params: Sequence[Any] | None, max_rows: int,
+    checked: Checked | None = None,
 ) -> QueryResult:
-    """Run a statement already known to be a read, in a transaction that is always rolled back."""
+    """Run a read in a transaction that is always rolled back; the policy admits it first (unless the caller
+    holds its admission already)."""
+    if checked is None or checked.sql != sql or checked.kind is not Kind.READ:
+        checked = statement_policy(sql=sql, dialect=vendor.dialect, params=params, purpose="a read")
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     started = time.perf_counter()
     with _database_errors(vendor, timeout), transaction.atomic(using=connection.alias):

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token
+from sqlglot.tokens import Token, TokenType
 
 from sqltools.errors import QueryRefused
+from sqltools.lexing import lexing_check
+from sqltools.reach import functions_check, relations_check
 
 
 class Kind(enum.Enum):
@@ -55,26 +57,6 @@ _NEVER = {
     exp.Pragma: "PRAGMA can change the database",
     exp.LoadData: "LOAD DATA writes to tables",
 }
-# Functions that write, lock, sleep the server's workers on purpose, or reach outside the database.
-_DENIED_FUNCTIONS = frozenset(
-    """
-    openrowset openquery opendatasource openxml xp_cmdshell sp_executesql
-    nextval setval lastval pg_advisory_lock pg_advisory_xact_lock pg_try_advisory_lock
-    pg_try_advisory_xact_lock pg_advisory_lock_shared lo_import lo_export lo_unlink lo_create
-    lo_from_bytea lo_put dblink dblink_exec pg_terminate_backend pg_cancel_backend pg_reload_conf
-    pg_rotate_logfile set_config pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file
-    pg_switch_wal pg_create_restore_point txid_current pg_current_xact_id
-    pg_notify query_to_xml query_to_xmlschema query_to_xml_and_xmlschema lo_creat lo_open lowrite lo_truncate
-    pg_stat_reset pg_stat_reset_shared pg_stat_reset_single_table_counters pg_stat_reset_single_function_counters
-    pg_stat_reset_slru pg_stat_reset_replication_slot pg_create_physical_replication_slot
-    pg_create_logical_replication_slot pg_drop_replication_slot pg_replication_slot_advance
-    pg_replication_origin_create pg_replication_origin_drop pg_logical_emit_message pg_promote
-    pg_backup_start pg_backup_stop pg_start_backup pg_stop_backup pg_wal_replay_pause pg_wal_replay_resume
-    pg_file_write pg_file_rename pg_file_unlink
-    get_lock release_lock release_all_locks load_file sys_exec sys_eval
-    load_extension writefile readfile edit fts3_tokenizer
-    """.split()
-)
 # SQL Server table hints that take or hold locks beyond a plain read.
 _LOCK_HINTS = frozenset({"UPDLOCK", "XLOCK", "HOLDLOCK", "TABLOCK", "TABLOCKX", "PAGLOCK", "SERIALIZABLE", "REPEATABLEREAD"})
 # T-SQL needs no semicolon between statements, and these reserved words each start one: where
@@ -89,15 +71,30 @@ _TSQL_STATEMENT_WORDS = frozenset(
 )
 
 
-def statement_parse(*, sql: str, dialect: str) -> Statement:
-    """Parse exactly one statement and classify it, or raise QueryRefused saying why."""
+@dataclass(frozen=True)
+class Reach:
+    """What the operator added to the allow lists (READ_ONLY_EXTRA_FUNCTIONS / _RELATIONS), lowercase."""
+
+    functions: frozenset[str] = frozenset()
+    relations: frozenset[str] = frozenset()
+
+
+MAX_TOKENS = 20_000  # a 65,536-character analyst query has a few thousand; the parser's time grows with them
+MAX_DEPTH = 100  # parentheses nested deeper than this are generated, not written
+
+
+def statement_parse(*, sql: str, dialect: str, max_chars: int = 65_536, reach: Reach = Reach()) -> Statement:
+    """Parse exactly one statement, prove what it may do, and classify it; or raise QueryRefused saying why."""
     if not sql or not sql.strip():
         raise QueryRefused("The query is empty.")
+    if len(sql) > max_chars:
+        raise QueryRefused(f"The query is {len(sql):,} characters long; the limit is {max_chars:,} (MAX_QUERY_CHARS).")
     _refuse_hidden_characters(sql=sql)
     reader = Dialect.get_or_raise(dialect)
     try:
-        tokens = reader.tokenize(sql)  # once, for the comment check and the parser (what sqlglot.parse does)
-        _refuse_ambiguous_comments(tokens)
+        tokens = reader.tokenize(sql)  # once, for the lexing check and the parser (what sqlglot.parse does)
+        _refuse_oversized(tokens)
+        lexing_check(sql=sql, dialect=dialect, tokens=tokens)
         trees = [t for t in reader.parser().parse(tokens, sql) if t is not None]
     except SqlglotError as error:
         first_line = str(error).splitlines()[0]
@@ -113,14 +110,35 @@ def statement_parse(*, sql: str, dialect: str) -> Statement:
     if dialect == "tsql":
         _refuse_statement_words_as_names(tree)
     if isinstance(tree, _DDL):
-        return Statement(Kind.DDL, tree)
-    if isinstance(tree, _DML):
+        kind = Kind.DDL
+    elif isinstance(tree, _DML):
         _check_nodes(tree, allow_writes=True)
-        return Statement(Kind.DML, tree)
-    if not isinstance(tree, _READ_ROOTS):
+        kind = Kind.DML
+    elif isinstance(tree, _READ_ROOTS):
+        _check_nodes(tree, allow_writes=False)
+        kind = Kind.READ
+    else:
         raise QueryRefused(f"{_first_word(sql)} statements are not supported; send a SELECT query.")
-    _check_nodes(tree, allow_writes=False)
-    return Statement(Kind.READ, tree)
+    functions_check(tree=tree, sql=sql, dialect=dialect, extra=reach.functions)
+    relations_check(tree=tree, dialect=dialect, extra=reach.relations)
+    return Statement(kind, tree)
+
+
+def _refuse_oversized(tokens: list[Token]) -> None:
+    if len(tokens) > MAX_TOKENS:
+        raise QueryRefused(f"The query has {len(tokens):,} tokens; the checker reads at most {MAX_TOKENS:,}. Shorten it.")
+    depth = 0
+    for token in tokens:
+        if token.token_type in _OPENERS:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise QueryRefused(f"The query nests brackets more than {MAX_DEPTH} deep; simplify it.")
+        elif token.token_type in _CLOSERS:
+            depth -= 1
+
+
+_OPENERS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE})
+_CLOSERS = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE})
 
 
 def _check_nodes(tree: exp.Expression, *, allow_writes: bool) -> None:
@@ -139,8 +157,6 @@ def _check_nodes(tree: exp.Expression, *, allow_writes: bool) -> None:
             )
         if isinstance(node, exp.NextValueFor):
             raise QueryRefused("NEXT VALUE FOR advances a sequence; read-only mode forbids it.")
-        if isinstance(node, exp.Func) and _function_name(node) in _DENIED_FUNCTIONS:
-            raise QueryRefused(f"The function {_function_name(node).upper()} is not allowed: it writes, locks or reaches outside the database.")
         if isinstance(node, (exp.Var, exp.Column, exp.Identifier)) and node.name.upper() in _LOCK_HINTS and _in_table_hint(node):
             raise QueryRefused(f"The table hint {node.name.upper()} takes locks; only plain reads (optionally NOLOCK) are allowed.")
 
@@ -165,12 +181,6 @@ def _in_table_hint(node: exp.Expression) -> bool:
     return False
 
 
-def _function_name(node: exp.Func) -> str:
-    if isinstance(node, exp.Anonymous):
-        return node.name.lower()  # unquoted: "set_config"(...) calls set_config
-    return node.sql_name().lower()
-
-
 def _first_word(sql: str) -> str:
     """The statement's own first keyword, for messages (the parser may have read it as something else)."""
     words = re.findall(r"[A-Za-z_]+", re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.S))
@@ -182,18 +192,6 @@ def statement_keyword(node: exp.Expression) -> str:
     if isinstance(node, exp.Command):
         return str(node.this).upper()
     return node.key.upper().replace("TRUNCATETABLE", "TRUNCATE")
-
-
-def _refuse_ambiguous_comments(tokens: list[Token]) -> None:
-    """Refuse comments that the parser and the server might read differently.
-
-    MySQL runs the body of /*! ... */ and does not nest block comments; sqlglot does the
-    opposite of both. Nested or executable comments are never needed in an analyst's query.
-    """
-    for token in tokens:
-        for comment in token.comments:
-            if "/*" in comment or "*/" in comment or comment.lstrip().startswith(("!", "M!")):
-                raise QueryRefused("Nested or executable comments are not allowed: the server and the checker could read them differently.")
 
 
 def _refuse_hidden_characters(*, sql: str) -> None:

@@ -24,8 +24,8 @@ from django.core.cache import cache
 from sqltools.catalog import TableRef, quoted_identifier, table_describe, table_resolve, table_sample, tables_list
 from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, QueryRefused, TableNotFound
-from sqltools.query import QueryResult, query_read, query_run, statement_kind, target
-from sqltools.readonly import Kind
+from sqltools.policy import catalog_cursor
+from sqltools.query import QueryResult, query_read, query_run, target
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def _column_index(alias: str | None) -> list[tuple[TableRef, list[str]]]:
     if index is None:
         connection, vendor = target(alias)
         tables = tables_list(alias=alias)
-        with connection.cursor() as cursor:
+        with catalog_cursor(connection) as cursor:
             index = [(ref, [row[0] for row in vendor.columns(cursor, ref.schema, ref.name)]) for ref in tables]
         cache.set(key, index, min(300, sqltools_settings().CACHE_TTL_SECONDS))
     return index
@@ -226,10 +226,7 @@ def _query_record(sql: str, alias: str | None) -> dict[str, Any]:
 
 def _read_only_run(sql: str, alias: str | None) -> QueryResult:
     """search and fetch never write, whatever READ_ONLY_MODE says: a query id is text anyone can craft."""
-    if not sqltools_settings().READ_ONLY and statement_kind(sql=sql, alias=alias) is not Kind.READ:
-        raise QueryRefused("search and fetch run read queries only (SELECT, WITH, VALUES); "
-                           "use execute_sql to change data.")
-    return query_run(sql=sql, alias=alias, allow_write=False)
+    return query_run(sql=sql, alias=alias, allow_write=False, purpose="search and fetch")
 
 
 _FETCHERS: dict[str, Callable[[str, str | None], dict[str, Any]]] = {

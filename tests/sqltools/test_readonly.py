@@ -12,7 +12,7 @@ from sqlglot import exp
 from sqltools.catalog import tables_list
 from sqltools.errors import QueryFailed, QueryRefused
 from sqltools.query import query_run
-from sqltools.readonly import Kind, Statement, statement_parse
+from sqltools.readonly import Kind, Reach, Statement, statement_parse
 from sqltools.vendors import vendor_for
 from tests.targets import target_params
 from tests.sqltools.hostile_sql import Hostile, hostile_for, legitimate_for
@@ -79,12 +79,12 @@ def parsed_kinds(monkeypatch) -> list[Kind]:
     """What statement_parse told query_run, so that a refusal by the database alone shows up."""
     kinds: list[Kind] = []
 
-    def recording_parse(*, sql: str, dialect: str) -> Statement:
-        statement = statement_parse(sql=sql, dialect=dialect)
+    def recording_parse(*, sql: str, dialect: str, **kwargs) -> Statement:
+        statement = statement_parse(sql=sql, dialect=dialect, **kwargs)
         kinds.append(statement.kind)
         return statement
 
-    monkeypatch.setattr("sqltools.query.statement_parse", recording_parse)
+    monkeypatch.setattr("sqltools.policy.statement_parse", recording_parse)
     return kinds
 
 
@@ -251,10 +251,10 @@ def _drop_probe(alias: str) -> None:
 @on_targets
 def test_database_refuses_a_write_the_parser_let_through(target_alias, monkeypatch, sql, table):
     # MySQL/MariaDB: DDL commits implicitly, so the read guard makes the whole session read-only.
-    def parse_as_read(*, sql: str, dialect: str) -> Statement:
+    def parse_as_read(*, sql: str, dialect: str, **kwargs) -> Statement:
         return Statement(Kind.READ, exp.select("1"))
 
-    monkeypatch.setattr("sqltools.query.statement_parse", parse_as_read)
+    monkeypatch.setattr("sqltools.policy.statement_parse", parse_as_read)
     before = database_checksum(target_alias, only=(table,))
     try:
         with pytest.raises((QueryRefused, QueryFailed)):
@@ -274,12 +274,14 @@ _WRITING_FUNCTION = {
 
 @on_targets
 @pytest.mark.parametrize("target_alias", target_params(*_WRITING_FUNCTION), indirect=True)  # SQLite has no SQL functions
-def test_read_only_transaction_stops_a_function_that_writes(target_alias):
-    """A read that calls a writing function parses as a read; the read-only transaction stops it."""
+def test_read_only_transaction_stops_a_function_that_writes(target_alias, sqltools_config):
+    """An operator wrongly allowed a function that writes: the read-only transaction still stops it."""
+    sqltools_config(READ_ONLY_EXTRA_FUNCTIONS=("readonly_probe",))
     with connections[target_alias].cursor() as cursor:
         cursor.execute(_WRITING_FUNCTION[target_alias])
     try:
-        assert statement_parse(sql="SELECT readonly_probe()", dialect=_dialect(target_alias)).kind is Kind.READ
+        reach = Reach(functions=frozenset({"readonly_probe"}))
+        assert statement_parse(sql="SELECT readonly_probe()", dialect=_dialect(target_alias), reach=reach).kind is Kind.READ
         before = database_checksum(target_alias, only=("order_lines",))
         with pytest.raises((QueryRefused, QueryFailed), match="(?i)read.only"):
             query_run(sql="SELECT readonly_probe()", alias=target_alias)

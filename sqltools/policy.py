@@ -1,0 +1,143 @@
+"""The statement policy: the one place that decides whether a statement may reach the target.
+
+Every statement with content passes `statement_policy`: the user's SQL (execute_sql, search and
+fetch), the SQL the server generates around names and keys (samples, rows, records), and the
+catalog queries of the vendor table (through `catalog_cursor`, approved once per text since they
+are constants). It returns a `Checked` statement, and the functions that run statements take
+only that (sqltools.query), so no text reaches a cursor without it. The guard's own session
+statements (SET TRANSACTION READ ONLY, timeouts, row caps) are fixed text in the vendor table.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+
+from sqltools.conf import sqltools_settings
+from sqltools.errors import QueryRefused
+from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
+from sqltools.vendors import vendor_for
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A statement the policy admitted: its text as it will be sent, and what it does."""
+
+    sql: str
+    kind: Kind
+    verb: str
+
+
+# The vendor table's catalog queries use a few functions no analyst needs (SQLite's pragma functions,
+# SQL Server's object helpers); they are admitted for those constant texts only.
+_CATALOG_REACH = Reach(
+    functions=frozenset("""
+        pragma_table_info pragma_foreign_key_list pragma_index_list pragma_index_info
+        object_definition quotename object_id schema_name unnest current_schema database
+        """.split()),
+)
+
+
+def statement_policy(
+    *, sql: str, dialect: str, params: Sequence[Any] | None = None, allow_write: bool = False, purpose: str = "execute_sql"
+) -> Checked:
+    """Admit `sql` (run with `params`, if any) or raise QueryRefused with the reason.
+
+    Reads are always admitted once proven; a write needs READ_ONLY_MODE off, the caller's write
+    permission (allow_write) and, for DDL, ALLOW_DDL.
+    """
+    conf = sqltools_settings()
+    reach = Reach(_lower(conf.READ_ONLY_EXTRA_FUNCTIONS), _lower(conf.READ_ONLY_EXTRA_RELATIONS))
+    statement = _parsed(_as_sent(sql, params), dialect, conf.MAX_QUERY_CHARS, reach)
+    verb = statement_keyword(statement.tree)
+    if statement.kind is not Kind.READ:
+        if conf.READ_ONLY:
+            raise QueryRefused(
+                f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}.")
+        if purpose != "execute_sql":
+            raise QueryRefused(f"{purpose} run read queries only (SELECT, WITH, VALUES); use execute_sql to change data.")
+        if not allow_write:
+            raise QueryRefused(f"{verb} needs the sql:write permission, which this connection was not granted.")
+        if statement.kind is Kind.DDL and not conf.ALLOW_DDL:
+            raise QueryRefused(f"{verb} changes the schema; DDL is off (set ALLOW_DDL=true to allow it).")
+    return Checked(sql, statement.kind, verb)
+
+
+def write_needed(*, sql: str, alias: str | None = None) -> bool:
+    """Whether running `sql` would need the write permission (the gate asks before the call, for its 403)."""
+    conf = sqltools_settings()
+    if conf.READ_ONLY:
+        return False
+    dialect = vendor_for(connections[alias or conf.ALIAS]).dialect
+    reach = Reach(_lower(conf.READ_ONLY_EXTRA_FUNCTIONS), _lower(conf.READ_ONLY_EXTRA_RELATIONS))
+    return _parsed(sql, dialect, conf.MAX_QUERY_CHARS, reach).kind is not Kind.READ
+
+
+@contextmanager
+def catalog_cursor(connection: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
+    """A cursor whose every statement passes the policy first (the vendor table's catalog queries)."""
+    dialect = vendor_for(connection).dialect
+    with connection.cursor() as cursor:
+        execute = cursor.execute
+
+        def checked_execute(sql: str, params: Sequence[Any] | None = None) -> Any:
+            _catalog_statement(_as_sent(sql, params), dialect)
+            return execute(sql, params)
+
+        cursor.execute = checked_execute
+        yield cursor
+
+
+@functools.lru_cache(maxsize=64)
+def _catalog_statement(sql: str, dialect: str) -> Statement:
+    statement = statement_parse(sql=sql, dialect=dialect, max_chars=len(sql), reach=_CATALOG_REACH)
+    if statement.kind is not Kind.READ:
+        raise QueryRefused("A catalog query of the server was not a read; this is a bug, please report it.")
+    return statement
+
+
+def _as_sent(sql: str, params: Sequence[Any] | None) -> str:
+    """The text the database receives: the driver puts a quoted value where each %s placeholder is (here a
+    literal of no content) and '%%' becomes '%'."""
+    if params is None:
+        return sql
+    placeholders = 0
+
+    def literal(match: re.Match[str]) -> str:
+        nonlocal placeholders
+        placeholders += match.group() == "%s"
+        return "NULL" if match.group() == "%s" else "%"
+
+    sent = _PLACEHOLDER.sub(literal, sql)
+    if placeholders != len(params):
+        raise QueryRefused("The statement's placeholders do not match its values, so it was not run.")
+    return sent
+
+
+_PLACEHOLDER = re.compile(r"%[s%]")
+
+
+def _lower(names: Sequence[str]) -> frozenset[str]:
+    return frozenset(name.strip().lower() for name in names if name.strip())
+
+
+_REMEMBERED_SQL_CHARS = 2000
+
+
+def _parsed(sql: str, dialect: str, max_chars: int, reach: Reach) -> Statement:
+    """statement_parse, remembered for short texts: it depends on nothing else, and clients repeat queries."""
+    if len(sql) > _REMEMBERED_SQL_CHARS:
+        return statement_parse(sql=sql, dialect=dialect, max_chars=max_chars, reach=reach)
+    return _remembered_statement(sql, dialect, max_chars, reach)
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_statement(sql: str, dialect: str, max_chars: int, reach: Reach) -> Statement:
+    return statement_parse(sql=sql, dialect=dialect, max_chars=max_chars, reach=reach)  # refusals raise: not kept

@@ -1,0 +1,127 @@
+"""What a statement may reach: functions on the dialect's allow list and relations that are not the server's secrets.
+
+Both checks prove a statement safe rather than look for danger. A function is admitted only if
+its name, as written, is on the allow list of sqltools/allowlists.py (or READ_ONLY_EXTRA_FUNCTIONS);
+the few function forms that sqlglot builds from syntax rather than a name (CAST, EXTRACT, CASE,
+TRIM … FROM) are admitted by their parse-tree class. A relation in a system schema (pg_catalog,
+mysql, performance_schema, sys) is admitted only if it is on the metadata list below or in
+READ_ONLY_EXTRA_RELATIONS; everything else is the user's own data, which the login's grants govern.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from sqltools.allowlists import FUNCTIONS
+from sqltools.errors import QueryRefused
+
+# Function nodes that sqlglot makes from syntax (keywords, FROM/IN forms) or adds itself (implicit
+# casts), so they carry no name token: each is a pure computation whatever the dialect.
+_SYNTAX_FUNCTIONS = (
+    exp.Cast, exp.TryCast, exp.Convert, exp.Extract, exp.Case, exp.If, exp.Exists, exp.Array, exp.Trim,
+    exp.Substring, exp.StrPosition, exp.Overlay, exp.GroupConcat, exp.CurrentDate, exp.CurrentTime,
+    exp.CurrentTimestamp, exp.CurrentUser, exp.TimeStrToTime, exp.TsOrDsToDate, exp.TsOrDsToTimestamp,
+    exp.MatchAgainst, exp.Chr, exp.Coalesce, exp.Interval, exp.ArrayAgg, exp.StringToArray, exp.Struct,
+    exp.Count, exp.Max, exp.Min, exp.Sum, exp.Avg, exp.Lower, exp.Upper, exp.Length, exp.Concat, exp.Unnest,
+    exp.Anonymous,  # only reachable without a name token through sqlglot's own rewrites; checked by name below
+)
+# Metadata relations of each server's system schemas that reveal structure, not secrets or other sessions.
+_SYSTEM_RELATIONS = {
+    "postgres": frozenset("""
+        pg_class pg_namespace pg_attribute pg_attrdef pg_index pg_constraint pg_description pg_type pg_enum
+        pg_views pg_tables pg_matviews pg_indexes pg_sequences pg_inherits pg_am pg_collation pg_trigger
+        pg_stats pg_stat_user_tables pg_stat_user_indexes pg_statio_user_tables pg_database pg_proc
+        pg_depend pg_extension pg_partitioned_table pg_sequence pg_range pg_cast pg_operator
+        """.split()),
+    "mysql": frozenset("""
+        tables columns views statistics key_column_usage table_constraints referential_constraints schemata
+        routines parameters triggers partitions check_constraints character_sets collations
+        collation_character_set_applicability keywords
+        """.split()),
+    "tsql": frozenset("""
+        tables columns objects schemas indexes index_columns foreign_keys foreign_key_columns types views
+        extended_properties partitions key_constraints check_constraints default_constraints computed_columns
+        identity_columns sql_modules stats stats_columns triggers procedures parameters all_columns all_objects
+        synonyms sequences table_types databases
+        """.split()),
+    "sqlite": frozenset("sqlite_master sqlite_schema sqlite_temp_master sqlite_temp_schema sqlite_sequence".split()),
+}
+# Schemas whose relations are the server's own; information_schema is standard metadata (MySQL's
+# holds the process list and server variables too, so it is checked like a system schema there).
+_SYSTEM_SCHEMAS = {
+    "postgres": ("pg_catalog",),
+    "mysql": ("mysql", "performance_schema", "sys", "information_schema"),
+    "tsql": ("sys",),
+    "sqlite": (),
+}
+# Unqualified names that the server looks up in its system schema first.
+_SYSTEM_PREFIXES = {"postgres": ("pg_",), "mysql": (), "tsql": ("sys", "dm_"), "sqlite": ("sqlite_",)}
+
+
+def functions_check(*, tree: exp.Expression, sql: str, dialect: str, extra: frozenset[str] = frozenset()) -> None:
+    """Refuse the first function that is not on the dialect's allow list, naming it."""
+    allowed = FUNCTIONS[dialect]
+    for node in tree.find_all(exp.Func):
+        name, qualifier, quoted = _written_name(node, sql)
+        if name is None:
+            if isinstance(node, _OPERATORS):
+                continue  # AND, OR, ||, -x: written as symbols or keywords, they call nothing by name
+            if not isinstance(node, _SYNTAX_FUNCTIONS) or isinstance(node, exp.Anonymous) and node.name.lower() not in allowed:
+                raise QueryRefused(f"The query uses {node.sql_name()}, which the read-only guard cannot identify, so it was not run.")
+            continue
+        key = name if quoted and dialect == "postgres" else name.lower()
+        qualified = f"{qualifier.lower()}.{key}" if qualifier else key
+        if qualified in extra or (key in allowed and qualifier.lower() in _BUILTIN_SCHEMAS[dialect]):
+            continue
+        raise QueryRefused(
+            f"The function {qualified} is not on the read-only allow list for {dialect} (functions that write, lock, "
+            "sleep, run SQL text, read files or reach the network are never on it). If it is a harmless function of "
+            "your own, an operator can add it with READ_ONLY_EXTRA_FUNCTIONS."
+        )
+
+
+_OPERATORS = (exp.Binary, exp.Unary, exp.Connector)
+_BUILTIN_SCHEMAS = {"postgres": ("", "pg_catalog"), "mysql": ("",), "tsql": ("",), "sqlite": ("",)}
+
+
+def _written_name(node: exp.Func, sql: str) -> tuple[str | None, str, bool]:
+    """The function's name as written, its schema qualifier ('' for none), and whether the name was quoted."""
+    meta = node.meta
+    if "start" not in meta:
+        return None, "", False
+    written = sql[meta["start"]:meta["end"] + 1]
+    quoted = written[:1] in "\"`["
+    name = written[1:-1] if quoted else written
+    parent = node.parent
+    qualifier = ""
+    if isinstance(parent, exp.Dot) and parent.expression is node:
+        qualifier = parent.this.sql()  # a schema (or database.schema) in front of the call
+    elif isinstance(parent, exp.Table) and parent.args.get("db"):
+        qualifier = parent.db
+    return name, qualifier, quoted
+
+
+def relations_check(*, tree: exp.Expression, dialect: str, extra: frozenset[str] = frozenset()) -> None:
+    """Refuse system relations that are not plain metadata, and names that reach other servers."""
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            if isinstance(table.this, exp.Dot):
+                raise QueryRefused("Four-part names reach linked servers, which the read-only guard does not allow.")
+            continue  # a table function: the function check covers it
+        schema, name = table.db.lower(), table.name.lower()
+        if not _is_system(dialect, schema, name):
+            continue
+        if name in _SYSTEM_RELATIONS[dialect] or f"{schema}.{name}" in extra or name in extra:
+            continue
+        raise QueryRefused(
+            f"{(schema + '.') if schema else ''}{name} is a system relation that can expose server settings, "
+            "credentials or other sessions, so read-only mode does not allow it. Use list_tables and describe_table "
+            "for structure; an operator can allow it with READ_ONLY_EXTRA_RELATIONS. If it is a table of your own, "
+            "name its schema."
+        )
+
+
+def _is_system(dialect: str, schema: str, name: str) -> bool:
+    if schema:
+        return schema in _SYSTEM_SCHEMAS[dialect] or dialect == "postgres" and schema.startswith("pg_")
+    return name.startswith(_SYSTEM_PREFIXES[dialect])
