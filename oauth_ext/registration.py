@@ -2,7 +2,8 @@
 
 DOT creates the Application and answers; this module decides what may be registered: a bounded
 JSON object, the authorization-code grant only, redirect URIs the redirect policy allows, and no
-whitespace or control character in any URI field (RFC 7591 names them `*_uri` / `*_uris`). RFC 7592 (client self-management) is not offered.
+whitespace or control character in any URI field (RFC 7591 names them `*_uri` / `*_uris`).
+RFC 7592 (client self-management) is not offered.
 """
 
 from __future__ import annotations
