@@ -184,16 +184,24 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "mcpsite.logging.JsonFormatter"},
     },
+    # No credential reaches a log line, whichever logger writes it (oauthlib and DOT log codes and
+    # tokens at DEBUG): every handler carries the redacting filter. See mcpsite/logging.py.
+    "filters": {"redact_secrets": {"()": "mcpsite.logging.RedactSecrets"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain"),
+            "filters": ["redact_secrets"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # uvicorn's own handlers would bypass the filter (an access line holds the query string);
+        # its levels stay as --log-level set them.
+        "uvicorn": {"handlers": ["stdout"], "propagate": False},
+        "uvicorn.access": {"handlers": ["stdout"], "propagate": False},
         # The SDK logs every stateless request's session teardown at INFO.
         "mcp.server.streamable_http": {"level": "WARNING"},
         "mcp.server.streamable_http_manager": {"level": "WARNING"},

@@ -27,3 +27,20 @@ class DisabledClient(models.Model):
 
     def __str__(self) -> str:
         return self.client_id
+
+
+class CodeRedemption(models.Model):
+    """An authorization code that was exchanged, and the tokens the exchange issued (oauth_ext.codes).
+
+    DOT deletes a Grant when its code is exchanged, so a second presentation of the code looks
+    like any unknown code; this row tells a replay apart. Only SHA-256 checksums are kept, as DOT
+    keeps tokens (COMPLIANT_BCP_RFC9700_TOKEN_STORAGE).
+    """
+
+    code_checksum = models.CharField(max_length=64, db_index=True)
+    access_token_checksum = models.CharField(max_length=64)
+    refresh_token_checksum = models.CharField(max_length=64, blank=True)
+    redeemed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"code redeemed at {self.redeemed_at:%Y-%m-%d %H:%M:%S}"

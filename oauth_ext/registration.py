@@ -1,7 +1,8 @@
 """RFC 7591 registration policy on top of DOT's registration view.
 
 DOT creates the Application and answers; this module decides what may be registered: a bounded
-JSON object, the authorization-code grant only, and redirect URIs the redirect policy allows.
+JSON object, the authorization-code grant only, redirect URIs the redirect policy allows, and no
+whitespace or control character in any URI field (RFC 7591 names them `*_uri` / `*_uris`).
 RFC 7592 (client self-management) is not offered.
 """
 
@@ -16,7 +17,7 @@ from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from oauth_ext.errors import InvalidClientMetadata
-from oauth_ext.redirects import redirect_uris_check
+from oauth_ext.redirects import redirect_uris_check, uri_characters_safe
 
 GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
 RESPONSE_TYPES = frozenset({"code"})
@@ -52,6 +53,25 @@ def _string_list(metadata: dict[str, Any], field: str, default: list[str]) -> li
     return value
 
 
+def _uri_field_values(field: str, value: object) -> list[object] | None:
+    """The URIs a metadata field holds, or None if it is not a URI field (`client_uri#ja`: RFC 7591 §2.2)."""
+    name = field.split("#", 1)[0]
+    if name.endswith("_uri"):
+        return [value]
+    if name.endswith("_uris"):
+        return value if isinstance(value, list) else [value]
+    return None
+
+
+def client_uris_check(metadata: dict[str, Any]) -> None:
+    """Raise InvalidRedirectURI / InvalidClientMetadata for a URI any client would be refused (DCR and CIMD)."""
+    redirect_uris_check(metadata.get("redirect_uris"))
+    for field, value in metadata.items():
+        values = _uri_field_values(field, value) if field != "redirect_uris" else None
+        if values is not None and not all(isinstance(uri, str) and uri_characters_safe(uri) for uri in values):
+            raise InvalidClientMetadata(f"{field} must be a URI (or URIs) without whitespace or control characters.")
+
+
 def client_metadata_check(metadata: dict[str, Any]) -> None:
     """Raise InvalidClientMetadata / InvalidRedirectURI unless this server can serve the client."""
     grant_types = set(_string_list(metadata, "grant_types", ["authorization_code"]))
@@ -65,7 +85,7 @@ def client_metadata_check(metadata: dict[str, Any]) -> None:
     name = metadata.get("client_name", "")
     if not isinstance(name, str) or len(name) > MAX_CLIENT_NAME:
         raise InvalidClientMetadata(f"client_name must be a string of at most {MAX_CLIENT_NAME} characters.")
-    redirect_uris_check(metadata.get("redirect_uris"))
+    client_uris_check(metadata)
 
 
 def registration_response_complete(data: dict[str, Any], *, metadata: dict[str, Any], issued_at: int) -> dict[str, Any]:

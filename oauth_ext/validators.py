@@ -1,7 +1,11 @@
-"""DOT's request validator, refusing disabled clients (OAUTH2_VALIDATOR_CLASS points here).
+"""DOT's request validator, refusing disabled clients and replayed codes (OAUTH2_VALIDATOR_CLASS points here).
 
 A disabled client looks unknown: /authorize answers invalid_client without redirecting and
 /token and /revoke answer invalid_client, so it can mint nothing new after an admin disables it.
+
+An authorization code presented a second time is invalid_grant, as in DOT, and also revokes the
+tokens its first exchange issued (oauth_ext.codes; RFC 6749 §4.1.2). Two exchanges racing past
+validate_code both save tokens; the loser finds the Grant gone and revokes both.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 import logging
 
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
 from oauth_ext.clients import client_is_disabled
+from oauth_ext.codes import code_redemption_record, code_replay_revoke
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +38,22 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
         return super().authenticate_client_id(client_id, request, *args, **kwargs) and not self._client_refused(request)
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return True
+        code_replay_revoke(code=code, client_id=client_id)
+        return False
+
+    def _save_bearer_token(self, token, request, *args, **kwargs) -> None:
+        # DOT's documented hook, inside the transaction that saves the tokens.
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        if request.grant_type == "authorization_code":
+            code_redemption_record(code=request.code, token=token)
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        try:
+            super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        except InvalidGrantError:
+            code_replay_revoke(code=code, client_id=client_id)
+            raise

@@ -10,9 +10,12 @@ from django.conf import settings
 from django.test import Client
 from django.utils.html import escape
 from django.utils import timezone
-from oauth2_provider.models import get_grant_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
+from mcp_bridge.tokens import token_check
 from mcpsite.health import database_label
+from oauth_ext.codes import code_redemption_record
+from oauth_ext.models import CodeRedemption
 from tests.oauth_ext.oauth_testing import CLAUDE_REDIRECT, PASSWORD, OAuthHelper, Pkce, params_of, stored_token
 
 pytestmark = pytest.mark.django_db
@@ -141,6 +144,56 @@ def test_reused_code_is_invalid_grant(oauth, app, pkce):
     assert oauth.exchange(app, code, pkce).status_code == 200
     response = oauth.exchange(app, code, pkce)
     assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
+
+
+def test_replayed_code_revokes_the_tokens_it_produced(oauth, app, pkce):
+    code = oauth.code(app, pkce)
+    first = oauth.exchange(app, code, pkce).json()
+    rotated = oauth.refresh(app, first["refresh_token"]).json()
+    other = oauth.tokens(app)  # the same user and client, another authorization: not touched
+    assert token_check(rotated["access_token"]) is not None
+    replay = oauth.exchange(app, code, pkce)
+    assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+    # RFC 6749 §4.1.2: every token issued from the code, rotated ones included, is revoked.
+    assert token_check(first["access_token"]) is None and token_check(rotated["access_token"]) is None
+    assert stored_token(rotated["access_token"]) is None
+    for refresh_token in (first["refresh_token"], rotated["refresh_token"]):
+        assert oauth.refresh(app, refresh_token).json()["error"] == "invalid_grant"
+    assert token_check(other["access_token"]) is not None
+    assert oauth.refresh(app, other["refresh_token"]).status_code == 200
+
+
+def test_replay_under_another_client_id_also_revokes(oauth, app, pkce):
+    code = oauth.code(app, pkce)
+    first = oauth.exchange(app, code, pkce).json()
+    thief = oauth.register()
+    assert oauth.exchange(thief, code, pkce).json()["error"] == "invalid_grant"
+    assert stored_token(first["access_token"]) is None
+
+
+def test_a_code_exchanged_twice_at_once_leaves_no_token(oauth, app, pkce, monkeypatch):
+    code, racing = oauth.code(app, pkce), []
+
+    def record_after_a_racing_exchange(**kwargs) -> None:
+        # The other request runs between this one's validate_code and its invalidate_authorization_code.
+        if not racing:
+            racing.append(None)
+            racing.append(oauth.exchange(app, code, pkce))
+        code_redemption_record(**kwargs)
+
+    monkeypatch.setattr("oauth_ext.validators.code_redemption_record", record_after_a_racing_exchange)
+    response = oauth.exchange(app, code, pkce)
+    assert racing[1].status_code == 200 and response.json()["error"] == "invalid_grant"
+    assert stored_token(racing[1].json()["access_token"]) is None
+    assert not get_access_token_model().objects.exists()
+    assert not get_refresh_token_model().objects.filter(revoked__isnull=True).exists()
+
+
+def test_code_redemptions_are_forgotten_after_the_refresh_token_lifetime(oauth, app):
+    oauth.tokens(app)
+    CodeRedemption.objects.update(redeemed_at=timezone.now() - timedelta(seconds=31 * 86400))
+    oauth.tokens(app)
+    assert CodeRedemption.objects.count() == 1
 
 
 def test_expired_code_is_invalid_grant(oauth, app, pkce):

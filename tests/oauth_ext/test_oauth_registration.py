@@ -80,6 +80,46 @@ def test_allowlist_comes_from_settings(oauth, settings):
     assert oauth.register_response(redirect_uris=[CLAUDE_REDIRECT]).status_code == 400
 
 
+# What str.split() splits on (DOT stores redirect_uris joined by spaces and splits them back),
+# and other controls and invisible format characters.
+SMUGGLERS = [" ", "\t", "\n", "\r", "\x00", "\x0b", "\x1f", "\x85", "\u00a0", "\u2028", "\u2029", "\u3000",
+             "\u200b", "\ufeff"]
+URI_FIELDS = ["client_uri", "logo_uri", "tos_uri", "policy_uri", "jwks_uri", "initiate_login_uri", "logo_uri#ja"]
+URI_LIST_FIELDS = ["post_logout_redirect_uris", "request_uris"]
+
+
+@pytest.mark.parametrize("separator", SMUGGLERS, ids=ascii)
+@pytest.mark.parametrize("template", ["{ok}{sep}https://evil.example/steal", "{ok}{sep}", "{sep}{ok}", "{ok}?a={sep}"])
+def test_a_redirect_uri_holding_whitespace_or_controls_is_refused(oauth, template, separator):
+    smuggled = template.format(ok=CHATGPT_REDIRECT, sep=separator)
+    response = oauth.register_response(redirect_uris=[CLAUDE_REDIRECT, smuggled])
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_redirect_uri")
+    assert not get_application_model().objects.exists()
+
+
+@pytest.mark.parametrize("separator", SMUGGLERS, ids=ascii)
+@pytest.mark.parametrize("field", URI_FIELDS + URI_LIST_FIELDS)
+def test_every_uri_field_refuses_whitespace_and_controls(oauth, field, separator):
+    smuggled = f"https://claude.ai/about{separator}https://evil.example/"
+    response = oauth.register_response(**{field: [smuggled] if field in URI_LIST_FIELDS else smuggled})
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_client_metadata")
+    assert field in response.json()["error_description"]
+    assert not get_application_model().objects.exists()
+
+
+@pytest.mark.parametrize("metadata", [{"client_uri": 42}, {"logo_uri": ["https://claude.ai/logo.png"]},
+                                      {"request_uris": [None]}])
+def test_uri_fields_must_be_strings(oauth, metadata):
+    assert oauth.register_response(**metadata).json()["error"] == "invalid_client_metadata"
+
+
+def test_clean_uri_fields_register_and_redirect_uris_are_stored_as_sent(oauth):
+    uris = [CLAUDE_REDIRECT, "https://chatgpt.com/connector/oauth/abc?x=1"]
+    body = oauth.register(redirect_uris=uris, client_uri="https://claude.ai/", logo_uri="https://claude.ai/logo.png",
+                          post_logout_redirect_uris=["https://claude.ai/bye"])
+    assert body["redirect_uris"] == uris and _registered(body["client_id"]).redirect_uris.split() == uris
+
+
 @pytest.mark.parametrize("metadata", [
     {"redirect_uris": []},
     {"redirect_uris": CLAUDE_REDIRECT},
@@ -207,6 +247,17 @@ def test_cimd_client_reaches_the_consent_page(oauth, cimd):
     page = oauth.authorize_get({"client_id": CIMD_ID, "redirect_uris": [CLAUDE_REDIRECT]}, Pkce.make())
     assert page.status_code == 200 and b"Claude (CIMD)" in page.content
     assert _registered(CIMD_ID).registration_source == "cimd"
+
+
+@pytest.mark.parametrize("separator", [" ", "\n", "\x00", "\u00a0", "\u2028"], ids=ascii)
+@pytest.mark.parametrize("field", ["redirect_uris", "logo_uri", "client_uri"])
+def test_cimd_refuses_documents_smuggling_uris(oauth, cimd, field, separator):
+    smuggled = f"{CLAUDE_REDIRECT}{separator}https://evil.example/steal"
+    cimd[CIMD_ID] = {**_document(CLAUDE_REDIRECT), field: [smuggled] if field == "redirect_uris" else smuggled}
+    with pytest.raises(CIMDError, match="whitespace or control characters"):
+        PolicyMetadataFetcher().fetch(CIMD_ID)
+    page = oauth.authorize_get({"client_id": CIMD_ID, "redirect_uris": ["https://evil.example/steal"]}, Pkce.make())
+    assert page.status_code == 400 and not get_application_model().objects.exists()
 
 
 @pytest.mark.parametrize("client_id", ["https://evil.example/client.json", CIMD_ID])
