@@ -13,6 +13,7 @@ from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, TableNotFound
 from sqltools.policy import catalog_cursor
 from sqltools.query import QueryResult, query_read, target
+from sqltools.vendors import vendor_for
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def table_describe(*, table: str | TableRef, alias: str | None = None) -> dict[s
 
 
 def table_sample(*, table: str | TableRef, limit: int = 10, alias: str | None = None) -> QueryResult:
-    """The first `limit` rows (clamped to MAX_SAMPLE_ROWS); identifiers quoted by the backend."""
+    """The first `limit` rows (clamped to MAX_SAMPLE_ROWS)."""
     conf = sqltools_settings()
     try:
         limit = max(1, min(int(limit), conf.MAX_SAMPLE_ROWS))
@@ -107,9 +108,23 @@ def table_sample(*, table: str | TableRef, limit: int = 10, alias: str | None = 
 
 
 def quoted_identifier(connection: BaseDatabaseWrapper, *parts: str) -> str:
-    """`schema.name` (or one part) quoted by the backend, for a statement run with parameters:
-    a '%' in a name is doubled to stay literal beside the %s placeholders."""
-    return ".".join(connection.ops.quote_name(part).replace("%", "%%") for part in parts)
+    """`schema.name` (or one part) quoted for the target's dialect, for a statement run with parameters.
+
+    Not the backend's quote_name: it leaves a quote inside a name as it is, and some backends return a
+    name that already starts and ends with a quote unchanged, so a table named `t" UNION SELECT ...`
+    would become SQL. Here the quote character is doubled, whatever the name holds, and a '%' is
+    doubled to stay literal beside the %s placeholders.
+    """
+    if not parts or any(not part or "\0" in part for part in parts):
+        raise InvalidArgument("A table or column name is empty or holds a NUL character; no database allows that.")
+    quote = _IDENTIFIER_QUOTES.get(vendor_for(connection).dialect, '"')
+    return ".".join(quote + part.replace(quote, quote * 2) + quote for part in parts).replace("%", "%%")
+
+
+# The standard double quote everywhere but MySQL (where it is a string unless ANSI_QUOTES is on).
+# T-SQL too, not sqlglot's [brackets]: Babelfish has no `]]` escape inside brackets, and SQL Server
+# reads "..." as a name under QUOTED_IDENTIFIER ON, the ODBC default.
+_IDENTIFIER_QUOTES = {"mysql": "`"}
 
 
 def _default_schema(alias: str | None) -> str:

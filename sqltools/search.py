@@ -4,8 +4,14 @@ Ids say what they point at, so any worker can answer `fetch` after the cache exp
   table:<schema>.<name>                  a table or view (described)
   row:<schema>.<name>:<key>              one row; key is url-safe base64 of the JSON primary-key values
   sample:<schema>.<name>:<n>             the first n rows of a table
-  query:<sql>                            a read-only query; sql is url-safe base64 of its text
+  query:<sql>:<signature>                a read-only query; sql is url-safe base64 of its text
 Schema and table names escape '%', '.' and ':' as %25, %2E and %3A, so the id always splits cleanly.
+
+A query id carries SQL, and a link (/records/<id>) runs it as whoever follows it; so its signature,
+an HMAC of <sql> under the server's SECRET_KEY (django.core.signing, salt "sqltools.query-id"), lets
+fetch accept only queries this server's search ran. It is bound to nothing else: anyone may re-run
+the query, with their own rights. The other ids carry only names, resolved against the catalog, and
+key values and a row count, bound as parameters: no SQL.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote, unquote
 
+from django.core import signing
 from django.core.cache import cache
 
 from sqltools.catalog import TableRef, quoted_identifier, table_describe, table_resolve, table_sample, tables_list
@@ -101,7 +108,7 @@ def sample_id(ref: TableRef, limit: int) -> str:
 
 
 def query_id(sql: str) -> str:
-    return f"query:{_b64_encode(sql.strip())}"
+    return f"query:{_query_signer().sign(_b64_encode(sql.strip()))}"
 
 
 def _search_dispatch(text: str, alias: str | None) -> list[tuple[str, str]]:
@@ -204,14 +211,24 @@ def _fetch_row(rest: str, alias: str | None) -> dict[str, Any]:
 
 def _fetch_sample(rest: str, alias: str | None) -> dict[str, Any]:
     name, _, limit = rest.rpartition(":")
-    if not limit.isdigit() or int(limit) < 1:
+    if not limit.isdecimal() or int(limit) < 1:  # isdigit() would pass '²', which int() refuses
         raise InvalidArgument(f"The sample id 'sample:{rest}' must end in a row count, like sample:main.orders:10.")
     ref = _id_table(name, alias)
     return _sample_record(ref, int(limit), table_sample(table=ref, limit=int(limit), alias=alias))
 
 
-def _fetch_query(encoded: str, alias: str | None) -> dict[str, Any]:
-    return _query_record(_b64_decode(encoded, f"query:{encoded}"), alias)
+def _fetch_query(signed: str, alias: str | None) -> dict[str, Any]:
+    try:
+        encoded = _query_signer().unsign(signed)
+    except signing.BadSignature:
+        raise QueryRefused("This query id was not issued by this server (or was altered); "
+                           "run the query with execute_sql or search for it again.") from None
+    return _query_record(_b64_decode(encoded, f"query:{signed}"), alias)
+
+
+def _query_signer() -> signing.Signer:
+    # Salted: a signature made for anything else with the same SECRET_KEY does not fit a query id.
+    return signing.Signer(salt="sqltools.query-id")
 
 
 def _query_record(sql: str, alias: str | None) -> dict[str, Any]:
@@ -225,7 +242,8 @@ def _query_record(sql: str, alias: str | None) -> dict[str, Any]:
 
 
 def _read_only_run(sql: str, alias: str | None) -> QueryResult:
-    """search and fetch never write, whatever READ_ONLY_MODE says: a query id is text anyone can craft."""
+    """search and fetch never write, whatever READ_ONLY_MODE says: their SQL is a search text,
+    not an execute_sql call that asked for the write permission."""
     return query_run(sql=sql, alias=alias, allow_write=False, purpose="search and fetch")
 
 

@@ -33,3 +33,20 @@ def test_bad_ids_get_a_clear_page(admin_client, record_id, status):
     response = admin_client.get(f"/records/{record_id}")
     assert response.status_code == status
     assert "can’t be shown" in response.content.decode()
+
+
+@pytest.mark.parametrize("kind", ["unsigned", "altered", "foreign-key"])
+def test_query_links_not_issued_here_run_nothing(admin_client, kind):
+    """A cross-site link to /records/query:... must not run its SQL as whoever follows it."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from sqltools.models import AuditEntry
+    from tests.sqltools.test_search import forged_query_ids
+
+    forged = forged_query_ids("SELECT 41 + 1 AS answer")[kind]
+    with CaptureQueriesContext(connections["target"]) as ran:
+        response = admin_client.get(f"/records/{forged}")
+    assert response.status_code == 400 and ran.captured_queries == []
+    assert "was not issued by this server (or was altered)" in response.content.decode()
+    assert AuditEntry.objects.filter(tool="fetch", outcome="refused").exists()

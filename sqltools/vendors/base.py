@@ -49,6 +49,8 @@ class Vendor:
         cursor.execute(sql)
 
     def sample_sql(self, qualified_name: str, limit: int) -> tuple[str, list[Any]]:
+        """The statement and parameters for the first `limit` rows. `qualified_name` must come from
+        catalog.quoted_identifier, the one place that quotes a name (and doubles its '%')."""
         return f"SELECT * FROM {qualified_name} LIMIT %s", [limit]
 
     @contextmanager
