@@ -213,6 +213,7 @@ SQLTOOLS = {
     "MAX_SEARCH_RESULTS": env.int("MAX_SEARCH_RESULTS", default=50),
     "CACHE_TTL_SECONDS": env.int("CACHE_TTL_SECONDS", default=3600),
     "AUDIT": env.bool("AUDIT_LOG", default=True),
+    "REQUIRE_READ_ONLY_LOGIN": env.bool("REQUIRE_READ_ONLY_LOGIN", default=False),
 }
 
 # The MCP transports (mcp_bridge/conf.py). The two ALLOW_UNAUTH_* flags are the original

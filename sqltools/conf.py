@@ -20,6 +20,7 @@ class SqlToolsSettings:
     MAX_SEARCH_RESULTS: int = 50
     CACHE_TTL_SECONDS: int = 3600
     AUDIT: bool = True
+    REQUIRE_READ_ONLY_LOGIN: bool = False
 
 
 _cached: SqlToolsSettings | None = None
