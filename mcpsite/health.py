@@ -15,7 +15,6 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION, SUPPORTED_PROTOCOL_VERSI
 
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_error_category
-from sqltools.errors import SqlToolError
 from sqltools.login import login_report_cached, login_report_remembered
 
 _TARGET_CHECK_SECONDS = 5.0
@@ -63,7 +62,7 @@ async def _login_read_only(alias: str, reachable: bool) -> bool | None:
         try:
             report = await asyncio.wait_for(sync_to_async(login_report_remembered, thread_sensitive=False)(alias),
                                             _TARGET_CHECK_SECONDS)
-        except (asyncio.TimeoutError, SqlToolError):
+        except Exception:  # unknown is an answer here (null); the probe above already tells what is wrong
             return None
     return report.read_only if report is not None else None
 

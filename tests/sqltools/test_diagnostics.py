@@ -4,17 +4,24 @@ The login's privileges are read from each vendor's catalog and shown to the oper
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import socket
 
 import pyodbc
 import pytest
+import sqlglot
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
+from sqlglot import exp
 
+import sqltools.login
+from sqltools.checks import check_target_login
 from sqltools.diagnostics import connection_error_category
 from sqltools.errors import TargetUnavailable
+from sqltools.login import LoginReport, login_announce, login_privileges
 from sqltools.query import target
 from tests.live import free_port  # nothing listens there once the probe socket is closed
 
@@ -215,3 +222,162 @@ def test_postgresql_messages_have_categories(text, category):
     import psycopg
 
     assert connection_error_category(psycopg.OperationalError(text)) == category
+
+
+# --- The login's privileges ----------------------------------------------------------------------------------------
+
+RO_ROLE = f"readonly_probe_ro_{os.getpid()}"
+SCRATCH = f"diag_probe_{os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def _forget_login_reports(monkeypatch):
+    monkeypatch.setattr(sqltools.login, "_remembered", {})
+
+
+def _run(alias: str, *statements: str) -> None:
+    with connections[alias].cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
+
+
+@pytest.fixture
+def pg_read_only_role(alias_for):
+    """A PostgreSQL role with SELECT on one table and default_transaction_read_only; its alias."""
+    admin = alias_for(_pg())
+    _run(admin, f"DROP SCHEMA IF EXISTS {SCRATCH} CASCADE", f"DROP ROLE IF EXISTS {RO_ROLE}",
+         f"CREATE SCHEMA {SCRATCH}", f"CREATE TABLE {SCRATCH}.t (id int)", f"CREATE ROLE {RO_ROLE} LOGIN",
+         f"GRANT USAGE ON SCHEMA {SCRATCH} TO {RO_ROLE}", f"GRANT SELECT ON {SCRATCH}.t TO {RO_ROLE}",
+         f"ALTER ROLE {RO_ROLE} SET default_transaction_read_only = on")
+    role = alias_for(_pg(USER=RO_ROLE))
+    yield role
+    connections[role].close()  # a role with a session cannot be dropped
+    _run(admin, f"DROP SCHEMA {SCRATCH} CASCADE", f"DROP ROLE {RO_ROLE}")
+
+
+@needs_pg
+def test_postgresql_superuser_is_privileged_and_can_write(alias_for):
+    report = login_privileges(alias_for(_pg()))
+    assert report.read_only is False and report.privileged is True and "superuser" in report.reasons
+
+
+@needs_pg
+def test_postgresql_select_only_role_is_read_only(pg_read_only_role):
+    report = login_privileges(pg_read_only_role)
+    assert (report.read_only, report.privileged, report.reasons) == (True, False, [])
+
+
+@needs_pg
+def test_postgresql_role_with_a_write_grant_can_write(pg_read_only_role, alias_for):
+    _run(alias_for(_pg()), f"GRANT UPDATE ON {SCRATCH}.t TO {RO_ROLE}")
+    report = login_privileges(pg_read_only_role)
+    assert report.read_only is False and report.privileged is False
+    assert any("INSERT/UPDATE/DELETE/TRUNCATE on 1 tables" in r for r in report.reasons)
+    assert any("default_transaction_read_only is on, but" in r for r in report.reasons)
+
+
+@pytest.fixture
+def mysql_read_only_user(alias_for):
+    admin = alias_for(_mysql())
+    user = f"'{RO_ROLE}'@'127.0.0.1'"
+    _run(admin, f"DROP USER IF EXISTS {user}", f"DROP DATABASE IF EXISTS {SCRATCH}", f"CREATE DATABASE {SCRATCH}",
+         f"CREATE TABLE {SCRATCH}.t (id int)", f"CREATE USER {user} IDENTIFIED BY 'pw-{RO_ROLE}'",
+         f"GRANT SELECT ON {SCRATCH}.* TO {user}")
+    yield alias_for(_mysql(NAME=SCRATCH, USER=RO_ROLE, PASSWORD=f"pw-{RO_ROLE}"))
+    _run(admin, f"DROP USER {user}", f"DROP DATABASE {SCRATCH}")
+
+
+@needs_mysql
+def test_mariadb_root_is_privileged_and_can_write(alias_for):
+    report = login_privileges(alias_for(_mysql()))
+    assert report.read_only is False and report.privileged is True and "ALL PRIVILEGES ON *.*" in report.reasons
+
+
+@needs_mysql
+def test_mariadb_select_only_user_is_read_only(mysql_read_only_user):
+    assert login_privileges(mysql_read_only_user) == LoginReport(True, False, [])
+
+
+@needs_mysql
+def test_mariadb_user_with_a_write_grant_can_write(mysql_read_only_user, alias_for):
+    _run(alias_for(_mysql()), f"GRANT INSERT, DELETE ON {SCRATCH}.t TO '{RO_ROLE}'@'127.0.0.1'")
+    connections[mysql_read_only_user].close()
+    report = login_privileges(mysql_read_only_user)
+    assert report.read_only is False and report.privileged is False
+    assert report.reasons == [f"DELETE ON `{SCRATCH}`.`t`", f"INSERT ON `{SCRATCH}`.`t`"]
+
+
+def test_sqlite_file_is_writable_unless_opened_read_only(alias_for, tmp_path):
+    path = tmp_path / "sales.sqlite3"
+    writable = alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)})
+    _run(writable, "CREATE TABLE t (id int)")
+    assert login_privileges(writable).read_only is False
+    read_only = alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": f"file:{path}?mode=ro"})
+    assert login_privileges(read_only) == LoginReport(True, False, [])
+    with pytest.raises(Exception, match="readonly"):
+        _run(read_only, "INSERT INTO t VALUES (1)")  # the report is what the driver does
+
+
+@pytest.mark.parametrize("name, casts", [("MSSQL_ROLES_SQL", True), ("MSSQL_PERMISSIONS_SQL", False), ("MSSQL_TABLES_SQL", True)])
+def test_sql_server_privilege_queries_parse_as_tsql(name, casts):
+    tree = sqlglot.parse_one(getattr(sqltools.login, name), read="tsql")
+    assert isinstance(tree, exp.Select)
+    if casts:  # FreeTDS cannot bind a bit or sql_variant column: every value is an int
+        assert all(isinstance(c, exp.Cast) and c.to.sql("tsql") == "INTEGER" for c in tree.expressions)
+
+
+# --- Where the operator sees it -------------------------------------------------------------------------------------
+
+def _use(sqltools_config, alias: str, **changes) -> None:
+    sqltools_config(ALIAS=alias, **changes)
+
+
+def test_check_warns_when_the_login_can_write(alias_for, tmp_path, sqltools_config):
+    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "w.sqlite3")}))
+    [warning] = check_target_login()
+    assert warning.id == "sqltools.W010" and "can write" in warning.msg and "docs/read_only.md" in warning.hint
+
+
+def test_check_is_an_error_when_a_read_only_login_is_required(alias_for, tmp_path, sqltools_config):
+    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "w.sqlite3")}),
+         REQUIRE_READ_ONLY_LOGIN=True)
+    assert [e.id for e in check_target_login()] == ["sqltools.E010"]
+
+
+def test_check_is_silent_for_a_read_only_login_and_warns_apart_when_unreachable(alias_for, tmp_path, sqltools_config):
+    path = tmp_path / "r.sqlite3"
+    _run(alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}), "CREATE TABLE t (id int)")
+    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": f"file:{path}?mode=ro"}))
+    assert check_target_login() == []
+    _use(sqltools_config, alias_for(_pg(PORT=free_port())))
+    [warning] = check_target_login()
+    assert warning.id == "sqltools.W011" and "(unreachable; log ref" in warning.msg
+
+
+def test_check_runs_with_deploy_checks_only():
+    from django.core.checks import registry
+
+    assert check_target_login in registry.registry.get_checks(include_deployment_checks=True)
+    assert check_target_login not in registry.registry.get_checks(include_deployment_checks=False)
+
+
+def test_startup_says_loudly_when_read_only_mode_has_a_login_that_can_write(alias_for, tmp_path, sqltools_config, caplog):
+    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "w.sqlite3")}))
+    with caplog.at_level(logging.INFO, logger="sqltools.login"):
+        login_announce()
+    [record] = [r for r in caplog.records if r.name == "sqltools.login"]
+    assert record.levelno == logging.WARNING and "READ_ONLY_MODE is on but the SQL target login CAN WRITE" in record.getMessage()
+
+
+def test_startup_refuses_when_a_read_only_login_is_required(alias_for, tmp_path, sqltools_config):
+    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "w.sqlite3")}),
+         REQUIRE_READ_ONLY_LOGIN=True)
+    with pytest.raises(ImproperlyConfigured, match="REQUIRE_READ_ONLY_LOGIN"):
+        login_announce()
+
+
+def test_startup_with_an_unreachable_target_logs_and_starts(alias_for, sqltools_config, caplog):
+    _use(sqltools_config, alias_for(_pg(PORT=free_port())), REQUIRE_READ_ONLY_LOGIN=True)
+    with caplog.at_level(logging.INFO, logger="sqltools.login"):
+        login_announce()
+    assert "not checked at startup" in caplog.text and "(unreachable; log ref" in caplog.text
