@@ -24,6 +24,7 @@ from django.db.backends.utils import CursorWrapper
 from sqltools.conf import sqltools_settings
 from sqltools.errors import TargetUnavailable
 from sqltools.query import target
+from sqltools.vendors import vendor_for
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ WHERE o.type IN ('U', 'V') AND (
 """
 
 
-def _postgresql(cursor: CursorWrapper, connection: BaseDatabaseWrapper) -> LoginReport:
+def _postgresql(cursor: CursorWrapper) -> LoginReport:
     cursor.execute(POSTGRESQL_SQL)
     superuser, createrole, createdb, bypassrls, server_roles, tables, schemas, default_ro, standby = cursor.fetchone()
     admin = [name for name, on in (("superuser", superuser), ("CREATEROLE", createrole), ("BYPASSRLS", bypassrls),
@@ -87,7 +88,7 @@ _MYSQL_WRITES = {"INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX
                  "ALTER ROUTINE", "TRIGGER", "EVENT", "DELETE HISTORY"}
 
 
-def _mysql(cursor: CursorWrapper, connection: BaseDatabaseWrapper) -> LoginReport:
+def _mysql(cursor: CursorWrapper) -> LoginReport:
     cursor.execute("SHOW GRANTS")
     admin: list[str] = []
     writes: list[str] = []
@@ -106,7 +107,7 @@ def _mysql(cursor: CursorWrapper, connection: BaseDatabaseWrapper) -> LoginRepor
     return LoginReport(not (admin or writes), bool(admin), admin + writes)
 
 
-def _mssql(cursor: CursorWrapper, connection: BaseDatabaseWrapper) -> LoginReport:
+def _mssql(cursor: CursorWrapper) -> LoginReport:
     cursor.execute(MSSQL_ROLES_SQL)
     sysadmin, control_server, owner, writer, ddladmin = cursor.fetchone()
     cursor.execute(MSSQL_PERMISSIONS_SQL)
@@ -122,29 +123,33 @@ def _mssql(cursor: CursorWrapper, connection: BaseDatabaseWrapper) -> LoginRepor
     return LoginReport(not (admin or writes), bool(admin), admin + writes)
 
 
-def _sqlite(cursor: CursorWrapper, connection: BaseDatabaseWrapper) -> LoginReport:
+def _sqlite(connection: BaseDatabaseWrapper) -> LoginReport:
+    """From the settings and the file: opening a missing file would create it, and the demo seeder looks for it."""
     name = str(connection.settings_dict["NAME"])
     path, query = (urlsplit(name).path, parse_qs(urlsplit(name).query)) if name.startswith("file:") else (name, {})
     if query.get("mode") == ["ro"] or query.get("immutable") == ["1"]:
         return LoginReport(True, False, [])
     if path in ("", ":memory:") or query.get("mode") == ["memory"]:
         return LoginReport(False, False, ["an in-memory database"])
+    if not os.path.exists(path):
+        return LoginReport(None, False, ["the database file does not exist yet"])
     if os.access(path, os.W_OK):
         return LoginReport(False, False, ["the database file is writable by this process and not opened with ?mode=ro"])
     return LoginReport(True, False, [])
 
 
-PROBES: dict[str, Callable[[CursorWrapper, BaseDatabaseWrapper], LoginReport]] = {
-    "postgresql": _postgresql, "mysql": _mysql, "mssql": _mssql, "sqlite": _sqlite,
-}
+PROBES: dict[str, Callable[[CursorWrapper], LoginReport]] = {"postgresql": _postgresql, "mysql": _mysql, "mssql": _mssql}
 
 
 def login_privileges(alias: str | None = None) -> LoginReport:
     """What the target login may do; TargetUnavailable when the target does not answer."""
+    connection = connections[alias or sqltools_settings().ALIAS]
+    if vendor_for(connection).name == "sqlite":
+        return _sqlite(connection)
     connection, vendor = target(alias)
     try:
         with connection.cursor() as cursor:
-            return PROBES[vendor.name](cursor, connection)
+            return PROBES[vendor.name](cursor)
     except DatabaseError as error:
         logger.warning("Could not read the privileges of SQL target %r's login: %s", connection.alias, error)
         return LoginReport(None, None, [f"its privileges could not be read ({type(error).__name__})"])

@@ -318,6 +318,12 @@ def test_sqlite_file_is_writable_unless_opened_read_only(alias_for, tmp_path):
         _run(read_only, "INSERT INTO t VALUES (1)")  # the report is what the driver does
 
 
+def test_sqlite_report_never_creates_a_missing_file(alias_for, tmp_path):
+    path = tmp_path / "not-seeded-yet.sqlite3"
+    report = login_privileges(alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}))
+    assert report.read_only is None and not path.exists()
+
+
 @pytest.mark.parametrize("name, casts", [("MSSQL_ROLES_SQL", True), ("MSSQL_PERMISSIONS_SQL", False), ("MSSQL_TABLES_SQL", True)])
 def test_sql_server_privilege_queries_parse_as_tsql(name, casts):
     tree = sqlglot.parse_one(getattr(sqltools.login, name), read="tsql")
@@ -328,18 +334,24 @@ def test_sql_server_privilege_queries_parse_as_tsql(name, casts):
 
 # --- Where the operator sees it -------------------------------------------------------------------------------------
 
+def _writable_sqlite(alias_for, tmp_path) -> str:
+    path = tmp_path / "w.sqlite3"
+    path.touch()
+    return alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)})
+
+
 def _use(sqltools_config, alias: str, **changes) -> None:
     sqltools_config(ALIAS=alias, **changes)
 
 
 def test_check_warns_when_the_login_can_write(alias_for, tmp_path, sqltools_config):
-    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "w.sqlite3")}))
+    _use(sqltools_config, _writable_sqlite(alias_for, tmp_path))
     [warning] = check_target_login()
     assert warning.id == "sqltools.W010" and "can write" in warning.msg and "docs/read_only.md" in warning.hint
 
 
 def test_check_is_an_error_when_a_read_only_login_is_required(alias_for, tmp_path, sqltools_config):
-    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "w.sqlite3")}),
+    _use(sqltools_config, _writable_sqlite(alias_for, tmp_path),
          REQUIRE_READ_ONLY_LOGIN=True)
     assert [e.id for e in check_target_login()] == ["sqltools.E010"]
 
@@ -362,7 +374,7 @@ def test_check_runs_with_deploy_checks_only():
 
 
 def test_startup_says_loudly_when_read_only_mode_has_a_login_that_can_write(alias_for, tmp_path, sqltools_config, caplog):
-    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "w.sqlite3")}))
+    _use(sqltools_config, _writable_sqlite(alias_for, tmp_path))
     with caplog.at_level(logging.INFO, logger="sqltools.login"):
         login_announce()
     [record] = [r for r in caplog.records if r.name == "sqltools.login"]
@@ -370,7 +382,7 @@ def test_startup_says_loudly_when_read_only_mode_has_a_login_that_can_write(alia
 
 
 def test_startup_refuses_when_a_read_only_login_is_required(alias_for, tmp_path, sqltools_config):
-    _use(sqltools_config, alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "w.sqlite3")}),
+    _use(sqltools_config, _writable_sqlite(alias_for, tmp_path),
          REQUIRE_READ_ONLY_LOGIN=True)
     with pytest.raises(ImproperlyConfigured, match="REQUIRE_READ_ONLY_LOGIN"):
         login_announce()
