@@ -50,7 +50,8 @@ def check_target_login(app_configs=None, **kwargs) -> list:
     except TargetUnavailable as error:
         return [Warning(f"Could not check what the SQL target login may do: {error}", id="sqltools.W011")]
     if report.read_only is None:
-        return [Warning(f"Could not tell whether the SQL target login can write: {'; '.join(report.reasons)}.", id="sqltools.W011")]
+        return [Warning(f"Could not tell whether the SQL target login can write: {'; '.join(report.reasons)}.",
+                        id="sqltools.W011")]
     if report.read_only:
         return []
     level, check_id = (Error, "sqltools.E010") if conf.REQUIRE_READ_ONLY_LOGIN else (Warning, "sqltools.W010")

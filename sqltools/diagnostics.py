@@ -18,7 +18,8 @@ from sqltools.errors import TargetUnavailable
 
 logger = logging.getLogger(__name__)
 
-UNREACHABLE, LOGIN_FAILED, TIMEOUT, TLS, MISCONFIGURED = "unreachable", "login_failed", "timeout", "tls", "misconfigured"
+UNREACHABLE, LOGIN_FAILED, TIMEOUT = "unreachable", "login_failed", "timeout"
+TLS, MISCONFIGURED = "tls", "misconfigured"
 
 # Message fragments, most specific first: a SQL Server "Cannot open database ... The login failed"
 # is a wrong database name, and a "Login timeout expired" is a timeout.
@@ -29,8 +30,8 @@ _FRAGMENTS: list[tuple[str, re.Pattern[str]]] = [
         r'cannot open database|database ".*" does not exist|unknown database|unable to open database file'
         r"|data source name not found|can't open lib|invalid connection string|parsing failed", re.I)),
     (LOGIN_FAILED, re.compile(
-        r'login failed|password authentication failed|role ".*" does not exist|no pg_hba\.conf entry|access denied for user'
-        r"|authentication failed|peer authentication", re.I)),
+        r'login failed|password authentication failed|role ".*" does not exist|no pg_hba\.conf entry'
+        r"|access denied for user|authentication failed|peer authentication", re.I)),
 ]
 
 # Codes where a driver gives one: MySQL/MariaDB error numbers, ODBC and PostgreSQL SQLSTATEs.

@@ -42,18 +42,22 @@ _SYSTEM = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND left(n.nspn
 POSTGRESQL_SQL = f"""
 SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
   (SELECT string_agg(g.rolname, ', ' ORDER BY g.rolname) FROM pg_roles g
-    WHERE g.rolname IN ('pg_write_server_files', 'pg_read_server_files', 'pg_execute_server_program', 'pg_write_all_data')
+    WHERE g.rolname IN ('pg_write_server_files', 'pg_read_server_files', 'pg_execute_server_program',
+                        'pg_write_all_data')
       AND pg_has_role(current_user, g.oid, 'MEMBER')),
   (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'f') AND {_SYSTEM} AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')),
-  (SELECT string_agg(n.nspname, ', ' ORDER BY n.nspname) FROM pg_namespace n WHERE {_SYSTEM} AND has_schema_privilege(n.oid, 'CREATE')),
+    WHERE c.relkind IN ('r', 'p', 'v', 'f') AND {_SYSTEM}
+      AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')),
+  (SELECT string_agg(n.nspname, ', ' ORDER BY n.nspname) FROM pg_namespace n
+    WHERE {_SYSTEM} AND has_schema_privilege(n.oid, 'CREATE')),
   current_setting('default_transaction_read_only') = 'on', pg_is_in_recovery()
 FROM pg_roles r WHERE r.rolname = current_user
 """
 
 MSSQL_ROLES_SQL = """
 SELECT CAST(IS_SRVROLEMEMBER('sysadmin') AS int), CAST(HAS_PERMS_BY_NAME(NULL, NULL, 'CONTROL SERVER') AS int),
-  CAST(IS_ROLEMEMBER('db_owner') AS int), CAST(IS_ROLEMEMBER('db_datawriter') AS int), CAST(IS_ROLEMEMBER('db_ddladmin') AS int)
+  CAST(IS_ROLEMEMBER('db_owner') AS int), CAST(IS_ROLEMEMBER('db_datawriter') AS int),
+  CAST(IS_ROLEMEMBER('db_ddladmin') AS int)
 """
 MSSQL_PERMISSIONS_SQL = """
 SELECT permission_name FROM fn_my_permissions(NULL, 'DATABASE')
@@ -71,10 +75,10 @@ WHERE o.type IN ('U', 'V') AND (
 def _postgresql(cursor: CursorWrapper) -> LoginReport:
     cursor.execute(POSTGRESQL_SQL)
     superuser, createrole, createdb, bypassrls, server_roles, tables, schemas, default_ro, standby = cursor.fetchone()
-    admin = [name for name, on in (("superuser", superuser), ("CREATEROLE", createrole), ("BYPASSRLS", bypassrls),
-                                    (f"member of {server_roles}", server_roles)) if on]
-    writes = [text for text, on in (("CREATEDB", createdb), (f"INSERT/UPDATE/DELETE/TRUNCATE on {tables} tables or views", tables),
-                                     (f"CREATE in schema {schemas}", schemas)) if on]
+    admin = _named({"superuser": superuser, "CREATEROLE": createrole, "BYPASSRLS": bypassrls,
+                    f"member of {server_roles}": server_roles})
+    writes = _named({"CREATEDB": createdb, f"INSERT/UPDATE/DELETE/TRUNCATE on {tables} tables or views": tables,
+                     f"CREATE in schema {schemas}": schemas})
     if standby:  # a hot standby refuses every write, whoever asks
         return LoginReport(True, bool(admin), [])
     if writes and default_ro:
@@ -114,12 +118,12 @@ def _mssql(cursor: CursorWrapper) -> LoginReport:
     permissions = sorted(row[0] for row in cursor.fetchall())
     cursor.execute(MSSQL_TABLES_SQL)
     tables = cursor.fetchone()[0]
-    admin = [name for name, on in (("sysadmin", sysadmin), ("CONTROL SERVER", control_server), ("db_owner", owner),
-                                    ("CONTROL on the database", "CONTROL" in permissions)) if on == 1 or on is True]
-    writes = [name for name, on in (("db_datawriter", writer == 1), ("db_ddladmin", ddladmin == 1),
-                                    (f"database permissions {', '.join(p for p in permissions if p != 'CONTROL')}",
-                                     any(p != "CONTROL" for p in permissions)),
-                                    (f"INSERT/UPDATE/DELETE on {tables} tables or views", tables)) if on]
+    granted = [p for p in permissions if p != "CONTROL"]
+    admin = _named({"sysadmin": sysadmin, "CONTROL SERVER": control_server, "db_owner": owner,
+                    "CONTROL on the database": "CONTROL" in permissions})
+    writes = _named({"db_datawriter": writer, "db_ddladmin": ddladmin,
+                     f"database permissions {', '.join(granted)}": granted,
+                     f"INSERT/UPDATE/DELETE on {tables} tables or views": tables})
     return LoginReport(not (admin or writes), bool(admin), admin + writes)
 
 
@@ -138,7 +142,14 @@ def _sqlite(connection: BaseDatabaseWrapper) -> LoginReport:
     return LoginReport(True, False, [])
 
 
-PROBES: dict[str, Callable[[CursorWrapper], LoginReport]] = {"postgresql": _postgresql, "mysql": _mysql, "mssql": _mssql}
+def _named(flags: dict[str, object]) -> list[str]:
+    """The names whose flag is set (SQL Server's IS_* functions answer 1, 0 or NULL)."""
+    return [name for name, on in flags.items() if on]
+
+
+PROBES: dict[str, Callable[[CursorWrapper], LoginReport]] = {
+    "postgresql": _postgresql, "mysql": _mysql, "mssql": _mssql,
+}
 
 
 def login_privileges(alias: str | None = None) -> LoginReport:
@@ -195,6 +206,7 @@ def login_announce() -> None:
         raise ImproperlyConfigured(f"REQUIRE_READ_ONLY_LOGIN is on and the SQL target login can write ({reasons}).")
     elif conf.READ_ONLY:
         logger.warning("!!! READ_ONLY_MODE is on but the SQL target login CAN WRITE (%s): the statement guard and "
-                       "read-only transactions are the only barrier. Use a read-only login (docs/read_only.md). !!!", reasons)
+                       "read-only transactions are the only barrier. Use a read-only login (docs/read_only.md). !!!",
+                       reasons)
     else:
         logger.info("SQL target login can write (%s); READ_ONLY_MODE is off.", reasons)

@@ -393,3 +393,31 @@ def test_startup_with_an_unreachable_target_logs_and_starts(alias_for, sqltools_
     with caplog.at_level(logging.INFO, logger="sqltools.login"):
         login_announce()
     assert "not checked at startup" in caplog.text and "(unreachable; log ref" in caplog.text
+
+
+class _Answers:
+    """A cursor that answers the three SQL Server catalog queries in order (no server can run here)."""
+
+    def __init__(self, *answers: list[tuple]) -> None:
+        self.answers = list(answers)
+
+    def execute(self, sql: str) -> None:
+        self.rows = self.answers.pop(0)
+
+    def fetchone(self) -> tuple:
+        return self.rows[0]
+
+    def fetchall(self) -> list[tuple]:
+        return self.rows
+
+
+@pytest.mark.parametrize("answers, expected", [
+    (([(0, 0, 0, 0, 0)], [], [(0,)]), LoginReport(True, False, [])),
+    (([(0, 0, None, None, None)], [], [(0,)]), LoginReport(True, False, [])),  # NULL: not a role of this database
+    (([(1, 1, 1, 0, 0)], [("CONTROL",), ("INSERT",)], [(12,)]),
+     LoginReport(False, True, ["sysadmin", "CONTROL SERVER", "db_owner", "CONTROL on the database",
+                               "database permissions INSERT", "INSERT/UPDATE/DELETE on 12 tables or views"])),
+    (([(0, 0, 0, 1, 0)], [], [(3,)]), LoginReport(False, False, ["db_datawriter", "INSERT/UPDATE/DELETE on 3 tables or views"])),
+])
+def test_sql_server_answers_make_a_report(answers, expected):
+    assert sqltools.login._mssql(_Answers(*answers)) == expected
