@@ -32,6 +32,7 @@ from mcp_bridge.sse_relay import SseRelay
 from mcp_bridge.tokens import DjangoTokenVerifier
 from mcp_bridge.tools import chatgpt_server, sql_server
 from sqltools.audit import audit_writer
+from sqltools.login import login_announce
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class McpApplication:
     @contextlib.asynccontextmanager
     async def _running(self) -> AsyncIterator[None]:
         _warn_about_development_flags()
+        await anyio.to_thread.run_sync(login_announce)  # one line on the login; refuses to start if it must be read-only
         async with contextlib.AsyncExitStack() as stack:
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in self.transports:

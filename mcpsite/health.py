@@ -14,6 +14,8 @@ from django.http import HttpRequest, JsonResponse
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
 
 from sqltools.conf import sqltools_settings
+from sqltools.diagnostics import connection_error_category
+from sqltools.login import login_report_cached, login_report_remembered
 
 _TARGET_CHECK_SECONDS = 5.0
 _CACHE_SECONDS = 2.0
@@ -29,7 +31,7 @@ def target_probe(alias: str) -> dict[str, Any]:
             cursor.fetchone()
     except DatabaseError as error:
         connection.close()
-        return {"reachable": False, "error": type(error).__name__}
+        return {"reachable": False, "error": connection_error_category(error)}
     return {"reachable": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
@@ -53,9 +55,22 @@ def database_label(alias: str) -> str:
     return Path(name).name if config["ENGINE"].endswith("sqlite3") else name
 
 
+async def _login_read_only(alias: str, reachable: bool) -> bool | None:
+    """Whether the login can only read: asked once per process and remembered (sqltools.login), None if unknown."""
+    report = login_report_cached(alias)
+    if report is None and reachable:
+        try:
+            report = await asyncio.wait_for(sync_to_async(login_report_remembered, thread_sensitive=False)(alias),
+                                            _TARGET_CHECK_SECONDS)
+        except Exception:  # unknown is an answer here (null); the probe above already tells what is wrong
+            return None
+    return report.read_only if report is not None else None
+
+
 async def health(request: HttpRequest) -> JsonResponse:
     conf = sqltools_settings()
     target = await _probe_cached(conf.ALIAS)
+    login_read_only = await _login_read_only(conf.ALIAS, target["reachable"])
     body = {
         "status": "healthy" if target["reachable"] else "degraded",
         "transport": "streamable-http+sse",
@@ -67,5 +82,6 @@ async def health(request: HttpRequest) -> JsonResponse:
         "mcp_version": LATEST_HANDSHAKE_VERSION,
         "mcp_versions": list(SUPPORTED_PROTOCOL_VERSIONS),
         "read_only": conf.READ_ONLY,
+        "login_read_only": login_read_only,
     }
     return JsonResponse(body, status=200 if target["reachable"] else 503)

@@ -225,6 +225,7 @@ SQLTOOLS = {
     # Comma-separated additions to the read-only guard's allow lists (docs/read_only.md).
     "READ_ONLY_EXTRA_FUNCTIONS": tuple(env.list("READ_ONLY_EXTRA_FUNCTIONS", default=[])),
     "READ_ONLY_EXTRA_RELATIONS": tuple(env.list("READ_ONLY_EXTRA_RELATIONS", default=[])),
+    "REQUIRE_READ_ONLY_LOGIN": env.bool("REQUIRE_READ_ONLY_LOGIN", default=False),
 }
 
 # The MCP transports (mcp_bridge/conf.py). The two ALLOW_UNAUTH_* flags are the original

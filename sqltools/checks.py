@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from sqltools.conf import sqltools_settings
+from sqltools.errors import TargetUnavailable
+from sqltools.login import login_privileges
 from sqltools.vendors import VENDORS
 
 
@@ -35,3 +37,24 @@ def check_target(app_configs=None, **kwargs) -> list:
         errors.append(Warning("TrustServerCertificate=yes: the SQL Server's TLS certificate is not verified.",
                               hint="Install the server's CA and remove TrustServerCertificate.", id="sqltools.W003"))
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_target_login(app_configs=None, **kwargs) -> list:
+    """Connects to the target, so only with --deploy: a login that can write is the missing barrier."""
+    conf = sqltools_settings()
+    if conf.ALIAS not in settings.DATABASES:
+        return []  # sqltools.E001 says so
+    try:
+        report = login_privileges(conf.ALIAS)
+    except TargetUnavailable as error:
+        return [Warning(f"Could not check what the SQL target login may do: {error}", id="sqltools.W011")]
+    if report.read_only is None:
+        return [Warning(f"Could not tell whether the SQL target login can write: {'; '.join(report.reasons)}.",
+                        id="sqltools.W011")]
+    if report.read_only:
+        return []
+    level, check_id = (Error, "sqltools.E010") if conf.REQUIRE_READ_ONLY_LOGIN else (Warning, "sqltools.W010")
+    return [level(f"The SQL target login can write ({'; '.join(report.reasons)}).",
+                  hint="In read-only mode the statement guard and read-only transactions are the only barrier: "
+                       "use a read-only login (docs/read_only.md).", id=check_id)]

@@ -23,6 +23,7 @@ class SqlToolsSettings:
     MAX_QUERY_CHARS: int = 65_536
     READ_ONLY_EXTRA_FUNCTIONS: tuple[str, ...] = ()
     READ_ONLY_EXTRA_RELATIONS: tuple[str, ...] = ()
+    REQUIRE_READ_ONLY_LOGIN: bool = False
 
 
 _cached: SqlToolsSettings | None = None

@@ -34,4 +34,10 @@ class QueryFailed(SqlToolError):
 
 
 class TargetUnavailable(SqlToolError):
+    """`category` says why (sqltools.diagnostics): unreachable, login_failed, timeout, tls or misconfigured."""
+
     code = "unavailable"
+
+    def __init__(self, message: str, *, category: str | None = None) -> None:
+        super().__init__(message)
+        self.category = category

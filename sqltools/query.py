@@ -12,7 +12,8 @@ from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
-from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout, TargetUnavailable
+from sqltools.diagnostics import target_unavailable
+from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout
 from sqltools.policy import Checked, statement_policy
 from sqltools.readonly import Kind
 from sqltools.values import json_text, rows_to_json
@@ -46,8 +47,7 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
     try:
         connection.ensure_connection()
     except DatabaseError as error:
-        logger.warning("target database %s unreachable: %s", connection.alias, error)
-        raise TargetUnavailable(f"The SQL database is not reachable right now ({_first_line(error)}).") from None
+        raise target_unavailable(connection=connection, error=error) from None
     return connection, vendor_for(connection)
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.db import connections
 
 import mcpsite.health
+import sqltools.login
 from tests.live import free_port  # nothing listens there once the probe socket is closed
 
 # The healthy case probes the test copy of the target; the unreachable target is an alias added for one
@@ -20,8 +21,9 @@ USER = "target_login_name"
 
 @pytest.fixture(autouse=True)
 def fresh_probe(monkeypatch):
-    """The probe result is cached for 2 s in a module global: every test starts without it."""
+    """The probe result is cached for 2 s, the login's privileges for longer: every test starts without them."""
     monkeypatch.setattr(mcpsite.health, "_last", None)
+    monkeypatch.setattr(sqltools.login, "_remembered", {})
 
 
 def test_a_slow_probe_is_remembered_from_when_it_answered(client, monkeypatch):
@@ -96,3 +98,17 @@ def test_health_caches_the_probe_briefly(client, unreachable_target, monkeypatch
     assert client.get("/health").status_code == 503 and calls == []  # still the cached answer
     monkeypatch.setattr(mcpsite.health, "_last", None)
     assert client.get("/health").status_code == 200 and calls == ["target_unreachable"]
+
+
+@uses_target
+def test_health_says_whether_the_login_can_write_and_asks_once(client, monkeypatch):
+    assert client.get("/health").json()["login_read_only"] is False  # the in-memory test target can be written
+    asked = []
+    monkeypatch.setattr(sqltools.login, "login_privileges", lambda alias: asked.append(alias))
+    monkeypatch.setattr(mcpsite.health, "_last", None)
+    assert client.get("/health").json()["login_read_only"] is False and asked == []  # remembered, not asked again
+
+
+def test_health_does_not_know_the_login_of_a_target_that_does_not_answer(client, unreachable_target):
+    body = client.get("/health").json()
+    assert body["login_read_only"] is None and body["target"]["error"] == "unreachable"
