@@ -94,18 +94,46 @@ def query_read(
     *, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, params: Sequence[Any] | None, max_rows: int
 ) -> QueryResult:
     """Run a statement already known to be a read, in a transaction that is always rolled back."""
-    timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
+    conf = sqltools_settings()
+    timeout, value_cap = conf.QUERY_TIMEOUT_SECONDS, conf.MAX_VALUE_BYTES
     started = time.perf_counter()
+    sql = vendor.read_sql(sql, max_value_bytes=value_cap)
     with _database_errors(vendor, timeout), transaction.atomic(using=connection.alias):
-        with connection.cursor() as cursor, vendor.read_guard(cursor, timeout=timeout, max_rows=max_rows) as reader:
+        with connection.cursor() as cursor, vendor.read_guard(
+            cursor, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap
+        ) as reader:
             if params is None:
                 vendor.execute_text(reader, sql)
             else:
                 reader.execute(sql, params)
             columns = [d[0] for d in reader.description or ()]
-            raw_rows = reader.fetchmany(max_rows + 1) if reader.description else []
+            raw_rows = _fetch(reader, limit=max_rows + 1) if reader.description else []
         transaction.set_rollback(True, using=connection.alias)
     return _shape(columns, raw_rows, max_rows=max_rows, started=started)
+
+
+# Rows per fetch: a PostgreSQL FETCH is a round trip that holds the whole batch in memory, so
+# the batch times MAX_VALUE_BYTES (the server's cap on one row) is what one fetch can cost.
+_FETCH_BYTES = 64 * 1024 * 1024
+
+
+def _fetch(reader: Any, *, limit: int) -> list[Sequence[Any]]:
+    """Up to `limit` rows, in batches, stopping once their text exceeds the character budget.
+
+    Rows past that point could not be shown (their JSON is at least as long as their text and
+    bytes), so fetching them would only spend the worker's memory.
+    """
+    conf = sqltools_settings()
+    batch = max(1, _FETCH_BYTES // max(1, conf.MAX_VALUE_BYTES))
+    rows: list[Sequence[Any]] = []
+    size = 0
+    while len(rows) < limit and size <= conf.MAX_RESULT_CHARS:
+        chunk = reader.fetchmany(min(batch, limit - len(rows)))
+        if not chunk:
+            break
+        rows.extend(chunk)
+        size += sum(len(value) for row in chunk for value in row if isinstance(value, (str, bytes, memoryview)))
+    return rows
 
 
 def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
@@ -116,7 +144,7 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_row
             vendor.execute_text(writer, sql)
             affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
             columns = [d[0] for d in writer.description or ()]
-            raw_rows = writer.fetchmany(max_rows + 1) if writer.description else []
+            raw_rows = _fetch(writer, limit=max_rows + 1) if writer.description else []
     result = _shape(columns, raw_rows, max_rows=max_rows, started=started)
     result.statement_type = kind.value
     result.rows_affected = affected
@@ -161,6 +189,12 @@ def _database_errors(vendor: Vendor, timeout: float) -> Iterator[None]:
             raise QueryTimeout(f"The query ran longer than {timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS).") from None
         if any(marker in str(error).lower() for marker in ("read-only", "readonly", "read only")):
             raise QueryRefused(f"The database refused a write in a read-only transaction: {_first_line(error)}") from None
+        if vendor.is_too_large(error):
+            megabytes = sqltools_settings().MAX_VALUE_BYTES / 2**20
+            raise QueryFailed(
+                f"A value or row of the result is larger than {megabytes:g} MB (MAX_VALUE_BYTES); select fewer or "
+                "shorter columns, e.g. left(col, 1000) or substr(col, 1, 1000)."
+            ) from None
         raise QueryFailed(f"The database rejected the query: {_first_line(error)}") from None
 
 
