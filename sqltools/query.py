@@ -107,9 +107,9 @@ def query_read(
             else:
                 reader.execute(sql, params)
             columns = [d[0] for d in reader.description or ()]
-            raw_rows = _fetch(reader, limit=max_rows + 1) if reader.description else []
+            raw_rows, over = _fetch(reader, limit=max_rows + 1) if reader.description else ([], False)
         transaction.set_rollback(True, using=connection.alias)
-    return _shape(columns, raw_rows, max_rows=max_rows, started=started)
+    return _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
 
 
 # Rows per fetch: a PostgreSQL FETCH is a round trip that holds the whole batch in memory, so
@@ -117,23 +117,26 @@ def query_read(
 _FETCH_BYTES = 64 * 1024 * 1024
 
 
-def _fetch(reader: Any, *, limit: int) -> list[Sequence[Any]]:
-    """Up to `limit` rows, in batches, stopping once their text exceeds the character budget.
+def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
+    """Up to `limit` rows, in batches; stops before the first row whose text passes the character budget.
 
-    Rows past that point could not be shown (their JSON is at least as long as their text and
-    bytes), so fetching them would only spend the worker's memory.
+    That row and the rest could not be shown (JSON is at least as long as the text and bytes it
+    holds), so keeping them would only spend the worker's memory. The flag says rows were left.
     """
     conf = sqltools_settings()
     batch = max(1, _FETCH_BYTES // max(1, conf.MAX_VALUE_BYTES))
     rows: list[Sequence[Any]] = []
     size = 0
-    while len(rows) < limit and size <= conf.MAX_RESULT_CHARS:
+    while len(rows) < limit:
         chunk = reader.fetchmany(min(batch, limit - len(rows)))
         if not chunk:
             break
-        rows.extend(chunk)
-        size += sum(len(value) for row in chunk for value in row if isinstance(value, (str, bytes, memoryview)))
-    return rows
+        for row in chunk:
+            size += sum(len(value) for value in row if isinstance(value, (str, bytes, memoryview)))
+            if size > conf.MAX_RESULT_CHARS:
+                return rows, True
+            rows.append(row)
+    return rows, False
 
 
 def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
@@ -144,21 +147,26 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_row
             vendor.execute_text(writer, sql)
             affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
             columns = [d[0] for d in writer.description or ()]
-            raw_rows = _fetch(writer, limit=max_rows + 1) if writer.description else []
-    result = _shape(columns, raw_rows, max_rows=max_rows, started=started)
+            raw_rows, over = _fetch(writer, limit=max_rows + 1) if writer.description else ([], False)
+    result = _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
     result.statement_type = kind.value
     result.rows_affected = affected
     return result
 
 
-def _shape(columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, started: float) -> QueryResult:
-    """Convert rows to JSON-safe values, stopping at the row cap or the character budget."""
+def _shape(
+    columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, started: float, over_budget: bool = False
+) -> QueryResult:
+    """Convert rows to JSON-safe values, stopping at the row cap or the character budget.
+
+    over_budget: _fetch already left rows out for the budget.
+    """
     # The budget covers the JSON of columns and rows, with room for the other fields of the result.
     budget = sqltools_settings().MAX_RESULT_CHARS - len(json_text(columns)) - 200
     rows, size = rows_to_json(raw_rows[:max_rows])
     reason = None
     # One encoding of the whole list is len(row) + 2 summed over the rows: the per-row sum, in one pass.
-    if rows and size > budget:
+    if (rows and size > budget) or over_budget:
         rows, reason = _within(rows, budget), "max_chars"
     elif len(raw_rows) > max_rows:
         reason = "max_rows"
