@@ -15,6 +15,7 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION, SUPPORTED_PROTOCOL_VERSI
 
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_error_category
+from sqltools.policy import catalog_cursor
 from sqltools.login import login_report_cached, login_report_remembered
 
 _TARGET_CHECK_SECONDS = 5.0
@@ -26,7 +27,7 @@ def target_probe(alias: str) -> dict[str, Any]:
     connection = connections[alias]
     started = time.perf_counter()
     try:
-        with connection.cursor() as cursor:
+        with catalog_cursor(connection) as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as error:

@@ -217,6 +217,7 @@ SQLTOOLS = {
     "MAX_ROWS": env.int("MAX_ROWS", default=1000),
     "MAX_SAMPLE_ROWS": env.int("MAX_SAMPLE_ROWS", default=100),
     "MAX_RESULT_CHARS": env.int("MAX_RESULT_CHARS", default=100_000),
+    "MAX_VALUE_BYTES": env.int("MAX_VALUE_BYTES", default=16 * 1024 * 1024),
     "QUERY_TIMEOUT_SECONDS": env.float("QUERY_TIMEOUT_SECONDS", default=30),
     "MAX_SEARCH_RESULTS": env.int("MAX_SEARCH_RESULTS", default=50),
     "CACHE_TTL_SECONDS": env.int("CACHE_TTL_SECONDS", default=3600),

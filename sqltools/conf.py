@@ -16,6 +16,8 @@ class SqlToolsSettings:
     MAX_ROWS: int = 1000
     MAX_SAMPLE_ROWS: int = 100
     MAX_RESULT_CHARS: int = 100_000
+    # The largest value (PostgreSQL: row) one query may hand the worker; bounds its memory per call.
+    MAX_VALUE_BYTES: int = 16 * 1024 * 1024
     QUERY_TIMEOUT_SECONDS: float = 30
     MAX_SEARCH_RESULTS: int = 50
     CACHE_TTL_SECONDS: int = 3600

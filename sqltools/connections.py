@@ -7,6 +7,9 @@ of work instead. The health check is skipped for a connection that ran a stateme
 RECENT_SECONDS ago: against a remote SQL Server it would be a second round trip on every call,
 and a connection that just answered is alive. A connection whose last statement failed is still
 checked (Django marks it `errors_occurred`), so a database restart costs at most one failed call.
+
+Every new connection to a target (any alias but Django's own `default`, as sqltools.routers has
+it) is hardened by its vendor before first use: one statement per call, a cap on one value.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+
+from sqltools.conf import sqltools_settings
+from sqltools.vendors import vendor_for
 
 RECENT_SECONDS = 10.0
 
@@ -31,8 +37,19 @@ def connections_refresh() -> None:
 
 
 def watch_connections() -> None:
-    """Stamp every connection's statements with the time they started (SqlToolsConfig.ready)."""
+    """Stamp every connection's statements with the time they started, and harden targets (SqlToolsConfig.ready)."""
     connection_created.connect(_watch, dispatch_uid="sqltools.connections.watch")
+    connection_created.connect(_harden, dispatch_uid="sqltools.connections.harden")
+
+
+def _harden(sender: type, *, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if connection.alias == DEFAULT_DB_ALIAS:
+        return
+    try:
+        vendor = vendor_for(connection)
+    except LookupError:
+        return  # not a vendor sqltools serves: the system check sqltools.E002 reports it
+    vendor.connection_setup(connection.connection, max_value_bytes=sqltools_settings().MAX_VALUE_BYTES)
 
 
 def _watch(sender: type, *, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:

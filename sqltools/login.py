@@ -23,6 +23,7 @@ from django.db.backends.utils import CursorWrapper
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import TargetUnavailable
+from sqltools.policy import catalog_cursor
 from sqltools.query import target
 from sqltools.vendors import vendor_for
 
@@ -159,7 +160,7 @@ def login_privileges(alias: str | None = None) -> LoginReport:
         return _sqlite(connection)
     connection, vendor = target(alias)
     try:
-        with connection.cursor() as cursor:
+        with catalog_cursor(connection) as cursor:
             return PROBES[vendor.name](cursor)
     except DatabaseError as error:
         logger.warning("Could not read the privileges of SQL target %r's login: %s", connection.alias, error)

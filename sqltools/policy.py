@@ -41,7 +41,10 @@ _CATALOG_REACH = Reach(
     functions=frozenset("""
         pragma_table_info pragma_foreign_key_list pragma_index_list pragma_index_info
         object_definition quotename object_id schema_name unnest current_schema database
+        current_setting pg_is_in_recovery pg_has_role has_table_privilege has_schema_privilege
+        is_srvrolemember is_rolemember has_perms_by_name fn_my_permissions
         """.split()),
+    relations=frozenset("pg_roles pg_auth_members".split()),
 )
 
 
@@ -95,8 +98,14 @@ def catalog_cursor(connection: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
         yield cursor
 
 
+# Constant statements of the server that are not queries but only read: MySQL's own grants.
+_CATALOG_COMMANDS = frozenset({("mysql", "SHOW GRANTS")})
+
+
 @functools.lru_cache(maxsize=64)
-def _catalog_statement(sql: str, dialect: str) -> Statement:
+def _catalog_statement(sql: str, dialect: str) -> Statement | None:
+    if (dialect, sql) in _CATALOG_COMMANDS:
+        return None
     statement = statement_parse(sql=sql, dialect=dialect, max_chars=len(sql), reach=_CATALOG_REACH)
     if statement.kind is not Kind.READ:
         raise QueryRefused("A catalog query of the server was not a read; this is a bug, please report it.")

@@ -69,19 +69,50 @@ def query_read(
     """Run a read in a transaction that is always rolled back; the policy admits it first (unless the caller
     holds its admission already)."""
     if checked is None or checked.sql != sql or checked.kind is not Kind.READ:
-        checked = statement_policy(sql=sql, dialect=vendor.dialect, params=params, purpose="a read")
-    timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
+        checked = statement_policy(sql=sql, dialect=vendor.dialect, params=params, purpose="generated reads")
+    conf = sqltools_settings()
+    timeout, value_cap = conf.QUERY_TIMEOUT_SECONDS, conf.MAX_VALUE_BYTES
     started = time.perf_counter()
+    sql = vendor.read_sql(sql, max_value_bytes=value_cap)
     with _database_errors(vendor, timeout), transaction.atomic(using=connection.alias):
-        with connection.cursor() as cursor, vendor.read_guard(cursor, timeout=timeout, max_rows=max_rows) as reader:
+        with connection.cursor() as cursor, vendor.read_guard(
+            cursor, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap
+        ) as reader:
             if params is None:
                 vendor.execute_text(reader, sql)
             else:
                 reader.execute(sql, params)
             columns = [d[0] for d in reader.description or ()]
-            raw_rows = reader.fetchmany(max_rows + 1) if reader.description else []
+            raw_rows, over = _fetch(reader, limit=max_rows + 1) if reader.description else ([], False)
         transaction.set_rollback(True, using=connection.alias)
-    return _shape(columns, raw_rows, max_rows=max_rows, started=started)
+    return _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
+
+
+# Rows per fetch: a PostgreSQL FETCH is a round trip that holds the whole batch in memory, so
+# the batch times MAX_VALUE_BYTES (the server's cap on one row) is what one fetch can cost.
+_FETCH_BYTES = 64 * 1024 * 1024
+
+
+def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
+    """Up to `limit` rows, in batches; stops before the first row whose text passes the character budget.
+
+    That row and the rest could not be shown (JSON is at least as long as the text and bytes it
+    holds), so keeping them would only spend the worker's memory. The flag says rows were left.
+    """
+    conf = sqltools_settings()
+    batch = max(1, _FETCH_BYTES // max(1, conf.MAX_VALUE_BYTES))
+    rows: list[Sequence[Any]] = []
+    size = 0
+    while len(rows) < limit:
+        chunk = reader.fetchmany(min(batch, limit - len(rows)))
+        if not chunk:
+            break
+        for row in chunk:
+            size += sum(len(value) for value in row if isinstance(value, (str, bytes, memoryview)))
+            if size > conf.MAX_RESULT_CHARS:
+                return rows, True
+            rows.append(row)
+    return rows, False
 
 
 def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
@@ -92,21 +123,26 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_row
             vendor.execute_text(writer, sql)
             affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
             columns = [d[0] for d in writer.description or ()]
-            raw_rows = writer.fetchmany(max_rows + 1) if writer.description else []
-    result = _shape(columns, raw_rows, max_rows=max_rows, started=started)
+            raw_rows, over = _fetch(writer, limit=max_rows + 1) if writer.description else ([], False)
+    result = _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
     result.statement_type = kind.value
     result.rows_affected = affected
     return result
 
 
-def _shape(columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, started: float) -> QueryResult:
-    """Convert rows to JSON-safe values, stopping at the row cap or the character budget."""
+def _shape(
+    columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, started: float, over_budget: bool = False
+) -> QueryResult:
+    """Convert rows to JSON-safe values, stopping at the row cap or the character budget.
+
+    over_budget: _fetch already left rows out for the budget.
+    """
     # The budget covers the JSON of columns and rows, with room for the other fields of the result.
     budget = sqltools_settings().MAX_RESULT_CHARS - len(json_text(columns)) - 200
     rows, size = rows_to_json(raw_rows[:max_rows])
     reason = None
     # One encoding of the whole list is len(row) + 2 summed over the rows: the per-row sum, in one pass.
-    if rows and size > budget:
+    if (rows and size > budget) or over_budget:
         rows, reason = _within(rows, budget), "max_chars"
     elif len(raw_rows) > max_rows:
         reason = "max_rows"
@@ -137,6 +173,12 @@ def _database_errors(vendor: Vendor, timeout: float) -> Iterator[None]:
             raise QueryTimeout(f"The query ran longer than {timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS).") from None
         if any(marker in str(error).lower() for marker in ("read-only", "readonly", "read only")):
             raise QueryRefused(f"The database refused a write in a read-only transaction: {_first_line(error)}") from None
+        if vendor.is_too_large(error):
+            megabytes = sqltools_settings().MAX_VALUE_BYTES / 2**20
+            raise QueryFailed(
+                f"A value or row of the result is larger than {megabytes:g} MB (MAX_VALUE_BYTES); select fewer or "
+                "shorter columns, e.g. left(col, 1000) or substr(col, 1, 1000)."
+            ) from None
         raise QueryFailed(f"The database rejected the query: {_first_line(error)}") from None
 
 

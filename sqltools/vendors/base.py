@@ -44,6 +44,13 @@ class Vendor:
         """Column comments keyed by column name ('' for the table itself)."""
         return {}
 
+    def connection_setup(self, raw: Any, *, max_value_bytes: int) -> None:
+        """Harden a new driver connection to the target (sqltools.connections calls it once per connection)."""
+
+    def read_sql(self, sql: str, *, max_value_bytes: int) -> str:
+        """The statement a read really runs: the user's, or a wrapper that has the server bound it."""
+        return sql
+
     def execute_text(self, cursor: CursorWrapper, sql: str) -> None:
         """Execute a user's SQL text as is (no parameters, so '%' is not a placeholder)."""
         cursor.execute(sql)
@@ -54,10 +61,12 @@ class Vendor:
         return f"SELECT * FROM {qualified_name} LIMIT %s", [limit]
 
     @contextmanager
-    def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
-        """Run reads inside: a read-only transaction where possible, a timeout, a row cap.
+    def read_guard(
+        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
+    ) -> Iterator[CursorWrapper]:
+        """Run reads inside: a read-only transaction where possible, a timeout, a row cap, a value cap.
 
-        Yields the cursor to execute the query on (PostgreSQL swaps in a server-side cursor).
+        Yields the cursor to execute the query on (PostgreSQL and MySQL swap in a streaming cursor).
         The caller has opened a transaction (atomic) that it always rolls back.
         """
         raise NotImplementedError
@@ -68,3 +77,7 @@ class Vendor:
 
     def is_timeout(self, error: BaseException) -> bool:
         raise NotImplementedError
+
+    def is_too_large(self, error: BaseException) -> bool:
+        """The error is the server or driver refusing a value or row over MAX_VALUE_BYTES."""
+        return False

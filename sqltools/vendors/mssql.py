@@ -1,8 +1,10 @@
 """Microsoft SQL Server (mssql-django over pyodbc or mssql-python): the product's real target.
 
 Row estimates come from sys.partitions (no scan); column comments from MS_Description
-extended properties. Reads are capped with SET ROWCOUNT and timed out by the driver's
-query timeout (SQL_ATTR_QUERY_TIMEOUT), since SQL Server has no read-only transactions.
+extended properties. Reads are capped with SET ROWCOUNT and SET TEXTSIZE (the bytes of one
+(n)varchar(max), varbinary(max), text or image value) and timed out by the driver's query timeout
+(SQL_ATTR_QUERY_TIMEOUT), since SQL Server has no read-only transactions. Neither the server nor
+its drivers can refuse a second statement in a batch: only the statement policy stands there.
 """
 
 from __future__ import annotations
@@ -73,16 +75,23 @@ class MSSQL(Vendor):
     def sample_sql(self, qualified_name: str, limit: int) -> tuple[str, list[Any]]:
         return f"SELECT TOP (%s) * FROM {qualified_name}", [limit]
 
+    def read_caps_sql(self, *, max_rows: int, max_value_bytes: int) -> str:
+        # One batch, one round trip. TEXTSIZE truncates a longer value instead of failing.
+        return f"SET ROWCOUNT {int(max_rows) + 1}; SET TEXTSIZE {min(int(max_value_bytes), 2147483647)}"
+
     @contextmanager
-    def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
+    def read_guard(
+        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
+    ) -> Iterator[CursorWrapper]:
         raw = cursor.db.connection
         previous = raw.timeout
         raw.timeout = max(1, int(round(timeout)))
-        cursor.execute("SET ROWCOUNT %d" % (int(max_rows) + 1))
+        cursor.execute(self.read_caps_sql(max_rows=max_rows, max_value_bytes=max_value_bytes))
         try:
             yield cursor
         finally:
-            cursor.execute("SET ROWCOUNT 0")
+            # 2147483647 is what the ODBC drivers set at login (SET TEXTSIZE 0 would mean 4 KB).
+            cursor.execute("SET ROWCOUNT 0; SET TEXTSIZE 2147483647")
             raw.timeout = previous
 
     @contextmanager

@@ -1,13 +1,22 @@
-"""MySQL and MariaDB: read-only transactions, server-side statement time and row limits."""
+"""MySQL and MariaDB: read-only transactions, server-side statement time and row limits.
+
+mysqlclient asks for several statements per call by default (CLIENT.MULTI_STATEMENTS); each new
+target connection turns that off on the server, whatever its OPTIONS say. Reads go through an
+unbuffered cursor, so rows arrive one at a time and the caller stops when it has enough:
+max_allowed_packet bounds one value (the server answers NULL with a warning above it).
+"""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, Iterator
 
 from django.db.backends.utils import CursorWrapper
 
 from sqltools.vendors.base import Vendor
+
+# enum_mysql_set_option in the C API; mysqlclient exports no constant for it.
+_MULTI_STATEMENTS_OFF = 1
 
 
 class MySQL(Vendor):
@@ -55,16 +64,28 @@ class MySQL(Vendor):
             return f"SET SESSION max_statement_time = {float(timeout):.3f}"
         return f"SET SESSION max_execution_time = {int(timeout * 1000)}"
 
+    def connection_setup(self, raw: Any, *, max_value_bytes: int) -> None:
+        raw.set_server_option(_MULTI_STATEMENTS_OFF)
+
     @contextmanager
-    def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
+    def read_guard(
+        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
+    ) -> Iterator[CursorWrapper]:
         # Session-wide, not just the next transaction: DDL commits implicitly and would start a
         # fresh, writable one (MariaDB error 1792 refuses it this way).
         cursor.execute("SET SESSION TRANSACTION READ ONLY")
         cursor.execute(self._timeout_sql(cursor, timeout))
         cursor.execute("SET SESSION sql_select_limit = %s", [int(max_rows) + 1])
+        # Django's cursors buffer the whole result in the client; this one streams it. Closing it
+        # reads what is left, which sql_select_limit keeps to max_rows + 1 rows.
+        streaming = cursor.db.make_cursor(_streaming_cursor(cursor.db.connection))
         try:
-            yield cursor
+            yield streaming
         finally:
+            # Closing reads the rest, which repeats the error that already stopped the fetch (a
+            # timeout): that one is on its way up. A broken connection fails the next statement.
+            with suppress(cursor.db.Database.Error):
+                streaming.close()
             cursor.execute("SET SESSION sql_select_limit = DEFAULT")
             cursor.execute(self._timeout_sql(cursor, 0))
             cursor.execute("SET SESSION TRANSACTION READ WRITE")
@@ -81,3 +102,11 @@ class MySQL(Vendor):
         code = error.__cause__.args[0] if error.__cause__ and error.__cause__.args else None
         # 1969: MariaDB max_statement_time; 3024: MySQL max_execution_time.
         return code in (1969, 3024)
+
+
+def _streaming_cursor(raw: Any) -> Any:
+    # Imported here: requirements/base.txt does not install mysqlclient (prod.txt and dev.txt do).
+    from django.db.backends.mysql.base import CursorWrapper as MySQLCursorWrapper
+    from MySQLdb.cursors import SSCursor
+
+    return MySQLCursorWrapper(raw.cursor(SSCursor))

@@ -1,13 +1,26 @@
-"""PostgreSQL: read-only transactions, statement_timeout, and a server-side cursor for reads."""
+"""PostgreSQL: read-only transactions, statement_timeout, and a server-side cursor for reads.
+
+Every statement of a user's text goes through the extended query protocol, which refuses a second
+statement: reads through a named cursor (DECLARE, which psycopg always sends that way), writes in
+pipeline mode (psycopg's client cursor would otherwise use the simple protocol, which runs several).
+PostgreSQL has no per-value limit: reads are wrapped so that the server itself refuses a row larger
+than MAX_VALUE_BYTES before sending it (ROW_TOO_LARGE below is the recognisable error).
+"""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
 
+import psycopg
+
 from django.db.backends.utils import CursorWrapper
 
 from sqltools.vendors.base import Vendor
+
+# The start of the server's error when a row is over the cap: the wrapper casts this sentence to
+# int (plain SQL has no RAISE); the cast depends on the row, so the planner cannot fold it early.
+ROW_TOO_LARGE = "sqltools: a row of the result holds"
 
 
 class PostgreSQL(Vendor):
@@ -70,8 +83,31 @@ class PostgreSQL(Vendor):
         )
         return dict(cursor.fetchall())
 
+    def read_sql(self, sql: str, *, max_value_bytes: int) -> str:
+        # A plain filter over a subquery keeps its ORDER BY and its duplicate column names, and adds
+        # no statement: a second one inside the parentheses is a syntax error. The newline ends a
+        # trailing -- comment. pg_column_size counts what the server holds (a stored value that is
+        # compressed counts compressed), the wire carries it expanded.
+        body = sql.rstrip().rstrip(";")
+        limit = int(max_value_bytes)
+        return (
+            f"SELECT * FROM (\n{body}\n) AS sqltools_row WHERE CASE WHEN pg_column_size(sqltools_row.*) > {limit} "
+            f"THEN ('{ROW_TOO_LARGE} ' || pg_column_size(sqltools_row.*) || ' bytes')::int = 0 ELSE true END"
+        )
+
+    def execute_text(self, cursor: CursorWrapper, sql: str) -> None:
+        if isinstance(cursor.cursor, psycopg.ServerCursor):
+            cursor.execute(sql)  # DECLARE … CURSOR FOR: psycopg always uses the extended protocol
+            return
+        # In pipeline mode psycopg sends even a parameterless query with the extended protocol.
+        # An error can surface when the pipeline syncs, outside Django's execute: wrap it too.
+        with cursor.db.wrap_database_errors, cursor.db.connection.pipeline():
+            cursor.execute(sql)
+
     @contextmanager
-    def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
+    def read_guard(
+        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
+    ) -> Iterator[CursorWrapper]:
         cursor.execute("SET TRANSACTION READ ONLY")
         cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout * 1000)}ms"])
         # A named (server-side) cursor streams rows, so fetching max_rows + 1 never pulls the whole result.
@@ -88,3 +124,6 @@ class PostgreSQL(Vendor):
 
     def is_timeout(self, error: BaseException) -> bool:
         return getattr(error.__cause__, "sqlstate", None) == "57014" or "statement timeout" in str(error)
+
+    def is_too_large(self, error: BaseException) -> bool:
+        return ROW_TOO_LARGE in str(error)

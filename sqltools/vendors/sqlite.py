@@ -1,4 +1,11 @@
-"""SQLite: the embedded demo target. Timeouts use the driver's progress handler."""
+"""SQLite: the embedded demo target. Timeouts use the driver's progress handler.
+
+The driver runs one statement per execute() (it refuses a second). SQLITE_LIMIT_LENGTH, set on
+each new target connection, bounds any string or blob a statement builds or reads, so a huge value
+fails fast instead of taking the worker's memory. The progress handler runs between virtual-machine
+instructions: it cannot stop one long instruction (a single sort, or one function call on a big
+value), which the length limit keeps short.
+"""
 
 from __future__ import annotations
 
@@ -57,8 +64,13 @@ class SQLite(Vendor):
         )
         return cursor.fetchall()
 
+    def connection_setup(self, raw: sqlite3.Connection, *, max_value_bytes: int) -> None:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, int(max_value_bytes))
+
     @contextmanager
-    def read_guard(self, cursor: CursorWrapper, *, timeout: float, max_rows: int) -> Iterator[CursorWrapper]:
+    def read_guard(
+        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
+    ) -> Iterator[CursorWrapper]:
         raw = cursor.db.connection  # the pragmas on the driver's connection: Django's wrappers add nothing here
         raw.execute("PRAGMA query_only = ON")
         _set_deadline(raw, timeout)
@@ -79,6 +91,9 @@ class SQLite(Vendor):
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error.__cause__ or error, sqlite3.OperationalError) and "interrupted" in str(error)
+
+    def is_too_large(self, error: BaseException) -> bool:
+        return getattr(error.__cause__, "sqlite_errorname", None) == "SQLITE_TOOBIG"
 
 
 def _set_deadline(raw: sqlite3.Connection, timeout: float) -> None:
