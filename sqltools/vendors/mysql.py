@@ -78,7 +78,8 @@ class MySQL(Vendor):
         cursor.execute("SET SESSION sql_select_limit = %s", [int(max_rows) + 1])
         # Django's cursors buffer the whole result in the client; this one streams it. Closing it
         # reads what is left, which sql_select_limit keeps to max_rows + 1 rows.
-        streaming = cursor.db.make_cursor(_streaming_cursor(cursor.db.connection))
+        db = cursor.db  # debug-wrapped like Django's own cursors when queries are logged (tests, DEBUG)
+        streaming = (db.make_debug_cursor if db.queries_logged else db.make_cursor)(_streaming_cursor(db.connection))
         try:
             yield streaming
         finally:

@@ -13,6 +13,7 @@ import pytest
 from django.db import connections
 
 from sqltools.errors import QueryFailed
+from sqltools.policy import Checked
 from sqltools.query import _write, query_read
 from sqltools.readonly import Kind
 from sqltools.vendors import vendor_for
@@ -24,7 +25,10 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 def _read(alias: str, sql: str, max_rows: int = 1000):
     connection = connections[alias]
-    return query_read(connection=connection, vendor=vendor_for(connection), sql=sql, params=None, max_rows=max_rows)
+    # As if the statement policy had admitted the text: these tests stand where it missed something.
+    checked = Checked(sql, Kind.READ, "SELECT")
+    return query_read(connection=connection, vendor=vendor_for(connection), sql=sql, params=None, max_rows=max_rows,
+                      checked=checked)
 
 
 def _table_exists(alias: str, name: str) -> bool:
