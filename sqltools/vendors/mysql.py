@@ -8,7 +8,7 @@ max_allowed_packet bounds one value (the server answers NULL with a warning abov
 
 from __future__ import annotations
 
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from typing import Any, Iterator
 
 from django.db.backends.utils import CursorWrapper
@@ -17,6 +17,8 @@ from sqltools.vendors.base import Vendor
 
 # enum_mysql_set_option in the C API; mysqlclient exports no constant for it.
 _MULTI_STATEMENTS_OFF = 1
+# sql_mode flags that change how text is split into strings and names (ANSI mode includes the first).
+_LEXING_MODES = frozenset({"ANSI_QUOTES", "NO_BACKSLASH_ESCAPES"})
 
 
 class MySQL(Vendor):
@@ -66,6 +68,13 @@ class MySQL(Vendor):
 
     def connection_setup(self, raw: Any, *, max_value_bytes: int) -> None:
         raw.set_server_option(_MULTI_STATEMENTS_OFF)
+        # The guard lexes "…" as a string and \ as an escape, as MySQL does by default: pin those modes.
+        with closing(raw.cursor()) as cursor:
+            cursor.execute("SELECT @@SESSION.sql_mode")
+            modes = [mode for mode in cursor.fetchone()[0].split(",") if mode]
+            kept = [mode for mode in modes if mode not in _LEXING_MODES]
+            if kept != modes:
+                cursor.execute("SET SESSION sql_mode = %s", [",".join(kept)])
 
     @contextmanager
     def read_guard(

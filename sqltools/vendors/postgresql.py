@@ -83,6 +83,10 @@ class PostgreSQL(Vendor):
         )
         return dict(cursor.fetchall())
 
+    def connection_setup(self, raw: psycopg.Connection, *, max_value_bytes: int) -> None:
+        # The guard reads a backslash in '…' as a plain character, as PostgreSQL does by default: pin it.
+        raw.execute("SET standard_conforming_strings = on")
+
     def read_sql(self, sql: str, *, max_value_bytes: int) -> str:
         # A plain filter over a subquery keeps its ORDER BY and its duplicate column names, and adds
         # no statement: a second one inside the parentheses is a syntax error. The newline ends a

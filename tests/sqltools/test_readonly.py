@@ -4,6 +4,7 @@ analysts' queries still run; write mode writes atomically; the database stops wh
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from django.db import connections
@@ -113,19 +114,50 @@ def _describe(entry: Hostile) -> str:
     return f"[{entry.label}] {text!r}"
 
 
+# Session and server state a statement could leave behind on the pooled connection: locks, settings,
+# variables. Values that change by themselves (clocks, random seeds, counters) are left out.
+_STATE_SQL = {
+    "sqlite": ["PRAGMA query_only", "PRAGMA writable_schema", "PRAGMA foreign_keys", "PRAGMA journal_mode"],
+    "postgresql": [
+        "SELECT locktype, mode FROM pg_locks WHERE locktype IN ('advisory', 'userlock') ORDER BY 1, 2",
+        "SELECT name, setting FROM pg_settings WHERE source IN ('session', 'override') ORDER BY name",
+        "SELECT count(*) FROM pg_largeobject_metadata",
+        "SELECT count(*) FROM pg_replication_slots",
+    ],
+    "mysql": [
+        "SELECT IS_USED_LOCK('readonly_probe'), @readonly_probe",
+        "SHOW SESSION VARIABLES WHERE Variable_name NOT IN ('timestamp', 'rand_seed1', 'rand_seed2', "
+        "'last_insert_id', 'insert_id', 'identity', 'warning_count', 'error_count', 'gtid_seq_no')",
+        "SHOW GLOBAL VARIABLES WHERE Variable_name NOT LIKE 'gtid%%'",
+    ],
+}
+
+
+def server_state(alias: str) -> list:
+    """Locks, session and global settings the server reports, and probe files on this machine's disk."""
+    connection = connections[alias]
+    state: list = [sorted(str(p) for p in Path("/tmp").glob("readonly_probe*"))]
+    with connection.cursor() as cursor:
+        for sql in _STATE_SQL[connection.vendor]:
+            cursor.execute(sql)
+            state.append(cursor.fetchall())
+    return state
+
+
 @on_targets
 def test_read_only_mode_refuses_the_hostile_corpus_and_changes_nothing(target_alias, parsed_kinds):
     corpus = hostile_for(_dialect(target_alias))
     assert len(corpus) >= 60
-    before = database_checksum(target_alias)
+    before, state_before = database_checksum(target_alias), server_state(target_alias)
     failures = []
     for entry in corpus:
         problem = _run_problem(entry, target_alias, parsed_kinds)
         if problem:
             failures.append(f"{_describe(entry)}: {problem}")
-    after = database_checksum(target_alias)
+    after, state_after = database_checksum(target_alias), server_state(target_alias)
     assert not failures, _report(failures)
     assert after == before, "the database changed while the hostile corpus ran"
+    assert state_after == state_before, "locks, settings, variables or files were left behind"
 
 
 def test_tsql_hostile_corpus_is_refused_by_the_parser():
