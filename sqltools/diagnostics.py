@@ -79,3 +79,43 @@ def target_unavailable(*, connection: BaseDatabaseWrapper, error: BaseException)
         "An operator can find the details in the server log under that reference.",
         category=category,
     )
+
+
+# SQLSTATE classes and driver codes that mean the connection itself is gone, not the statement.
+_LOST_STATES = ("08", "57P01", "57P02", "57P03")
+_LOST_CODES = frozenset({2006, 2013, 2055})
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether a statement failed because the connection broke (it must be replaced, not reused)."""
+    driver = error.__cause__ or error
+    state = getattr(driver, "sqlstate", None) or _odbc_state(driver)
+    code = (getattr(driver, "args", None) or (None,))[0]
+    return bool(state and state.startswith(_LOST_STATES)) or code in _LOST_CODES
+
+
+def _odbc_state(driver: BaseException) -> str | None:
+    code = (getattr(driver, "args", None) or (None,))[0]
+    return code if isinstance(code, str) and re.fullmatch(r"[0-9A-Z]{5}", code) else None
+
+
+# What a driver adds around the database's own sentence: ODBC's [vendor][driver][server] prefixes and
+# (code) (SQLExecDirectW) suffixes, MySQL's 'login'@'client address', psycopg's server address.
+_DRIVER_NOISE = [
+    (re.compile(r"^(?:\[[^\]]*\]\s*)+|\s*\(\d+\)\s*\(SQL\w+\)\s*$|\s*\(SQL\w+\)\s*$"), ""),
+    (re.compile(r"'[^']*'@'[^']*'"), "this server's login"),
+    (re.compile(r'(?:connection to )?server at "[^"]*"(?:\s*\([^)]*\))?,? port \d+'), "the database server"),
+]
+
+
+def database_error_sentence(error: BaseException) -> str:
+    """The database's own first line, without the login, addresses and driver wrapping; logged in full."""
+    driver = error.__cause__ or error
+    text = (str(driver).strip() or type(driver).__name__).splitlines()[0]
+    if isinstance(getattr(driver, "args", None), tuple) and len(driver.args) >= 2 and isinstance(driver.args[1], str):
+        text = driver.args[1].splitlines()[0]  # pyodbc and mysqlclient: (code, message)
+    for pattern, replacement in _DRIVER_NOISE:
+        text = pattern.sub(replacement, text)
+    ref = secrets.token_hex(3)
+    logger.info("SQL target rejected a statement (log ref %s): %s", ref, " ".join(str(error).split()))
+    return f"{text[:500]} (log ref {ref})"

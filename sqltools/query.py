@@ -12,7 +12,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
-from sqltools.diagnostics import target_unavailable
+from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
 from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout
 from sqltools.policy import Checked, statement_policy
 from sqltools.readonly import Kind
@@ -74,7 +74,7 @@ def query_read(
     timeout, value_cap = conf.QUERY_TIMEOUT_SECONDS, conf.MAX_VALUE_BYTES
     started = time.perf_counter()
     sql = vendor.read_sql(sql, max_value_bytes=value_cap)
-    with _database_errors(vendor, timeout), transaction.atomic(using=connection.alias):
+    with _database_errors(vendor, timeout, connection), transaction.atomic(using=connection.alias):
         with connection.cursor() as cursor, vendor.read_guard(
             cursor, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap
         ) as reader:
@@ -118,7 +118,7 @@ def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
 def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     started = time.perf_counter()
-    with _database_errors(vendor, timeout), transaction.atomic(using=connection.alias):
+    with _database_errors(vendor, timeout, connection), transaction.atomic(using=connection.alias):
         with connection.cursor() as cursor, vendor.write_guard(cursor, timeout=timeout) as writer:
             vendor.execute_text(writer, sql)
             affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
@@ -164,24 +164,23 @@ def _cap(requested: int | None, configured: int) -> int:
 
 
 @contextmanager
-def _database_errors(vendor: Vendor, timeout: float) -> Iterator[None]:
-    """Translate driver errors into the sentences sqltools promises."""
+def _database_errors(vendor: Vendor, timeout: float, connection: BaseDatabaseWrapper | None = None) -> Iterator[None]:
+    """Translate driver errors into the sentences sqltools promises (no login, address or driver codes)."""
     try:
         yield
     except DatabaseError as error:
         if vendor.is_timeout(error):
             raise QueryTimeout(f"The query ran longer than {timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS).") from None
-        if any(marker in str(error).lower() for marker in ("read-only", "readonly", "read only")):
-            raise QueryRefused(f"The database refused a write in a read-only transaction: {_first_line(error)}") from None
+        if connection is not None and connection_lost(error):
+            connection.close()  # broken: the next call gets a new one
+            raise target_unavailable(connection=connection, error=error) from None
         if vendor.is_too_large(error):
             megabytes = sqltools_settings().MAX_VALUE_BYTES / 2**20
             raise QueryFailed(
                 f"A value or row of the result is larger than {megabytes:g} MB (MAX_VALUE_BYTES); select fewer or "
                 "shorter columns, e.g. left(col, 1000) or substr(col, 1, 1000)."
             ) from None
-        raise QueryFailed(f"The database rejected the query: {_first_line(error)}") from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:500]
+        sentence = database_error_sentence(error)
+        if any(marker in sentence.lower() for marker in ("read-only", "readonly", "read only")):
+            raise QueryRefused(f"The database refused a write in a read-only transaction: {sentence}") from None
+        raise QueryFailed(f"The database rejected the query: {sentence}") from None

@@ -14,15 +14,16 @@ import pytest
 import sqlglot
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import DatabaseError, connections
 from sqlglot import exp
 
 import sqltools.login
 from sqltools.checks import check_target_login
-from sqltools.diagnostics import connection_error_category
-from sqltools.errors import TargetUnavailable
+from sqltools.diagnostics import connection_error_category, database_error_sentence
+from sqltools.errors import QueryFailed, TargetUnavailable
 from sqltools.login import LoginReport, login_announce, login_privileges
-from sqltools.query import target
+from sqltools.query import query_run, target
+from tests.targets import target_params
 from tests.live import free_port  # nothing listens there once the probe socket is closed
 
 LOGIN = "diag_login_name"
@@ -421,3 +422,65 @@ class _Answers:
 ])
 def test_sql_server_answers_make_a_report(answers, expected):
     assert sqltools.login._mssql(_Answers(*answers)) == expected
+
+
+# --- statement errors: the database's sentence, without the login, addresses or driver wrapping --------------
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+@pytest.mark.parametrize("target_alias", target_params("target_mysql"), indirect=True)
+def test_a_permission_error_does_not_name_the_login_or_its_address(target_alias, caplog):
+    user = f"diag_probe_{os.getpid()}"
+    connection = connections[target_alias]
+    db = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE USER IF NOT EXISTS '{user}'@'%%' IDENTIFIED BY 'pw-{user}'")
+        cursor.execute(f"GRANT SELECT ON `{db}`.customers TO '{user}'@'%%'")
+    caplog.set_level(logging.INFO, logger="sqltools.diagnostics")
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(USER=user, PASSWORD=f"pw-{user}")  # the same alias, logged in as that user
+    try:
+        with pytest.raises(QueryFailed) as failed:
+            query_run(sql="SELECT COUNT(*) FROM orders", alias=target_alias)
+        message = failed.value.message
+        assert "orders" in message and "log ref" in message
+        assert user not in message and "127.0.0.1" not in message and "@" not in message
+        assert user in caplog.text  # the operator's log keeps the whole driver message
+    finally:
+        connection.close()
+        connection.settings_dict.update(USER=original["USER"], PASSWORD=original["PASSWORD"])
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%%'")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]The SELECT permission was denied on the object "
+     "'orders', database 'Sales', schema 'dbo'. (229) (SQLExecDirectW)",
+     "The SELECT permission was denied on the object 'orders', database 'Sales', schema 'dbo'."),
+    ('connection to server at "10.0.0.3", port 5432 failed: server closed the connection unexpectedly',
+     "the database server failed: server closed the connection unexpectedly"),
+])
+def test_driver_wrapping_is_removed_from_a_statement_error(raw, expected):
+    sentence = database_error_sentence(DatabaseError(raw))
+    assert sentence.startswith(expected) and "10.0.0.3" not in sentence and "ODBC" not in sentence
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+@pytest.mark.parametrize("target_alias", target_params("target_pg", "target_mysql"), indirect=True)
+def test_a_connection_killed_under_a_call_is_reported_and_replaced(target_alias):
+    connection = connections[target_alias]
+    query_run(sql="SELECT 1 AS one", alias=target_alias)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()" if connection.vendor == "postgresql" else "SELECT CONNECTION_ID()")
+        server_id = cursor.fetchone()[0]
+    killer = connections.create_connection(target_alias)  # a second connection of the same settings
+    try:
+        with killer.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)" if connection.vendor == "postgresql" else "KILL %s",
+                           [server_id])
+    finally:
+        killer.close()
+    with pytest.raises(TargetUnavailable, match="log ref"):
+        query_run(sql="SELECT COUNT(*) AS n FROM orders", alias=target_alias)
+    assert query_run(sql="SELECT COUNT(*) AS n FROM orders", alias=target_alias).rows == [[12500]]
