@@ -100,10 +100,11 @@ _PG_TEXT_SEARCH = """
 _PG_UUID = """
     gen_random_uuid
 """
-# Metadata about the session's own identity and the objects it may read.
+# Metadata about the session and the objects it may read. Not the login's name (current_user,
+# session_user, user): like the host, it stays in the server's own log.
 _PG_METADATA = """
-    current_database current_schema current_schemas current_catalog current_user current_role
-    session_user user version pg_typeof format_type to_regclass to_regtype
+    current_database current_schema current_schemas current_catalog
+    version pg_typeof format_type to_regclass to_regtype
     col_description obj_description pg_get_viewdef pg_get_indexdef pg_get_constraintdef
     pg_table_is_visible has_table_privilege has_column_privilege has_schema_privilege
     pg_relation_size pg_total_relation_size pg_table_size pg_indexes_size pg_column_size
@@ -175,9 +176,9 @@ _MY_JSON = """
 _MY_MISC = """
     uuid sys_guid natural_sort_key any_value inet_aton inet_ntoa inet6_aton inet6_ntoa is_ipv4 is_ipv6
 """
-# Metadata about the connection itself.
+# Metadata about the connection itself; not the login and client host (user(), current_user()…).
 _MY_METADATA = """
-    database schema user current_user session_user system_user version connection_id
+    database schema version connection_id
     found_rows row_count charset collation coercibility
 """
 
@@ -283,13 +284,13 @@ _TSQL_JSON = """
 _TSQL_UUID = """
     newid
 """
-# Metadata about the session's identity, the server's version and the objects it may read.
+# Metadata about the objects the session may read. Not the login's name (suser_sname, original_login…)
+# nor serverproperty, whose MachineName and ServerName are the host: both stay in the server's own log.
 _TSQL_METADATA = """
     db_name db_id schema_name schema_id object_id object_name object_schema_name
     col_name col_length columnproperty objectproperty objectpropertyex
-    type_name type_id typeproperty databasepropertyex serverproperty
-    user_name user_id suser_name suser_sname current_user session_user system_user user
-    original_login is_member is_rolemember has_perms_by_name session_context context_info
+    type_name type_id typeproperty databasepropertyex
+    is_member is_rolemember has_perms_by_name session_context context_info
 """
 
 FUNCTIONS: dict[str, frozenset[str]] = {

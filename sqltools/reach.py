@@ -20,17 +20,18 @@ from sqltools.errors import QueryRefused
 _SYNTAX_FUNCTIONS = (
     exp.Cast, exp.TryCast, exp.Convert, exp.Extract, exp.Case, exp.If, exp.Exists, exp.Array, exp.Trim,
     exp.Substring, exp.StrPosition, exp.Overlay, exp.GroupConcat, exp.CurrentDate, exp.CurrentTime,
-    exp.CurrentTimestamp, exp.CurrentUser, exp.TimeStrToTime, exp.TsOrDsToDate, exp.TsOrDsToTimestamp,
+    exp.CurrentTimestamp, exp.TimeStrToTime, exp.TsOrDsToDate, exp.TsOrDsToTimestamp,
     exp.MatchAgainst, exp.Chr, exp.Coalesce, exp.Interval, exp.ArrayAgg, exp.StringToArray, exp.Struct,
     exp.Count, exp.Max, exp.Min, exp.Sum, exp.Avg, exp.Lower, exp.Upper, exp.Length, exp.Concat, exp.Unnest,
     exp.Anonymous,  # only reachable without a name token through sqlglot's own rewrites; checked by name below
 )
-# Metadata relations of each server's system schemas that reveal structure, not secrets or other sessions.
+# Metadata relations of each server's system schemas that reveal structure, not secrets, settings,
+# sampled data (pg_stats) or other sessions and databases.
 _SYSTEM_RELATIONS = {
     "postgres": frozenset("""
         pg_class pg_namespace pg_attribute pg_attrdef pg_index pg_constraint pg_description pg_type pg_enum
         pg_views pg_tables pg_matviews pg_indexes pg_sequences pg_inherits pg_am pg_collation pg_trigger
-        pg_stats pg_stat_user_tables pg_stat_user_indexes pg_statio_user_tables pg_database pg_proc
+        pg_stat_user_tables pg_stat_user_indexes pg_statio_user_tables pg_proc
         pg_depend pg_extension pg_partitioned_table pg_sequence pg_range pg_cast pg_operator
         """.split()),
     "mysql": frozenset("""
@@ -42,20 +43,32 @@ _SYSTEM_RELATIONS = {
         tables columns objects schemas indexes index_columns foreign_keys foreign_key_columns types views
         extended_properties partitions key_constraints check_constraints default_constraints computed_columns
         identity_columns sql_modules stats stats_columns triggers procedures parameters all_columns all_objects
-        synonyms sequences table_types databases
+        synonyms sequences table_types
         """.split()),
-    "sqlite": frozenset("sqlite_master sqlite_schema sqlite_temp_master sqlite_temp_schema sqlite_sequence".split()),
+    "sqlite": frozenset("""
+        sqlite_master sqlite_schema sqlite_temp_master sqlite_temp_schema sqlite_sequence
+        pragma_table_info pragma_table_xinfo pragma_index_list pragma_index_info pragma_index_xinfo
+        pragma_foreign_key_list
+        """.split()),
 }
-# Schemas whose relations are the server's own; information_schema is standard metadata (MySQL's
-# holds the process list and server variables too, so it is checked like a system schema there).
+# The standard's metadata views (PostgreSQL and SQL Server have more, about roles, user mappings and
+# foreign servers, that can hold secrets).
+_INFORMATION_SCHEMA = frozenset("""
+    tables columns views schemata table_constraints key_column_usage referential_constraints
+    constraint_column_usage constraint_table_usage check_constraints domains domain_constraints routines
+    parameters sequences triggers view_table_usage view_column_usage element_types column_domain_usage
+    """.split())
+# Schemas whose relations are the server's own.
 _SYSTEM_SCHEMAS = {
-    "postgres": ("pg_catalog",),
+    "postgres": ("pg_catalog", "information_schema"),
     "mysql": ("mysql", "performance_schema", "sys", "information_schema"),
-    "tsql": ("sys",),
+    "tsql": ("sys", "information_schema"),
     "sqlite": (),
 }
-# Unqualified names that the server looks up in its system schema first.
-_SYSTEM_PREFIXES = {"postgres": ("pg_",), "mysql": (), "tsql": ("sys", "dm_"), "sqlite": ("sqlite_",)}
+# Unqualified names that the server looks up in its system schema (or as a built-in table) first.
+_SYSTEM_PREFIXES = {
+    "postgres": ("pg_",), "mysql": (), "tsql": ("sys", "dm_"), "sqlite": ("sqlite_", "pragma_", "dbstat"),
+}
 
 
 def functions_check(*, tree: exp.Expression, sql: str, dialect: str, extra: frozenset[str] = frozenset()) -> None:
@@ -111,7 +124,7 @@ def relations_check(*, tree: exp.Expression, dialect: str, extra: frozenset[str]
         schema, name = table.db.lower(), table.name.lower()
         if not _is_system(dialect, schema, name):
             continue
-        if name in _SYSTEM_RELATIONS[dialect] or f"{schema}.{name}" in extra or name in extra:
+        if f"{schema}.{name}" in extra or name in extra or _is_metadata(dialect, schema, name):
             continue
         raise QueryRefused(
             f"{(schema + '.') if schema else ''}{name} is a system relation that can expose server settings, "
@@ -119,6 +132,12 @@ def relations_check(*, tree: exp.Expression, dialect: str, extra: frozenset[str]
             "for structure; an operator can allow it with READ_ONLY_EXTRA_RELATIONS. If it is a table of your own, "
             "name its schema."
         )
+
+
+def _is_metadata(dialect: str, schema: str, name: str) -> bool:
+    if schema == "information_schema":
+        return name in _INFORMATION_SCHEMA or dialect == "mysql" and name in _SYSTEM_RELATIONS["mysql"]
+    return name in _SYSTEM_RELATIONS[dialect]
 
 
 def _is_system(dialect: str, schema: str, name: str) -> bool:

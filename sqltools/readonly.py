@@ -155,6 +155,11 @@ def _check_nodes(tree: exp.Expression, *, allow_writes: bool) -> None:
             raise QueryRefused(
                 "Assigning to a variable (@name := ...) changes session state; read-only mode forbids it."
             )
+        if isinstance(node, (exp.Parameter, exp.SessionParameter)):
+            raise QueryRefused(
+                f"{node.sql()} is a variable; server and session variables (@@name, @name) are not available "
+                "through this server. Write the value into the query instead."
+            )
         if isinstance(node, exp.NextValueFor):
             raise QueryRefused("NEXT VALUE FOR advances a sequence; read-only mode forbids it.")
         if isinstance(node, (exp.Var, exp.Column, exp.Identifier)) and node.name.upper() in _LOCK_HINTS and _in_table_hint(node):

@@ -344,7 +344,7 @@ def _b64_decode(encoded: str, id_: str) -> str:
 def _json_decode(encoded: str, id_: str) -> Any:
     try:
         return json.loads(_b64_decode(encoded, id_))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise InvalidArgument(f"The id '{id_}' is damaged: its key is not JSON.") from None
 
 

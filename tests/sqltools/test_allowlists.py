@@ -46,11 +46,13 @@ DANGEROUS = {
         pg_terminate_backend pg_reload_conf pg_rotate_logfile pg_stat_get_activity pg_stat_reset
         pg_switch_wal pg_backup_start pg_create_restore_point pg_logical_emit_message setseed
         pg_file_write pg_stat_statements_reset pg_import_system_collations pg_log_backend_memory_contexts
+        current_user session_user current_role user
     """,
     "mysql": """
         sleep benchmark get_lock release_lock release_all_locks is_free_lock is_used_lock load_file
         last_insert_id master_pos_wait source_pos_wait master_gtid_wait sys_exec sys_eval
         nextval setval lastval wsrep_sync_wait_upto_gtid binlog_gtid_pos password old_password
+        user current_user session_user system_user
     """,
     "sqlite": """
         load_extension readfile writefile edit fts3_tokenizer sqlite_log
@@ -59,6 +61,7 @@ DANGEROUS = {
         xp_cmdshell xp_dirtree xp_regread sp_executesql sp_oacreate sp_configure openrowset openquery
         opendatasource openxml fn_my_permissions fn_dblog fn_get_audit_file fn_xe_file_target_read_file
         scope_identity ident_current decryptbykey pwdencrypt pwdcompare rand
+        suser_name suser_sname original_login current_user session_user system_user user user_name serverproperty
     """,
 }
 
@@ -102,8 +105,6 @@ PG_SYNTAX = {
     "localtime": "SELECT localtime",
     "localtimestamp": "SELECT localtimestamp",
     "current_catalog": "SELECT current_catalog",
-    "current_role": "SELECT current_role",
-    "user": "SELECT user",
 }
 
 # Volatile in pg_proc, and still harmless: volatile only because each call may answer differently.
@@ -277,7 +278,7 @@ TSQL_SYNTAX = {
     "try_cast": "SELECT TRY_CAST('1' AS int)",
     "datepart": "SELECT DATEPART(year, GETDATE())",
 }
-TSQL_NILADIC = {"current_timestamp", "current_user", "session_user", "system_user", "user"}
+TSQL_NILADIC = {"current_timestamp"}
 
 
 def test_tsql_names_have_no_dangerous_prefix():
