@@ -26,6 +26,8 @@ class SqlToolsSettings:
     READ_ONLY_EXTRA_FUNCTIONS: tuple[str, ...] = ()
     READ_ONLY_EXTRA_RELATIONS: tuple[str, ...] = ()
     REQUIRE_READ_ONLY_LOGIN: bool = False
+    DATA_POLICY_DEFAULT: str = "allow_all"
+    DATA_POLICY_SUPERUSER_EXEMPT: bool = False
 
 
 _cached: SqlToolsSettings | None = None

@@ -1,4 +1,4 @@
-"""The audit log: one row per tool call, in Django's own database."""
+"""The audit log (one row per tool call) and the data policies, in Django's own database."""
 
 from __future__ import annotations
 
@@ -36,3 +36,64 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.tool} {self.outcome}"
+
+
+class DataRule(models.Model):
+    """What one group may see of the target: an allow, hide or mask rule on a schema, table or column pattern."""
+
+    class Effect(models.TextChoices):
+        ALLOW = "allow", "allow"
+        MASK = "mask", "mask"
+        HIDE = "hide", "hide"
+
+    class Mask(models.TextChoices):
+        FULL = "full", "full (****)"
+        PARTIAL = "partial", "partial (keep the last characters)"
+        EMAIL = "email", "e-mail (a***@example.com)"
+        HASH = "hash", "stable keyed hash (joins and counts still work)"
+
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="data_rules")
+    pattern = models.CharField(
+        max_length=255,
+        help_text="schema.table or schema.table.column; * stands for any name: sales.*, dbo.customers.email, *.*.ssn",
+    )
+    effect = models.CharField(max_length=8, choices=Effect.choices, default=Effect.ALLOW)
+    mask = models.CharField(max_length=8, choices=Mask.choices, blank=True, help_text="For the mask effect.")
+    keep_last = models.PositiveSmallIntegerField(default=4, help_text="Characters a partial mask keeps.")
+
+    class Meta:
+        ordering = ["group__name", "pattern"]
+        constraints = [models.UniqueConstraint(fields=["group", "pattern"], name="sqltools_datarule_group_pattern")]
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.effect} {self.pattern}" + (f" ({self.mask})" if self.effect == "mask" else "")
+
+
+class RowFilter(models.Model):
+    """Rows of one table a group may see: a SQL condition, with the user's attributes as :user.<name>."""
+
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="row_filters")
+    table = models.CharField(max_length=255, help_text="schema.table")
+    predicate = models.TextField(help_text="A condition in the target's SQL, e.g. region = :user.region")
+
+    class Meta:
+        ordering = ["group__name", "table"]
+        constraints = [models.UniqueConstraint(fields=["group", "table"], name="sqltools_rowfilter_group_table")]
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.table} WHERE {self.predicate}"
+
+
+class UserAttribute(models.Model):
+    """A value row filters may use as :user.<name> (region, department, tenant…)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_attributes")
+    name = models.SlugField(max_length=64)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["user_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="sqltools_userattribute_user_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -19,20 +20,26 @@ from typing import Any, Iterator, Sequence
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
+from sqlglot import exp
 
 from sqltools.conf import sqltools_settings
+from sqltools.datapolicy import Catalog, policy_enforce
 from sqltools.errors import QueryRefused
+from sqltools.governance import Access, Rule
 from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
-from sqltools.vendors import vendor_for
+from sqltools.vendors import Vendor, vendor_for
 
 
 @dataclass(frozen=True)
 class Checked:
-    """A statement the policy admitted: its text as it will be sent, and what it does."""
+    """A statement the policy admitted: its text and values as they will be sent, what it does, and which
+    output columns the caller's data policy masks."""
 
     sql: str
     kind: Kind
     verb: str
+    params: Sequence[Any] | None = None
+    masks: tuple[tuple[int, Rule], ...] = ()
 
 
 # The vendor table's catalog queries use a few functions no analyst needs (SQLite's pragma functions,
@@ -49,15 +56,20 @@ _CATALOG_REACH = Reach(
 
 
 def statement_policy(
-    *, sql: str, dialect: str, params: Sequence[Any] | None = None, allow_write: bool = False, purpose: str = "execute_sql"
+    *, sql: str, dialect: str, params: Sequence[Any] | None = None, allow_write: bool = False,
+    purpose: str = "execute_sql", access: Access | None = None, catalog: Catalog | None = None,
 ) -> Checked:
-    """Admit `sql` (run with `params`, if any) or raise QueryRefused with the reason.
+    """Admit `sql` (run with `params`, if any) for the caller (`access`), or raise QueryRefused with the reason.
 
     Reads are always admitted once proven; a write needs READ_ONLY_MODE off, the caller's write
-    permission (allow_write) and, for DDL, ALLOW_DDL.
+    permission (allow_write) and, for DDL, ALLOW_DDL. Under a data policy, the read that runs is the
+    policy's rewrite of it (sqltools.datapolicy), proven again.
     """
     conf = sqltools_settings()
     reach = Reach(_lower(conf.READ_ONLY_EXTRA_FUNCTIONS), _lower(conf.READ_ONLY_EXTRA_RELATIONS))
+    restricted = access is not None and access.restricted
+    if restricted and params is not None:  # the rewrite needs the values in the text: literals sqlglot writes
+        sql, params = _with_literals(sql, params, dialect), None
     statement = _parsed(_as_sent(sql, params), dialect, conf.MAX_QUERY_CHARS, reach)
     verb = statement_keyword(statement.tree)
     if statement.kind is not Kind.READ:
@@ -70,7 +82,58 @@ def statement_policy(
             raise QueryRefused(f"{verb} needs the sql:write permission, which this connection was not granted.")
         if statement.kind is Kind.DDL and not conf.ALLOW_DDL:
             raise QueryRefused(f"{verb} changes the schema; DDL is off (set ALLOW_DDL=true to allow it).")
-    return Checked(sql, statement.kind, verb)
+    if not restricted:
+        return Checked(sql, statement.kind, verb, params)
+    if statement.kind is not Kind.READ:
+        raise QueryRefused(f"Your data policy lets you read only, and this is {verb}.")
+    enforced = policy_enforce(tree=statement.tree, dialect=dialect, access=access, catalog=catalog)
+    statement_parse(sql=enforced.sql, dialect=dialect, max_chars=len(enforced.sql), reach=reach)
+    return Checked(enforced.sql, Kind.READ, verb, None, enforced.masks)
+
+
+def _with_literals(sql: str, params: Sequence[Any], dialect: str) -> str:
+    """`sql` with each %s replaced by its value as a SQL literal (the text is then proven like any other)."""
+    values = iter(params)
+    try:
+        text = _PLACEHOLDER.sub(lambda m: exp.convert(next(values)).sql(dialect=dialect) if m.group() == "%s" else "%", sql)
+    except StopIteration:
+        raise QueryRefused("The statement's placeholders do not match its values, so it was not run.") from None
+    if next(values, _END) is not _END:
+        raise QueryRefused("The statement's placeholders do not match its values, so it was not run.")
+    return text
+
+
+_END = object()
+
+
+class _CatalogView:
+    """The target's tables as sqltools.datapolicy asks for them: column names, remembered for a minute."""
+
+    def __init__(self, connection: BaseDatabaseWrapper, vendor: Vendor) -> None:
+        self.connection, self.vendor = connection, vendor
+
+    @functools.cached_property
+    def default_schema(self) -> str:
+        with catalog_cursor(self.connection) as cursor:
+            return self.vendor.default_schema(cursor)
+
+    def columns(self, schema: str, table: str) -> list[str]:
+        key = (self.connection.alias, schema, table)
+        remembered = _COLUMNS.get(key)
+        if remembered is not None and time.monotonic() - remembered[0] < _COLUMNS_SECONDS:
+            return remembered[1]
+        with catalog_cursor(self.connection) as cursor:
+            names = [row[0] for row in self.vendor.columns(cursor, schema, table)]
+        _COLUMNS[key] = (time.monotonic(), names)
+        return names
+
+
+_COLUMNS: dict[tuple[str, str, str], tuple[float, list[str]]] = {}
+_COLUMNS_SECONDS = 60.0
+
+
+def catalog_view(connection: BaseDatabaseWrapper, vendor: Vendor) -> Catalog:
+    return _CatalogView(connection, vendor)
 
 
 def write_needed(*, sql: str, alias: str | None = None) -> bool:

@@ -14,7 +14,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
 from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout
-from sqltools.policy import Checked, statement_policy
+from sqltools.governance import Access, masked_row
+from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
 from sqltools.values import json_text, rows_to_json
 from sqltools.vendors import Vendor, vendor_for
@@ -52,24 +53,27 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
 
 
 def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True,
-              purpose: str = "execute_sql") -> QueryResult:
+              purpose: str = "execute_sql", access: Access | None = None) -> QueryResult:
     """Run one statement the policy admits: reads always, writes as sqltools.policy decides."""
     connection, vendor = target(alias)
-    checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose)
+    checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
+                               access=access, catalog=catalog_view(connection, vendor))
     cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
     if checked.kind is Kind.READ:
         return query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap, checked=checked)
-    return _write(connection=connection, vendor=vendor, sql=sql, max_rows=cap, kind=checked.kind)
+    return _write(connection=connection, vendor=vendor, sql=checked.sql, max_rows=cap, kind=checked.kind)
 
 
 def query_read(
     *, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, params: Sequence[Any] | None, max_rows: int,
-    checked: Checked | None = None,
+    checked: Checked | None = None, access: Access | None = None,
 ) -> QueryResult:
-    """Run a read in a transaction that is always rolled back; the policy admits it first (unless the caller
-    holds its admission already)."""
-    if checked is None or checked.sql != sql or checked.kind is not Kind.READ:
-        checked = statement_policy(sql=sql, dialect=vendor.dialect, params=params, purpose="generated reads")
+    """Run a read in a transaction that is always rolled back: what the policy admitted for `sql` and the
+    caller's access (the caller may hold that admission already), masked as their data policy says."""
+    if checked is None:
+        checked = statement_policy(sql=sql, dialect=vendor.dialect, params=params, purpose="generated reads",
+                                   access=access, catalog=catalog_view(connection, vendor))
+    sql, params = checked.sql, checked.params
     conf = sqltools_settings()
     timeout, value_cap = conf.QUERY_TIMEOUT_SECONDS, conf.MAX_VALUE_BYTES
     started = time.perf_counter()
@@ -85,6 +89,8 @@ def query_read(
             columns = [d[0] for d in reader.description or ()]
             raw_rows, over = _fetch(reader, limit=max_rows + 1) if reader.description else ([], False)
         transaction.set_rollback(True, using=connection.alias)
+    if checked.masks:
+        raw_rows = [masked_row(row, checked.masks) for row in raw_rows]
     return _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
 
 

@@ -1,0 +1,169 @@
+"""Enforce a caller's data policy on one parsed read: resolve every column, refuse, rewrite, mask.
+
+sqlglot qualifies the statement against the catalog as the caller may see it (hidden tables and
+columns are left out, so `SELECT *` expands to what they may read and a hidden name does not exist
+for them), then each scope's columns are traced to their tables. A masked column may pass only as a
+plain output column, through derived tables and CTEs, to the result, where sqltools masks its values;
+anywhere else (WHERE, JOIN, ORDER BY, GROUP BY, a function, a set operation, a subquery) it is
+refused. Each reference to a table with row filters becomes a filtered subquery. What cannot be
+resolved is refused. The statement that runs is the rewritten one, and it passes the read-only guard.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, build_scope
+
+from sqltools.errors import QueryRefused
+from sqltools.governance import MASK, Access, Rule
+
+_SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "sys", "mysql", "performance_schema"})
+
+
+class Catalog(Protocol):
+    default_schema: str
+
+    def columns(self, schema: str, table: str) -> list[str]:
+        """The table's column names in order; [] when there is no such table."""
+
+
+@dataclass(frozen=True)
+class Enforced:
+    sql: str  # the statement to run
+    masks: tuple[tuple[int, Rule], ...]  # (output column index, its mask)
+
+
+def policy_enforce(*, tree: exp.Expression, dialect: str, access: Access, catalog: Catalog) -> Enforced:
+    """The statement this caller may run for `tree` (a read), or QueryRefused saying what was not allowed."""
+    if access.denied:
+        raise QueryRefused("Your account has no access to any data through this server; ask an administrator.")
+    tree = normalize_identifiers(tree.copy(), dialect=dialect)  # Orders is orders where the server folds case
+    visible = _visible_schema(tree, dialect, access, catalog)
+    try:
+        tree = qualify(tree, schema=visible, db=catalog.default_schema, dialect=dialect,
+                       validate_qualify_columns=True, quote_identifiers=True)
+        root = build_scope(tree)
+    except SqlglotError as error:
+        raise QueryRefused(f"The query refers to something that does not exist or is not available to you ({error}).") \
+            from None
+    if root is None:
+        raise QueryRefused("The query's tables and columns could not be resolved, so it was not run.")
+    masked = _trace_masks(root, access)
+    _filter_rows(tree, dialect, access)
+    projections = root.expression.expressions if isinstance(root.expression, exp.Select) else []
+    masks = tuple((i, masked[(id(root), p.alias_or_name)]) for i, p in enumerate(projections)
+                  if (id(root), p.alias_or_name) in masked)
+    return Enforced(tree.sql(dialect=dialect), masks)
+
+
+def _visible_schema(tree: exp.Expression, dialect: str, access: Access, catalog: Catalog) -> dict:
+    """{schema: {table: {column: type}}} of the tables the statement names, as far as the caller may see them."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    visible: dict[str, dict[str, dict[str, str]]] = {}
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # a table function: it reads no table
+        if not table.db and table.name.lower() in ctes:
+            continue
+        schema = table.db or catalog.default_schema
+        if schema.lower() in _SYSTEM_SCHEMAS:
+            raise QueryRefused("Catalog views are not available under a data policy; use list_tables and describe_table.")
+        columns = catalog.columns(schema, table.name) if access.table_visible(schema, table.name) else []
+        shown = {c: "UNKNOWN" for c in columns if access.column_rule(schema, table.name, c) is not None}
+        if not shown:
+            raise QueryRefused(f"No table or view named {table.name} is available to you. Use list_tables to see "
+                               "what is.")
+        visible.setdefault(schema, {})[table.name] = shown
+    return visible
+
+
+def _trace_masks(root: Scope, access: Access) -> dict[tuple[int, str], Rule]:
+    """(scope id, output name) -> mask, for masked columns that reach a scope's output plainly; refuse the rest."""
+    masked: dict[tuple[int, str], Rule] = {}
+    for scope in root.traverse():  # inner scopes first
+        for column in scope.columns:
+            rule = _column_mask(scope, column, access, masked)
+            if rule is None:
+                continue
+            output = _plain_output(scope, column)
+            if output is None or not (scope is root or scope.is_derived_table or scope.is_cte):
+                raise QueryRefused(
+                    f"The column {column.name} is masked for you: it can be selected as it is, but not filtered, "
+                    "joined, sorted, grouped, combined or computed with."
+                )
+            masked[(id(scope), output)] = rule  # a branch of UNION/INTERSECT/EXCEPT is none of the scopes above
+    return masked
+
+
+def _column_mask(scope: Scope, column: exp.Column, access: Access, masked: dict) -> Rule | None:
+    source, owner = _source(scope, column.table)
+    if isinstance(source, exp.Table):
+        rule = access.column_rule(source.db, source.name, column.name)
+        if rule is None:
+            raise QueryRefused(f"The column {column.name} is not available to you.")
+        masked_rule = rule if rule.effect == MASK else None
+    elif isinstance(source, Scope):
+        masked_rule = masked.get((id(source), column.name))
+    else:
+        raise QueryRefused(f"The column {column.sql()} could not be traced to a table, so the query was not run.")
+    if masked_rule is not None and owner is not scope:
+        raise QueryRefused(f"The column {column.name} is masked for you and cannot be used in a subquery.")
+    return masked_rule
+
+
+def _source(scope: Scope, name: str) -> tuple[object, Scope | None]:
+    current: Scope | None = scope
+    while current is not None:
+        if name in current.sources:
+            return current.sources[name], current
+        current = current.parent
+    return None, None
+
+
+def _plain_output(scope: Scope, column: exp.Column) -> str | None:
+    """The output name when `column` is itself one of the scope's SELECT outputs (aliased or not)."""
+    select = scope.expression
+    if not isinstance(select, exp.Select):
+        return None
+    node = column.parent if isinstance(column.parent, exp.Alias) else column
+    if node.parent is not select or node not in select.expressions:
+        return None
+    return node.alias_or_name
+
+
+_USER_ATTRIBUTE = re.compile(r":user\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _filter_rows(tree: exp.Expression, dialect: str, access: Access) -> None:
+    """Replace each reference to a filtered table with a subquery of the rows the caller may see."""
+    for table in list(tree.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier) or not table.db:
+            continue  # table functions, and CTE references (qualify named every real table's schema)
+        predicates = access.row_filters(table.db, table.name)
+        if not predicates:
+            continue
+        condition = exp.or_(*(_predicate(p, dialect, access) for p in predicates), dialect=dialect)
+        source = exp.table_(table.name, db=table.db, catalog=table.catalog or None, quoted=True)
+        filtered = exp.select("*").from_(source).where(condition).subquery(table.alias_or_name, copy=False)
+        table.replace(filtered)
+
+
+def _predicate(text: str, dialect: str, access: Access) -> exp.Expression:
+    def literal(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in access.attributes:
+            raise QueryRefused(f"The data policy needs your '{name}' attribute, which your account does not have; "
+                               "ask an administrator.")
+        return exp.Literal.string(access.attributes[name]).sql(dialect=dialect)
+
+    try:
+        return exp.condition(_USER_ATTRIBUTE.sub(literal, text), dialect=dialect)
+    except SqlglotError:
+        raise QueryRefused("A row filter of your data policy is not valid SQL; ask an administrator.") from None

@@ -1,0 +1,181 @@
+"""Who sees what: the data rules of a user's groups, compiled once per call into an immutable Access.
+
+Within a group, the most specific rule that matches decides (a column rule over a table rule over a
+schema rule; an exact name over a wildcard; on a tie, hide over mask over allow), and what no rule of
+a group's allows or masks, that group hides. A user's rights are the union of their groups': a column
+is visible if any group allows it, masked if the best any group offers is a mask. A user in no group
+with rules gets DATA_POLICY_DEFAULT (allow_all or deny_all); superusers are bound like anyone else
+unless DATA_POLICY_SUPERUSER_EXEMPT is on. Row filters: a table some group grants without a filter is
+unfiltered; otherwise the user sees the rows any of their granting groups' filters admit.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from django.conf import settings
+
+from sqltools.conf import sqltools_settings
+
+ALLOW, MASK, HIDE = "allow", "mask", "hide"
+_RANK = {HIDE: 1, MASK: 2, ALLOW: 3}
+
+
+@dataclass(frozen=True)
+class Rule:
+    parts: tuple[str, ...]  # lowercase (schema, table) or (schema, table, column); '*' and globs allowed
+    effect: str
+    mask: str = "full"
+    keep_last: int = 4
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        exact = sum(1 for part in self.parts if not any(c in part for c in "*?["))
+        return len(self.parts), exact, -_RANK[self.effect]  # ties: hide first
+
+    def matches(self, names: tuple[str, ...]) -> bool:
+        return len(names) >= len(self.parts) and all(
+            fnmatch.fnmatchcase(name, part) for name, part in zip(names, self.parts))
+
+
+@dataclass(frozen=True)
+class GroupPolicy:
+    name: str
+    rules: tuple[Rule, ...]
+    filters: tuple[tuple[Rule, str], ...]  # (table pattern, predicate)
+
+    def column(self, schema: str, table: str, column: str) -> Rule | None:
+        names = (schema.lower(), table.lower(), column.lower())
+        found = [rule for rule in self.rules if rule.matches(names)]
+        return max(found, key=lambda rule: rule.specificity, default=None)
+
+    def grants_table(self, schema: str, table: str) -> bool:
+        """Whether this group lets the user see the table at all (some column of it, at least)."""
+        names = (schema.lower(), table.lower())
+        table_rules = [rule for rule in self.rules if len(rule.parts) == 2 and rule.matches(names)]
+        best = max(table_rules, key=lambda rule: rule.specificity, default=None)
+        if best is not None and best.effect != HIDE:
+            return True
+        return any(len(rule.parts) == 3 and rule.effect != HIDE and Rule(rule.parts[:2], ALLOW).matches(names)
+                   for rule in self.rules)
+
+
+@dataclass(frozen=True)
+class Access:
+    """The caller, resolved once per call: who, through which client, and what data they may see."""
+
+    user_id: int | None = None
+    username: str = ""
+    client: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    groups: tuple[GroupPolicy, ...] = ()
+    restricted: bool = False  # False: every table and column the login can read
+    denied: bool = False  # deny_all and no group with rules: nothing at all
+
+    def table_visible(self, schema: str, table: str) -> bool:
+        if not self.restricted:
+            return True
+        return any(group.grants_table(schema, table) for group in self.groups)
+
+    def column_rule(self, schema: str, table: str, column: str) -> Rule | None:
+        """The winning rule for a column: None when hidden (or the table is), an allow or mask rule otherwise."""
+        if not self.restricted:
+            return _ALLOW_ALL
+        best: Rule | None = None
+        for group in self.groups:
+            if not group.grants_table(schema, table):
+                continue
+            rule = group.column(schema, table, column)
+            if rule is not None and rule.effect != HIDE and (best is None or _RANK[rule.effect] > _RANK[best.effect]):
+                best = rule
+        return best
+
+    def row_filters(self, schema: str, table: str) -> list[str] | None:
+        """None: every row; else the predicates of which a row must meet one."""
+        if not self.restricted:
+            return None
+        predicates = []
+        for group in self.groups:
+            if group.grants_table(schema, table):
+                names = (schema.lower(), table.lower())
+                matching = [predicate for pattern, predicate in group.filters if pattern.matches(names)]
+                if not matching:
+                    return None
+                predicates.extend(matching)
+        return predicates
+
+
+_ALLOW_ALL = Rule(("*", "*", "*"), ALLOW)
+UNRESTRICTED = Access()
+
+
+def access_for(*, user: Any, client: str = "") -> Access:
+    """The Access of a Django user: their groups' rules and filters, and their attributes."""
+    from sqltools.models import DataRule, RowFilter, UserAttribute  # models load after the app registry
+
+    conf = sqltools_settings()
+    identity = {"user_id": user.pk, "username": user.get_username(), "client": client}
+    if user.is_superuser and conf.DATA_POLICY_SUPERUSER_EXEMPT:
+        return Access(**identity)
+    groups = list(user.groups.order_by("pk"))
+    rules = _grouped(DataRule.objects.filter(group__in=groups), groups)
+    filters = _grouped(RowFilter.objects.filter(group__in=groups), groups)
+    policies = tuple(
+        GroupPolicy(group.name, tuple(_rule(r.pattern, r) for r in rules.get(group.pk, ())),
+                    tuple((_rule(f.table), f.predicate) for f in filters.get(group.pk, ())))
+        for group in groups if group.pk in rules
+    )
+    attributes = {"id": str(user.pk), "username": user.get_username(), "email": getattr(user, "email", "") or ""}
+    attributes |= dict(UserAttribute.objects.filter(user=user).values_list("name", "value"))
+    if not policies:
+        denied = conf.DATA_POLICY_DEFAULT == "deny_all"
+        return Access(**identity, attributes=attributes, restricted=denied, denied=denied)
+    return Access(**identity, attributes=attributes, groups=policies, restricted=True)
+
+
+def _grouped(queryset: Any, groups: list) -> dict[int, list]:
+    grouped: dict[int, list] = {}
+    for row in queryset:
+        grouped.setdefault(row.group_id, []).append(row)
+    return grouped
+
+
+def _rule(pattern: str, row: Any = None) -> Rule:
+    parts = tuple(part.strip().strip('"[]`').lower() for part in pattern.split("."))
+    if len(parts) == 1:
+        parts = (parts[0], "*")  # a schema alone: all its tables
+    if row is None:
+        return Rule(parts[:2], ALLOW)
+    return Rule(parts[:3], row.effect, row.mask or "full", row.keep_last)
+
+
+def masked_row(row: Any, masks: tuple[tuple[int, Rule], ...]) -> list[Any]:
+    values = list(row)
+    for index, rule in masks:
+        values[index] = mask_value(values[index], rule)
+    return values
+
+
+def mask_value(value: Any, rule: Rule) -> Any:
+    """The masked form of one value (None stays None, so counts of missing values still work)."""
+    if value is None:
+        return None
+    text = str(value)
+    if rule.mask == "hash":
+        digest = hmac.new(_mask_key(), text.encode(), hashlib.sha256).hexdigest()
+        return f"h:{digest[:16]}"
+    if rule.mask == "partial":
+        keep = min(rule.keep_last, max(0, len(text) - 1))
+        return "*" * (len(text) - keep) + (text[-keep:] if keep else "")
+    if rule.mask == "email" and "@" in text:
+        local, _, domain = text.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return "****"
+
+
+def _mask_key() -> bytes:
+    return hashlib.sha256(b"sqltools.mask:" + settings.SECRET_KEY.encode()).digest()
