@@ -14,12 +14,16 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from django.conf import settings
+from django.db import connections
 
 from sqltools.conf import sqltools_settings
+from sqltools.errors import QueryRefused
+from sqltools.vendors import vendor_for
 
 ALLOW, MASK, HIDE = "allow", "mask", "hide"
 _RANK = {HIDE: 1, MASK: 2, ALLOW: 3}
@@ -124,17 +128,24 @@ def access_for(*, user: Any, client: str = "") -> Access:
     groups = list(user.groups.order_by("pk"))
     rules = _grouped(DataRule.objects.filter(group__in=groups), groups)
     filters = _grouped(RowFilter.objects.filter(group__in=groups), groups)
-    policies = tuple(
-        GroupPolicy(group.name, tuple(_rule(r.pattern, r) for r in rules.get(group.pk, ())),
-                    tuple((_rule(f.table), f.predicate) for f in filters.get(group.pk, ())))
-        for group in groups if group.pk in rules
-    )
+    policies = tuple(_group_policy(group, rules.get(group.pk, ()), filters.get(group.pk, ()))
+                     for group in groups if group.pk in rules)
     attributes = {"id": str(user.pk), "username": user.get_username(), "email": getattr(user, "email", "") or ""}
     attributes |= dict(UserAttribute.objects.filter(user=user).values_list("name", "value"))
     if not policies:
         denied = conf.DATA_POLICY_DEFAULT == "deny_all"
         return Access(**identity, attributes=attributes, restricted=denied, denied=denied)
     return Access(**identity, attributes=attributes, groups=policies, restricted=True)
+
+
+def group_policy(group: Any) -> GroupPolicy:
+    """One group's compiled rules and filters (the admin's preview)."""
+    return _group_policy(group, list(group.data_rules.all()), list(group.row_filters.all()))
+
+
+def _group_policy(group: Any, rules: Any, filters: Any) -> GroupPolicy:
+    return GroupPolicy(group.name, tuple(_rule(r.pattern, r) for r in rules),
+                       tuple((_rule(f.table), f.predicate) for f in filters))
 
 
 def _grouped(queryset: Any, groups: list) -> dict[int, list]:
@@ -179,3 +190,16 @@ def mask_value(value: Any, rule: Rule) -> Any:
 
 def _mask_key() -> bytes:
     return hashlib.sha256(b"sqltools.mask:" + settings.SECRET_KEY.encode()).digest()
+
+
+def row_filter_check(predicate: str, *, alias: str | None = None) -> str | None:
+    """Why `predicate` cannot be a row filter on the target (it must be a condition the read-only guard admits)."""
+    from sqltools.policy import statement_policy  # the policy imports this module for Access
+
+    dialect = vendor_for(connections[alias or sqltools_settings().ALIAS]).dialect
+    sample = re.sub(r":user\.[A-Za-z_][A-Za-z0-9_]*", "'x'", predicate)
+    try:
+        statement_policy(sql=f"SELECT 1 AS probe FROM row_filter_probe WHERE ({sample})", dialect=dialect)
+    except QueryRefused as error:
+        return f"The condition is not a read the guard admits: {error}"
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -68,6 +69,13 @@ class DataRule(models.Model):
     def __str__(self) -> str:
         return f"{self.group}: {self.effect} {self.pattern}" + (f" ({self.mask})" if self.effect == "mask" else "")
 
+    def clean(self) -> None:
+        parts = self.pattern.split(".")
+        if not 1 <= len(parts) <= 3 or not all(part.strip() for part in parts):
+            raise ValidationError({"pattern": "Write schema, schema.table or schema.table.column (* for any name)."})
+        if self.effect == self.Effect.MASK and not self.mask:
+            raise ValidationError({"mask": "Choose how the column is masked."})
+
 
 class RowFilter(models.Model):
     """Rows of one table a group may see: a SQL condition, with the user's attributes as :user.<name>."""
@@ -82,6 +90,15 @@ class RowFilter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group}: {self.table} WHERE {self.predicate}"
+
+    def clean(self) -> None:
+        from sqltools.governance import row_filter_check  # the guard needs the app registry loaded
+
+        if len(self.table.split(".")) != 2:
+            raise ValidationError({"table": "Write schema.table (* for any name): *.customers, sales.orders."})
+        problem = row_filter_check(self.predicate)
+        if problem:
+            raise ValidationError({"predicate": problem})
 
 
 class UserAttribute(models.Model):

@@ -3,6 +3,8 @@ by the user's country; another group sees everything. Real users, real groups, e
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connections
@@ -160,3 +162,43 @@ def test_attribute_values_cannot_inject_sql(target_alias, analyst):
 def test_names_are_matched_the_way_the_server_folds_them(target_alias, analyst):
     result = _run(target_alias, analyst, "SELECT Email FROM Customers WHERE Customer_Id < 100")
     assert result.rows and all(row[0].startswith("b***@") for row in result.rows)
+
+
+def test_the_admin_previews_what_a_group_sees_from_the_live_catalog(analyst, admin_client):
+    from sqltools.preview import group_preview
+
+    group = Group.objects.get(name="analysts")
+    preview = dict(group_preview(group=group))
+    assert set(preview) == {"main.customers", "main.orders", "main.order_lines"}
+    customers = dict(preview["main.customers"])
+    assert customers["email"] is True and customers["name"] is False and "notes" not in customers
+    page = admin_client.get(f"/admin/auth/group/{group.pk}/change/")
+    block = re.search(r"<pre class='sql-block'>(.*?)</pre>", page.content.decode(), re.S)
+    assert page.status_code == 200 and block and "email (masked)" in block[1] and "notes" not in block[1]
+
+
+@pytest.mark.parametrize("pattern, effect, mask, problem", [
+    ("a.b.c.d", "allow", "", "pattern"), ("sales..x", "allow", "", "pattern"), ("*.customers.email", "mask", "", "mask"),
+])
+def test_rules_are_validated_when_saved(pattern, effect, mask, problem):
+    from django.core.exceptions import ValidationError
+
+    rule = DataRule(group=Group.objects.create(name="g"), pattern=pattern, effect=effect, mask=mask)
+    with pytest.raises(ValidationError) as invalid:
+        rule.full_clean()
+    assert problem in invalid.value.message_dict
+
+
+@pytest.mark.parametrize("predicate, valid", [
+    ("country = :user.country", True), ("country IN ('a', 'b') AND credit_limit > 10", True),
+    ("pg_sleep(10) IS NULL", False), ("1 = 1; DELETE FROM customers", False), ("country = (", False),
+])
+def test_row_filters_must_be_conditions_the_guard_admits(predicate, valid):
+    from django.core.exceptions import ValidationError
+
+    row_filter = RowFilter(group=Group.objects.create(name="g"), table="*.customers", predicate=predicate)
+    if valid:
+        row_filter.full_clean()
+    else:
+        with pytest.raises(ValidationError, match="guard"):
+            row_filter.full_clean()
