@@ -227,6 +227,9 @@ SQLTOOLS = {
     "READ_ONLY_EXTRA_FUNCTIONS": tuple(env.list("READ_ONLY_EXTRA_FUNCTIONS", default=[])),
     "READ_ONLY_EXTRA_RELATIONS": tuple(env.list("READ_ONLY_EXTRA_RELATIONS", default=[])),
     "REQUIRE_READ_ONLY_LOGIN": env.bool("REQUIRE_READ_ONLY_LOGIN", default=False),
+    # Write mode: UPDATE/DELETE without WHERE, and the most rows one write may change (more: rolled back).
+    "ALLOW_UNFILTERED_WRITES": env.bool("ALLOW_UNFILTERED_WRITES", default=False),
+    "MAX_AFFECTED_ROWS": env.int("MAX_AFFECTED_ROWS", default=1000),
     # Data policies (docs/governance.md): what users in no group with rules see, and whether superusers are bound.
     "DATA_POLICY_DEFAULT": env.str("DATA_POLICY_DEFAULT", default="allow_all"),
     "DATA_POLICY_SUPERUSER_EXEMPT": env.bool("DATA_POLICY_SUPERUSER_EXEMPT", default=False),

@@ -26,6 +26,8 @@ class SqlToolsSettings:
     READ_ONLY_EXTRA_FUNCTIONS: tuple[str, ...] = ()
     READ_ONLY_EXTRA_RELATIONS: tuple[str, ...] = ()
     REQUIRE_READ_ONLY_LOGIN: bool = False
+    ALLOW_UNFILTERED_WRITES: bool = False
+    MAX_AFFECTED_ROWS: int = 1000
     DATA_POLICY_DEFAULT: str = "allow_all"
     DATA_POLICY_SUPERUSER_EXEMPT: bool = False
 

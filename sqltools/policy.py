@@ -82,6 +82,10 @@ def statement_policy(
             raise QueryRefused(f"{verb} needs the sql:write permission, which this connection was not granted.")
         if statement.kind is Kind.DDL and not conf.ALLOW_DDL:
             raise QueryRefused(f"{verb} changes the schema; DDL is off (set ALLOW_DDL=true to allow it).")
+        if isinstance(statement.tree, (exp.Update, exp.Delete)) and not statement.tree.args.get("where") \
+                and not conf.ALLOW_UNFILTERED_WRITES:
+            raise QueryRefused(f"{verb} without WHERE would change every row; add a WHERE clause "
+                               "(an operator can allow it with ALLOW_UNFILTERED_WRITES=true).")
     if not restricted:
         return Checked(sql, statement.kind, verb, params)
     if statement.kind is not Kind.READ:

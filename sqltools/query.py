@@ -128,6 +128,10 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_row
         with connection.cursor() as cursor, vendor.write_guard(cursor, timeout=timeout) as writer:
             vendor.execute_text(writer, sql)
             affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
+            cap = sqltools_settings().MAX_AFFECTED_ROWS
+            if affected is not None and affected > cap:  # raised inside the transaction: it rolls back
+                raise QueryRefused(f"This write would change {affected:,} rows, more than MAX_AFFECTED_ROWS "
+                                   f"({cap:,}); it was rolled back. Narrow the WHERE clause or split the change.")
             columns = [d[0] for d in writer.description or ()]
             raw_rows, over = _fetch(writer, limit=max_rows + 1) if writer.description else ([], False)
     result = _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)

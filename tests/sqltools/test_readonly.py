@@ -221,6 +221,33 @@ def test_write_mode_updates_and_commits(target_alias, sqltools_config):
     assert database_checksum(target_alias, only=("customers",)) == before
 
 
+@pytest.mark.parametrize("sql", ["UPDATE customers SET notes = 'x'", "DELETE FROM order_lines"])
+@on_targets
+def test_write_mode_refuses_writes_to_every_row_unless_allowed(target_alias, sqltools_config, sql):
+    sqltools_config(READ_ONLY=False)
+    before = database_checksum(target_alias, only=("customers", "order_lines"))
+    with pytest.raises(QueryRefused, match="without WHERE would change every row"):
+        query_run(sql=sql, alias=target_alias)
+    assert database_checksum(target_alias, only=("customers", "order_lines")) == before
+
+
+@on_targets
+def test_a_write_over_max_affected_rows_is_rolled_back(target_alias, sqltools_config):
+    sqltools_config(READ_ONLY=False, MAX_AFFECTED_ROWS=10)
+    before = database_checksum(target_alias, only=("customers",))
+    with pytest.raises(QueryRefused, match="would change 20 rows, more than MAX_AFFECTED_ROWS .10.; it was rolled back"):
+        query_run(sql="UPDATE customers SET notes = 'x' WHERE customer_id <= 20", alias=target_alias)
+    assert database_checksum(target_alias, only=("customers",)) == before
+    sqltools_config(READ_ONLY=False, MAX_AFFECTED_ROWS=1000, ALLOW_UNFILTERED_WRITES=True)
+    original = _notes(target_alias, LAST_CUSTOMER)
+    try:
+        assert query_run(sql="UPDATE customers SET notes = notes", alias=target_alias).rows_affected in (None, 1000, 0)
+    except QueryRefused as refused:  # MySQL counts only changed rows; the others count all 1,000
+        pytest.fail(f"an unfiltered write within the cap was refused: {refused}")
+    finally:
+        _set_notes(target_alias, LAST_CUSTOMER, original)
+
+
 @pytest.mark.parametrize("sql", ["CREATE TABLE readonly_probe (a int)", "DROP TABLE orders"])
 @on_targets
 def test_write_mode_still_refuses_ddl(target_alias, sqltools_config, sql):
@@ -252,8 +279,8 @@ def test_dml_needs_the_write_permission(target_alias, sqltools_config):
 @pytest.mark.parametrize(
     "sql, table",
     [
-        ("UPDATE orders SET customer_id = NULL", "orders"),  # NOT NULL fails
-        ("UPDATE order_lines SET quantity = 1 / (order_line_id - 10)", "order_lines"),  # fails at the tenth row
+        ("UPDATE orders SET customer_id = NULL WHERE order_id <= 5", "orders"),  # NOT NULL fails
+        ("UPDATE order_lines SET quantity = 1 / (order_line_id - 10) WHERE order_id <= 20", "order_lines"),  # 10th row
     ],
     ids=["not-null", "midway"],
 )
