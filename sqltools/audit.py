@@ -118,7 +118,8 @@ def audit_prune(*, older_than: timedelta, by: str = "") -> int:
         deleted, _ = AuditEntry.objects.using(using).filter(created_at__lt=cutoff).delete()
         audit_insert([dict(
             created_at=now, tool="audit_prune", user_id=None, username="", client_id="", client_name="manage.py",
-            arguments={"older_than_seconds": int(older_than.total_seconds()), "cutoff": cutoff.isoformat(), "run_by": by},
+            arguments={"older_than_seconds": int(older_than.total_seconds()), "cutoff": cutoff.isoformat(),
+                       "run_by": by},
             sql="",
             outcome="ok", message=f"Deleted {deleted} audit entries older than {cutoff:%Y-%m-%d %H:%M:%S %Z}.",
             rows=deleted, duration_ms=(timezone.now() - now).total_seconds() * 1000,
