@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
@@ -21,6 +22,7 @@ from oauth2_provider.views import TokenView as DotTokenView
 from oauth2_provider.views.dynamic_client_registration import DynamicClientRegistrationView
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
+from oauth_ext.access import user_is_blocked
 from oauth_ext.conf import oauth_ext_settings
 from oauth_ext.consent import consent_context, page_protect
 from oauth_ext.discovery import base_url_for_request, issuer_for_request
@@ -59,10 +61,16 @@ def _toolkit_error(error: OAuthError, *, state: str | None, redirect_uri: str) -
     return OAuthToolkitError(error=oauthlib_error, redirect_uri=redirect_uri)
 
 
+BLOCKED = {"error": "access_denied",
+           "description": "An administrator has blocked your account from connecting AI assistants to this server."}
+
+
 class AuthorizeView(AuthorizationView):
     """/authorize: sign-in, then the consent page; S256 and our own `resource` only."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated and user_is_blocked(request.user):
+            return page_protect(render(request, "oauth2_provider/authorize.html", {"error": BLOCKED}, status=403))
         return page_protect(super().dispatch(request, *args, **kwargs))
 
     def validate_authorization_request(self, request: HttpRequest):

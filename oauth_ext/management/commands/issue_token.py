@@ -17,6 +17,7 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.settings import oauth2_settings
 
+from oauth_ext.access import user_is_blocked
 from oauth_ext.clients import client_is_disabled
 from oauth_ext.scopes import SCOPE_READ
 from oauth_ext.tokens import token_issue
@@ -42,6 +43,9 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user {username!r}: create one with `python manage.py createsuperuser`.")
+        if user_is_blocked(user):
+            raise CommandError(f"{username!r} is blocked from OAuth access: "
+                               "unblock them in the admin (Users, then OAuth access).")
         unknown = set(scope.split()) - set(get_scopes_backend().get_available_scopes())
         if unknown or not scope.split():
             raise CommandError(f"Unknown scope {' '.join(sorted(unknown)) or scope!r}; use sql:read and/or sql:write.")
