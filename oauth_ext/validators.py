@@ -2,8 +2,9 @@
 
 A disabled client looks unknown: /authorize answers invalid_client without redirecting and
 /token and /revoke answer invalid_client, so it can mint nothing new after an admin disables it.
-A blocked user's code or refresh token is invalid_grant, whichever client presents it
-(oauth_ext.access): blocking revokes them all, and this refuses any that outlived the block.
+A blocked or deactivated user's code or refresh token is invalid_grant, whichever client presents
+it (oauth_ext.access): blocking revokes them all, and this refuses any that outlived the block;
+DOT itself does not look at is_active when it refreshes.
 
 An authorization code presented a second time is invalid_grant, as in DOT, and also revokes the
 tokens its first exchange issued (oauth_ext.codes; RFC 6749 §4.1.2). Two exchanges racing past
@@ -44,9 +45,10 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def _user_refused(self, request) -> bool:
         user = getattr(request, "user", None)
-        if user is None or not user_is_blocked(user):
+        if user is None or (user.is_active and not user_is_blocked(user)):
             return False
-        logger.info("Refused a token request for blocked user %s", user.get_username())
+        logger.info("Refused a token request for %s user %s", "blocked" if user.is_active else "inactive",
+                    user.get_username())
         return True
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:

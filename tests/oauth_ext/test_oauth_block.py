@@ -26,6 +26,14 @@ def test_registering_a_new_client_does_not_get_around_the_block(oauth, anonymous
     assert token_check(tokens["access_token"]) is None
 
 
+def test_a_deactivated_user_cannot_refresh(oauth, app, user):
+    tokens = oauth.tokens(app)
+    user.is_active = False
+    user.save()
+    assert oauth.refresh(app, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    assert token_check(tokens["access_token"]) is None
+
+
 def test_signing_in_again_meets_the_block(anonymous, user, app, pkce):
     user_block(user=user)
     browser = anonymous.client
