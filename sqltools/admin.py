@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from sqltools.models import AuditEntry
 
-LIST_SQL_CHARS = 600
+LIST_SQL_CHARS = 300
 
 
 @admin.register(AuditEntry)
