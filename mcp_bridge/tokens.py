@@ -39,6 +39,7 @@ from mcp.server.auth.provider import TokenVerifier
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from mcp_bridge.conf import bridge_settings
+from oauth_ext.access import user_is_blocked
 from mcp_bridge.threads import in_thread
 
 logger = logging.getLogger(__name__)
@@ -102,18 +103,18 @@ def _lookup_and_remember(checksum: str, generation: str | None) -> TokenInfo | N
 
 
 def token_lookup(*, checksum: str) -> TokenInfo | None:
-    """The live token's owner and grants, or None (unknown, revoked, expired, inactive user)."""
+    """The live token's owner and grants, or None (unknown, revoked, expired, inactive or blocked user)."""
     model = get_access_token_model()
     try:
-        token = model.objects.select_related("user", "application").get(token_checksum=checksum)
+        token = model.objects.select_related("user__oauth_block", "application").get(token_checksum=checksum)
     except model.DoesNotExist:
         logger.info("bearer token refused: unknown or revoked")
         return None
     if token.expires <= timezone.now():
         logger.info("bearer token refused: expired (client %s)", token.application.client_id if token.application else "-")
         return None
-    if token.user is None or not token.user.is_active:
-        logger.info("bearer token refused: no active user")
+    if token.user is None or not token.user.is_active or user_is_blocked(token.user):
+        logger.info("bearer token refused: no active user (missing, inactive or blocked)")
         return None
     application = token.application
     return TokenInfo(

@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class OAuthExtConfig(AppConfig):
@@ -7,3 +7,10 @@ class OAuthExtConfig(AppConfig):
 
     def ready(self) -> None:
         from oauth_ext import checks  # noqa: F401  (registers the system checks)
+
+        if apps.is_installed("django.contrib.admin"):  # its ready() ran first (INSTALLED_APPS order): autodiscovered
+            from django.contrib import admin
+
+            from oauth_ext.admin_users import admin_site_adjust
+
+            admin_site_adjust(admin.site)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -30,18 +31,25 @@ def client_is_disabled(client_id: str) -> bool:
     return DisabledClient.objects.filter(client_id=client_id).exists()
 
 
-@transaction.atomic
 def client_tokens_revoke(applications: Iterable[AbstractApplication]) -> int:
     """Revoke every access and refresh token (and pending code) of these clients; returns access tokens revoked."""
     ids = [application.pk for application in applications]
-    now = timezone.now()
-    get_refresh_token_model().objects.filter(application_id__in=ids, revoked__isnull=True).update(
-        revoked=now, updated=now
-    )
-    get_grant_model().objects.filter(application_id__in=ids).delete()
-    access_tokens = get_access_token_model()
-    _, deleted = access_tokens.objects.filter(application_id__in=ids).delete()
+    revoked = tokens_revoke(application_id__in=ids)
     logger.info("Revoked all tokens of %d client(s)", len(ids))
+    return revoked
+
+
+@transaction.atomic
+def tokens_revoke(**match: Any) -> int:
+    """Revoke the access and refresh tokens and pending codes that match (`user=…`, `application_id__in=…`).
+
+    Returns the number of access tokens revoked.
+    """
+    now = timezone.now()
+    get_refresh_token_model().objects.filter(**match, revoked__isnull=True).update(revoked=now, updated=now)
+    get_grant_model().objects.filter(**match).delete()
+    access_tokens = get_access_token_model()
+    _, deleted = access_tokens.objects.filter(**match).delete()
     return deleted.get(access_tokens._meta.label, 0)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.http import HttpResponse
+from django.urls import reverse
 
 from mcpsite.health import database_label
 from oauth_ext.scopes import scope_descriptions
@@ -16,9 +17,10 @@ from sqltools.conf import sqltools_settings
 PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 
-def consent_context(*, scopes: list[str], redirect_uri: str | None) -> dict[str, Any]:
+def consent_context(*, scopes: list[str], redirect_uri: str | None, base_url: str) -> dict[str, Any]:
     conf = sqltools_settings()
     return {
+        "connections_url": f"{base_url}{reverse('connections')}",
         "redirect_host": urlsplit(redirect_uri or "").netloc,
         "scope_items": scope_descriptions(scopes),
         "database_name": database_label(conf.ALIAS),

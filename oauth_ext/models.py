@@ -29,6 +29,28 @@ class DisabledClient(models.Model):
         return self.client_id
 
 
+class BlockedUser(models.Model):
+    """A user who may not authorize any client until an administrator removes this row.
+
+    Blocking (oauth_ext.access.user_block) also revokes everything the user holds. The block is
+    on the user, not on a client, so registering a new client (anonymous DCR) does not get
+    around it: /authorize, /token and the MCP token check all refuse the user.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_block")
+    blocked_at = models.DateTimeField(default=timezone.now)
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "blocked user"
+        permissions = [("block_user", "Can revoke a user's OAuth access and block or unblock them")]
+
+    def __str__(self) -> str:
+        return f"{self.user} (blocked {self.blocked_at:%Y-%m-%d %H:%M:%S})"
+
+
 class CodeRedemption(models.Model):
     """An authorization code that was exchanged, and the tokens the exchange issued (oauth_ext.codes).
 

@@ -29,6 +29,8 @@ dot_urlpatterns = [
 urlpatterns = [
     path("", include((dot_urlpatterns, "oauth2_provider"))),
     path(".well-known/openid-configuration", server_metadata, name="openid-configuration"),
+    path("connections/", views.connections, name="connections"),
+    path("connections/revoke", views.connection_revoke, name="connection-revoke"),
     *(
         path(f".well-known/oauth-protected-resource{endpoint}",
              views.cors_public(ResourceMetadataView.as_view(resource_path=endpoint)))

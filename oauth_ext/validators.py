@@ -1,7 +1,10 @@
-"""DOT's request validator, refusing disabled clients and replayed codes (OAUTH2_VALIDATOR_CLASS points here).
+"""DOT's request validator, refusing disabled clients, blocked users and replayed codes (OAUTH2_VALIDATOR_CLASS).
 
 A disabled client looks unknown: /authorize answers invalid_client without redirecting and
 /token and /revoke answer invalid_client, so it can mint nothing new after an admin disables it.
+A blocked or deactivated user's code or refresh token is invalid_grant, whichever client presents
+it (oauth_ext.access): blocking revokes them all, and this refuses any that outlived the block;
+DOT itself does not look at is_active when it refreshes.
 
 An authorization code presented a second time is invalid_grant, as in DOT, and also revokes the
 tokens its first exchange issued (oauth_ext.codes; RFC 6749 §4.1.2). Two exchanges racing past
@@ -15,6 +18,7 @@ import logging
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
+from oauth_ext.access import user_is_blocked
 from oauth_ext.clients import client_is_disabled
 from oauth_ext.codes import code_redemption_record, code_replay_revoke
 
@@ -39,11 +43,23 @@ class OAuth2Validator(DotOAuth2Validator):
     def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
         return super().authenticate_client_id(client_id, request, *args, **kwargs) and not self._client_refused(request)
 
+    def _user_refused(self, request) -> bool:
+        user = getattr(request, "user", None)
+        if user is None or (user.is_active and not user_is_blocked(user)):
+            return False
+        logger.info("Refused a token request for %s user %s", "blocked" if user.is_active else "inactive",
+                    user.get_username())
+        return True
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
-            return True
+            return not self._user_refused(request)
         code_replay_revoke(code=code, client_id=client_id)
         return False
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        return valid and not self._user_refused(request)
 
     def _save_bearer_token(self, token, request, *args, **kwargs) -> None:
         # DOT's documented hook, inside the transaction that saves the tokens.

@@ -11,7 +11,11 @@ import time
 from collections.abc import Callable
 from functools import wraps
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
@@ -21,6 +25,7 @@ from oauth2_provider.views import TokenView as DotTokenView
 from oauth2_provider.views.dynamic_client_registration import DynamicClientRegistrationView
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
+from oauth_ext.access import user_client_revoke, user_connections, user_is_blocked
 from oauth_ext.conf import oauth_ext_settings
 from oauth_ext.consent import consent_context, page_protect
 from oauth_ext.discovery import base_url_for_request, issuer_for_request
@@ -33,6 +38,7 @@ from oauth_ext.registration import (
     registration_tokens_discard,
 )
 from oauth_ext.resources import resources_check
+from oauth_ext.scopes import WRITE_SCOPES
 from oauth_ext.tokens import token_request_check
 
 
@@ -59,10 +65,16 @@ def _toolkit_error(error: OAuthError, *, state: str | None, redirect_uri: str) -
     return OAuthToolkitError(error=oauthlib_error, redirect_uri=redirect_uri)
 
 
+BLOCKED = {"error": "access_denied",
+           "description": "An administrator has blocked your account from connecting AI assistants to this server."}
+
+
 class AuthorizeView(AuthorizationView):
     """/authorize: sign-in, then the consent page; S256 and our own `resource` only."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated and user_is_blocked(request.user):
+            return page_protect(render(request, "oauth2_provider/authorize.html", {"error": BLOCKED}, status=403))
         return page_protect(super().dispatch(request, *args, **kwargs))
 
     def validate_authorization_request(self, request: HttpRequest):
@@ -100,7 +112,8 @@ class AuthorizeView(AuthorizationView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(consent_context(scopes=kwargs.get("scopes") or [], redirect_uri=kwargs.get("redirect_uri")))
+        context.update(consent_context(scopes=kwargs.get("scopes") or [], redirect_uri=kwargs.get("redirect_uri"),
+                                       base_url=base_url_for_request(self.request)))
         return context
 
     def redirect(self, redirect_to: str, application) -> HttpResponse:
@@ -151,6 +164,24 @@ def registration_management(request: HttpRequest, client_id: str) -> HttpRespons
     """RFC 7592 is not offered: no registration access tokens exist to manage a client with."""
     return JsonResponse({"error": "not_found", "error_description": "Client management (RFC 7592) is not offered."},
                         status=404)
+
+
+@require_GET
+@login_required
+def connections(request: HttpRequest) -> HttpResponse:
+    """/connections/: the clients the signed-in user has authorized, each with a revoke button."""
+    context = {"connections": user_connections(user=request.user), "blocked": user_is_blocked(request.user),
+               "write_scopes": WRITE_SCOPES}
+    return page_protect(render(request, "oauth_ext/connections.html", context))
+
+
+@require_POST
+@login_required
+def connection_revoke(request: HttpRequest) -> HttpResponse:
+    application = get_object_or_404(get_application_model(), client_id=request.POST.get("client_id", ""))
+    user_client_revoke(user=request.user, application=application)
+    messages.success(request, f"{application.name or application.client_id} can no longer access the database for you.")
+    return redirect("connections")
 
 
 authorize = AuthorizeView.as_view()

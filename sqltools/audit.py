@@ -9,6 +9,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Iterator
 
 from django.db import connections, models, router, transaction
@@ -101,6 +102,30 @@ def audit_insert(entries: list[dict[str, Any]], *, using: str) -> None:
 
 
 _PLAIN_FIELDS = (models.CharField, models.TextField, models.IntegerField, models.FloatField, models.ForeignKey)
+
+
+def audit_prune(*, older_than: timedelta, by: str = "") -> int:
+    """Delete the entries older than `older_than` and record, in the same transaction, that it was done (and by whom).
+
+    The one way entries leave the log (the admin cannot delete them). Returns how many were deleted.
+    """
+    from sqltools.models import AuditEntry
+
+    using = router.db_for_write(AuditEntry)
+    now = timezone.now()
+    cutoff = now - older_than
+    with transaction.atomic(using=using):
+        deleted, _ = AuditEntry.objects.using(using).filter(created_at__lt=cutoff).delete()
+        audit_insert([dict(
+            created_at=now, tool="audit_prune", user_id=None, username="", client_id="", client_name="manage.py",
+            arguments={"older_than_seconds": int(older_than.total_seconds()), "cutoff": cutoff.isoformat(),
+                       "run_by": by},
+            sql="",
+            outcome="ok", message=f"Deleted {deleted} audit entries older than {cutoff:%Y-%m-%d %H:%M:%S %Z}.",
+            rows=deleted, duration_ms=(timezone.now() - now).total_seconds() * 1000,
+        )], using=using)
+    logger.info("audit_prune deleted %d entries older than %s", deleted, cutoff.isoformat())
+    return deleted
 
 
 def _describe(entry: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The sign-in and consent pages in a real browser: Playwright driving Debian's chromium.
+"""The sign-in, consent and "your connections" pages in a real browser: Playwright driving Debian's chromium.
 
 The client's redirect URI is a loopback URL nothing listens on; the browser's request to it is
 intercepted and answered, and the test reads the authorization response from the URL.
@@ -48,17 +48,17 @@ def connector(user) -> tuple[dict, str]:
     return OAuthHelper(Client()).register(client_name="Test Connector", redirect_uris=[callback]), callback
 
 
-def _authorize_url(live_server, app: dict, callback: str) -> str:
-    pkce = Pkce.make()
+def _authorize_url(live_server, app: dict, callback: str, pkce: Pkce | None = None) -> str:
+    pkce = pkce or Pkce.make()
     query = {"response_type": "code", "client_id": app["client_id"], "redirect_uri": callback, "state": "s-42",
              "code_challenge": pkce.challenge, "code_challenge_method": "S256", "scope": "sql:read sql:write",
              "resource": f"{live_server.url}/mcp"}
     return f"{live_server.url}/authorize?{urlencode(query)}"
 
 
-def _open_consent(page, live_server, app: dict, callback: str):
+def _open_consent(page, live_server, app: dict, callback: str, pkce: Pkce | None = None):
     page.route(f"{callback}**", lambda route: route.fulfill(status=200, content_type="text/plain", body="callback"))
-    page.goto(_authorize_url(live_server, app, callback))
+    page.goto(_authorize_url(live_server, app, callback, pkce))
     if "/accounts/login/" in page.url:
         page.get_by_label("Username").fill("analyst")
         page.get_by_label("Password").fill(PASSWORD)
@@ -96,3 +96,49 @@ def test_deny_lands_on_the_redirect_with_access_denied(browser, live_server, con
     page.wait_for_url(f"{callback}?**")
     params = params_of(page.url)
     assert params["error"] == "access_denied" and params["state"] == "s-42" and "code" not in params
+
+
+def test_the_write_scope_is_marked_in_words_and_colour(browser, live_server, connector):
+    app, callback = connector
+    page = browser.new_page()
+    _open_consent(page, live_server, app, callback)
+    read, write = page.locator("li.scope").nth(0), page.locator("li.scope").nth(1)
+    assert "sql:read" in read.inner_text() and "Can change data" not in read.inner_text()
+    assert "sql:write" in write.inner_text() and "Can change data" in write.inner_text()  # words, not colour alone
+    assert page.get_by_text("Can change data").is_visible()
+    style = "el => [getComputedStyle(el).borderLeftStyle, getComputedStyle(el).borderLeftColor]"
+    assert read.evaluate(style)[0] == "none" and write.evaluate(style)[0] == "solid"
+    flag = page.locator(".write-flag")
+    assert flag.evaluate("el => getComputedStyle(el).backgroundColor") != page.evaluate(
+        "getComputedStyle(document.querySelector('main')).backgroundColor")
+    later = page.get_by_role("link", name="your connections")
+    assert later.get_attribute("href") == f"{live_server.url}/connections/"
+
+
+def test_your_connections_lists_the_client_and_revoking_stops_its_token(browser, live_server, connector):
+    from mcp_bridge.tokens import token_check
+
+    app, callback = connector
+    pkce = Pkce.make()
+    page = browser.new_page()
+    _open_consent(page, live_server, app, callback, pkce)
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{callback}?**")
+    client = OAuthHelper(Client())
+    tokens = client.exchange(app, params_of(page.url)["code"], pkce).json()
+    assert token_check(tokens["access_token"]) is not None
+
+    page.goto(f"{live_server.url}/connections/")
+    card = page.locator("li.connection")
+    assert card.count() == 1
+    text = card.inner_text()
+    assert "Test Connector" in text and "sql:write" in text and "can change data" in text and "Last used" in text
+    page.get_by_role("button", name="Revoke access for Test Connector").click()
+    page.wait_for_load_state()
+    assert page.url == f"{live_server.url}/connections/"
+    assert "Test Connector can no longer access the database for you." in page.get_by_role("status").inner_text()
+    assert page.locator("li.connection").count() == 0
+
+    assert token_check(tokens["access_token"]) is None
+    refused = client.refresh(app, tokens["refresh_token"])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
