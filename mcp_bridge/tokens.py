@@ -26,13 +26,14 @@ from typing import Any
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.base import get_key_func
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
 from django.db import router, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from mcp.server.auth.provider import AccessToken as McpAccessToken
 from mcp.server.auth.provider import TokenVerifier
@@ -40,6 +41,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from mcp_bridge.conf import bridge_settings
 from oauth_ext.access import user_is_blocked
+from oauth_ext.rights import scopes_allowed, user_may_connect
 from mcp_bridge.threads import in_thread
 
 logger = logging.getLogger(__name__)
@@ -113,8 +115,8 @@ def token_lookup(*, checksum: str) -> TokenInfo | None:
     if token.expires <= timezone.now():
         logger.info("bearer token refused: expired (client %s)", token.application.client_id if token.application else "-")
         return None
-    if token.user is None or not token.user.is_active or user_is_blocked(token.user):
-        logger.info("bearer token refused: no active user (missing, inactive or blocked)")
+    if token.user is None or not user_may_connect(token.user) or user_is_blocked(token.user):
+        logger.info("bearer token refused: no active user (missing, inactive, blocked or without the right to connect)")
         return None
     application = token.application
     return TokenInfo(
@@ -122,7 +124,7 @@ def token_lookup(*, checksum: str) -> TokenInfo | None:
         username=token.user.get_username(),
         client_id=application.client_id if application else "",
         client_name=(application.name or application.client_id) if application else "",
-        scopes=frozenset(token.scope.split()),
+        scopes=frozenset(scopes_allowed(user=token.user, scopes=token.scope.split())),  # rights read now, not at issue
         resources=tuple(token.resource or ()),
         expires_at=int(token.expires.timestamp()),
     )
@@ -147,6 +149,15 @@ def watch_token_changes() -> None:
     for model in (get_access_token_model(), get_application_model(), get_user_model()):
         for signal in (post_save, post_delete):
             signal.connect(tokens_changed, sender=model, dispatch_uid=f"mcp_bridge.tokens.{model._meta.label}")
+    user = get_user_model()
+    for through in (user.groups.through, user.user_permissions.through, Group.permissions.through):
+        m2m_changed.connect(_rights_changed, sender=through, dispatch_uid=f"mcp_bridge.tokens.{through._meta.label}")
+
+
+def _rights_changed(sender: type, *, action: str, using: str | None = None, **kwargs: Any) -> None:
+    """Group membership or permissions changed: what a token may do (its write scope) is read again."""
+    if action in ("post_add", "post_remove", "post_clear"):
+        tokens_changed(sender, using=using)
 
 
 def _shared_cache() -> BaseCache | None:

@@ -256,6 +256,10 @@ OAUTH_EXT = {
     "ALLOW_LOOPBACK_REDIRECTS": env.bool("ALLOW_LOOPBACK_REDIRECTS", default=not PRODUCTION),
     "REGISTRATION_RATE_LIMIT": env.str("REGISTRATION_RATE_LIMIT", default="30/h"),
     "REGISTRATION_MAX_BYTES": env.int("REGISTRATION_MAX_BYTES", default=16 * 1024),
+    # Who may connect an assistant and who may be granted sql:write (oauth_ext/rights.py):
+    # "" (any active user), perm:<app>.<codename> or group:<name>.
+    "CONNECT_REQUIRES": env.str("MCP_CONNECT_REQUIRES", default=""),
+    "WRITE_REQUIRES": env.str("MCP_WRITE_REQUIRES", default="perm:oauth_ext.write_sql"),
 }
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "oauth_ext.validators.OAuth2Validator",

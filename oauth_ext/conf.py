@@ -18,6 +18,8 @@ class OAuthExtSettings:
     ALLOW_LOOPBACK_REDIRECTS: bool = False
     REGISTRATION_RATE_LIMIT: str = "30/h"
     REGISTRATION_MAX_BYTES: int = 16 * 1024
+    CONNECT_REQUIRES: str = ""
+    WRITE_REQUIRES: str = "perm:oauth_ext.write_sql"
 
 
 _cached: OAuthExtSettings | None = None

@@ -66,3 +66,20 @@ class CodeRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"code redeemed at {self.redeemed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AssistantAccess(models.Model):
+    """No table: it holds the two permissions that decide who may connect an assistant and who may write.
+
+    Which permission (or group) each right needs is a setting (oauth_ext.rights): by default anyone
+    active may connect, and only holders of oauth_ext.write_sql (superusers hold every permission) may
+    be granted sql:write.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("connect_assistant", "May connect an assistant (authorize an OAuth client)"),
+            ("write_sql", "May be granted sql:write (change data, where the server allows writes)"),
+        ]

@@ -21,6 +21,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 from oauth_ext.access import user_is_blocked
 from oauth_ext.clients import client_is_disabled
 from oauth_ext.codes import code_redemption_record, code_replay_revoke
+from oauth_ext.rights import scopes_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,10 @@ class OAuth2Validator(DotOAuth2Validator):
         return valid and not self._user_refused(request)
 
     def _save_bearer_token(self, token, request, *args, **kwargs) -> None:
-        # DOT's documented hook, inside the transaction that saves the tokens.
+        # DOT's documented hook, inside the transaction that saves the tokens. A code or refresh token
+        # granted sql:write to a user who may no longer hold it gets a token without it (RFC 6749 §3.3).
+        if request.user is not None and token.get("scope"):
+            token["scope"] = " ".join(scopes_allowed(user=request.user, scopes=token["scope"].split()))
         super()._save_bearer_token(token, request, *args, **kwargs)
         if request.grant_type == "authorization_code":
             code_redemption_record(code=request.code, token=token)

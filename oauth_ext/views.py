@@ -38,6 +38,7 @@ from oauth_ext.registration import (
     registration_tokens_discard,
 )
 from oauth_ext.resources import resources_check
+from oauth_ext.rights import scopes_allowed, user_may_connect
 from oauth_ext.scopes import WRITE_SCOPES
 from oauth_ext.tokens import token_request_check
 
@@ -67,18 +68,23 @@ def _toolkit_error(error: OAuthError, *, state: str | None, redirect_uri: str) -
 
 BLOCKED = {"error": "access_denied",
            "description": "An administrator has blocked your account from connecting AI assistants to this server."}
+NOT_ALLOWED = {"error": "access_denied",
+               "description": "Your account may not connect AI assistants to this server; ask an administrator."}
 
 
 class AuthorizeView(AuthorizationView):
     """/authorize: sign-in, then the consent page; S256 and our own `resource` only."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and user_is_blocked(request.user):
-            return page_protect(render(request, "oauth2_provider/authorize.html", {"error": BLOCKED}, status=403))
+        if request.user.is_authenticated and (user_is_blocked(request.user) or not user_may_connect(request.user)):
+            error = BLOCKED if user_is_blocked(request.user) else NOT_ALLOWED
+            return page_protect(render(request, "oauth2_provider/authorize.html", {"error": error}, status=403))
         return page_protect(super().dispatch(request, *args, **kwargs))
 
     def validate_authorization_request(self, request: HttpRequest):
         scopes, credentials = super().validate_authorization_request(request)
+        if request.user.is_authenticated:  # the consent page offers only what this user may hold
+            scopes = scopes_allowed(user=request.user, scopes=scopes)
         try:
             if credentials.get("code_challenge_method") != "S256":
                 raise OAuthError('PKCE is required with code_challenge_method "S256".')
@@ -99,6 +105,7 @@ class AuthorizeView(AuthorizationView):
 
     def form_valid(self, form) -> HttpResponse:
         data = form.cleaned_data
+        data["scope"] = " ".join(scopes_allowed(user=self.request.user, scopes=(data.get("scope") or "").split()))
         application = get_application_model().objects.filter(client_id=data["client_id"]).first()
         try:
             if application is None:

@@ -107,6 +107,8 @@ class LiveServer:
             "from django.contrib.auth import get_user_model\nfrom django.utils import timezone\n"
             "from oauth2_provider.models import get_access_token_model, get_application_model\n"
             f"user, _ = get_user_model().objects.get_or_create(username={username!r})\n"
+            "from django.contrib.auth.models import Permission\n"
+            f"if 'sql:write' in {scope!r}.split(): user.user_permissions.add(Permission.objects.get(codename='write_sql'))\n"
             f"app, _ = get_application_model().objects.get_or_create(name={client!r}, defaults=dict(user=user, "
             "client_type='public', authorization_grant_type='authorization-code', redirect_uris='http://127.0.0.1/cb'))\n"
             "raw = secrets.token_urlsafe(32)\n"

@@ -74,6 +74,18 @@ def test_write_needs_sql_write_scope(writable):
     assert response.json()["result"]["structuredContent"]["rows_affected"] == 1
 
 
+def test_a_write_token_stops_writing_on_the_next_call_when_its_user_loses_the_right(writable):
+    writer = writable.token(username="loses_right", scope="sql:read sql:write")
+    headers = {**HEADERS, "Authorization": f"Bearer {writer}"}
+    update = _call("UPDATE customers SET notes = 'x' WHERE customer_id = 1")
+    assert httpx2.post(f"{writable.base_url}/mcp", json=update, headers=headers).status_code == 200
+    writable.python("from django.contrib.auth import get_user_model\n"
+                    "get_user_model().objects.get(username='loses_right').user_permissions.clear()")
+    response = httpx2.post(f"{writable.base_url}/mcp", json=update, headers=headers)
+    assert response.status_code == 403 and 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    assert httpx2.post(f"{writable.base_url}/mcp", json=_call("SELECT 1"), headers=headers).status_code == 200
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_revocation_stops_the_very_next_call(live, anyio_backend):

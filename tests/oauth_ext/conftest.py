@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.test import Client
 from tests.oauth_ext.oauth_testing import PASSWORD, OAuthHelper, Pkce
@@ -17,7 +18,15 @@ def _fresh_cache():
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(username="analyst", password=PASSWORD)
+    """An analyst who may be granted sql:write (oauth_ext.write_sql); `reader` may not."""
+    analyst = django_user_model.objects.create_user(username="analyst", password=PASSWORD)
+    analyst.user_permissions.add(Permission.objects.get(codename="write_sql", content_type__app_label="oauth_ext"))
+    return analyst
+
+
+@pytest.fixture
+def reader(django_user_model):
+    return django_user_model.objects.create_user(username="reader", password=PASSWORD)
 
 
 @pytest.fixture
