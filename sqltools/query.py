@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, Sequence
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, Error, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
@@ -156,13 +156,13 @@ def _database_errors(vendor: Vendor, timeout: float, connection: BaseDatabaseWra
     """Translate driver errors into the sentences sqltools promises (no login, address or driver codes)."""
     try:
         yield
-    except DatabaseError as error:
+    except Error as error:  # not only DatabaseError: pyodbc reports a lost link as its base Error (SQLSTATE 01000)
         if vendor.is_timeout(error):
             if connection is not None and vendor.reconnect_after_timeout:
-                connection.close()  # the driver may have left it unusable: the next call gets a new one
+                _discard(connection)  # the driver may have left it unusable: the next call gets a new one
             raise QueryTimeout(f"The query ran longer than {timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS).") from None
         if connection is not None and (connection_lost(error) or vendor.is_connection_lost(error)):
-            connection.close()  # broken: the next call gets a new one
+            _discard(connection)  # broken: the next call gets a new one
             raise target_unavailable(connection=connection, error=error) from None
         if vendor.is_too_large(error):
             megabytes = sqltools_settings().MAX_VALUE_BYTES / 2**20
@@ -174,3 +174,9 @@ def _database_errors(vendor: Vendor, timeout: float, connection: BaseDatabaseWra
         if any(marker in sentence.lower() for marker in ("read-only", "readonly", "read only")):
             raise QueryRefused(f"The database refused a write in a read-only transaction: {sentence}") from None
         raise QueryFailed(f"The database rejected the query: {sentence}") from None
+
+
+def _discard(connection: BaseDatabaseWrapper) -> None:
+    """Close a connection that is broken; closing one can fail too (mssql-python's rolls back first)."""
+    with suppress(Error):
+        connection.close()
