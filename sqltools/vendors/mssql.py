@@ -20,6 +20,8 @@ from sqltools.diagnostics import connection_lost
 from sqltools.vendors.base import Vendor, ended_by, own_transaction
 
 
+# Catalog queries find a table by its names in sys.objects and sys.schemas rather than OBJECT_ID(QUOTENAME(…)):
+# no quoting to get right, and Babelfish (which has no `]]` inside brackets) reads them as SQL Server does.
 class MSSQL(Vendor):
     name = "mssql"
     dialect = "tsql"
@@ -35,7 +37,8 @@ class MSSQL(Vendor):
                CASE WHEN t.name IN ('nchar', 'nvarchar') AND c.max_length > 0 THEN c.max_length / 2 ELSE c.max_length END,
                c.precision, c.scale
         FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id
-        WHERE c.object_id = OBJECT_ID(QUOTENAME(%s) + '.' + QUOTENAME(%s))
+        WHERE c.object_id = (
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s)
         ORDER BY c.column_id
     """
     foreign_keys_sql = """
@@ -56,7 +59,8 @@ class MSSQL(Vendor):
         FROM sys.indexes i
         JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
         JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
-        WHERE i.object_id = OBJECT_ID(QUOTENAME(%s) + '.' + QUOTENAME(%s)) AND ic.is_included_column = 0
+        WHERE i.object_id = (
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s) AND ic.is_included_column = 0
         ORDER BY i.name, ic.key_ordinal
     """
     comments_sql = """
@@ -64,7 +68,8 @@ class MSSQL(Vendor):
         FROM sys.extended_properties ep
         LEFT JOIN sys.columns c ON c.object_id = ep.major_id AND c.column_id = ep.minor_id AND ep.minor_id > 0
         WHERE ep.class = 1 AND ep.name = 'MS_Description'
-          AND ep.major_id = OBJECT_ID(QUOTENAME(%s) + '.' + QUOTENAME(%s))
+          AND ep.major_id = (
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s)
     """
 
     def default_schema(self, cursor: CursorWrapper) -> str:
