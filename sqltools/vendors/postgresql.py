@@ -1,8 +1,8 @@
 """PostgreSQL: read-only transactions, statement_timeout, and a server-side cursor for reads.
 
 Every statement of a user's text goes through the extended query protocol, which refuses a second
-statement: reads through a named cursor (DECLARE, which psycopg always sends that way), writes in
-pipeline mode (psycopg's client cursor would otherwise use the simple protocol, which runs several).
+statement: reads and writes are sent in pipeline mode (psycopg's client cursor would otherwise use the
+simple protocol, which runs several), reads as the query of a named cursor (DECLARE … FOR) that streams.
 PostgreSQL has no per-value limit: reads are wrapped so that the server itself refuses a row larger
 than MAX_VALUE_BYTES before sending it (ROW_TOO_LARGE below is the recognisable error).
 """
@@ -146,6 +146,12 @@ class PostgreSQL(Vendor):
 
     def is_too_large(self, error: BaseException) -> bool:
         return ROW_TOO_LARGE in str(error)
+
+    def is_connection_lost(self, error: BaseException) -> bool:
+        # A link that broke under a pipeline surfaces client-side ("consuming input failed: server closed
+        # the connection unexpectedly"), with no SQLSTATE: the server said nothing.
+        driver = error.__cause__ or error
+        return isinstance(driver, psycopg.OperationalError) and driver.sqlstate is None
 
 
 class _Batches:
