@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
 from typing import Any, Iterator, Sequence
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, Error, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
@@ -19,6 +19,7 @@ from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
 from sqltools.values import json_text, rows_to_json
 from sqltools.vendors import Vendor, vendor_for
+from sqltools.vendors.base import rows_per_fetch
 
 logger = logging.getLogger(__name__)
 
@@ -78,25 +79,14 @@ def query_read(
     timeout, value_cap = conf.QUERY_TIMEOUT_SECONDS, conf.MAX_VALUE_BYTES
     started = time.perf_counter()
     sql = vendor.read_sql(sql, max_value_bytes=value_cap)
-    with _database_errors(vendor, timeout, connection), transaction.atomic(using=connection.alias):
-        with connection.cursor() as cursor, vendor.read_guard(
-            cursor, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap
-        ) as reader:
-            if params is None:
-                vendor.execute_text(reader, sql)
-            else:
-                reader.execute(sql, params)
-            columns = [d[0] for d in reader.description or ()]
-            raw_rows, over = _fetch(reader, limit=max_rows + 1) if reader.description else ([], False)
-        transaction.set_rollback(True, using=connection.alias)
+    with _database_errors(vendor, timeout, connection), vendor.read_run(
+        connection, sql=sql, params=params, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap
+    ) as reader:
+        columns = [d[0] for d in reader.description or ()]
+        raw_rows, over = _fetch(reader, limit=max_rows + 1) if reader.description else ([], False)
     if checked.masks:
         raw_rows = [masked_row(row, checked.masks) for row in raw_rows]
     return _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
-
-
-# Rows per fetch: a PostgreSQL FETCH is a round trip that holds the whole batch in memory, so
-# the batch times MAX_VALUE_BYTES (the server's cap on one row) is what one fetch can cost.
-_FETCH_BYTES = 64 * 1024 * 1024
 
 
 def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
@@ -106,7 +96,7 @@ def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
     holds), so keeping them would only spend the worker's memory. The flag says rows were left.
     """
     conf = sqltools_settings()
-    batch = max(1, _FETCH_BYTES // max(1, conf.MAX_VALUE_BYTES))
+    batch = rows_per_fetch(conf.MAX_VALUE_BYTES)  # what one fetch may hold (a PostgreSQL FETCH is a round trip)
     rows: list[Sequence[Any]] = []
     size = 0
     while len(rows) < limit:
@@ -124,16 +114,14 @@ def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
 def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     started = time.perf_counter()
-    with _database_errors(vendor, timeout, connection), transaction.atomic(using=connection.alias):
-        with connection.cursor() as cursor, vendor.write_guard(cursor, timeout=timeout) as writer:
-            vendor.execute_text(writer, sql)
-            affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
-            cap = sqltools_settings().MAX_AFFECTED_ROWS
-            if affected is not None and affected > cap:  # raised inside the transaction: it rolls back
-                raise QueryRefused(f"This write would change {affected:,} rows, more than MAX_AFFECTED_ROWS "
-                                   f"({cap:,}); it was rolled back. Narrow the WHERE clause or split the change.")
-            columns = [d[0] for d in writer.description or ()]
-            raw_rows, over = _fetch(writer, limit=max_rows + 1) if writer.description else ([], False)
+    with _database_errors(vendor, timeout, connection), vendor.write_run(connection, sql=sql, timeout=timeout) as writer:
+        affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
+        cap = sqltools_settings().MAX_AFFECTED_ROWS
+        if affected is not None and affected > cap:  # raised inside the write: it rolls back
+            raise QueryRefused(f"This write would change {affected:,} rows, more than MAX_AFFECTED_ROWS "
+                               f"({cap:,}); it was rolled back. Narrow the WHERE clause or split the change.")
+        columns = [d[0] for d in writer.description or ()]
+        raw_rows, over = _fetch(writer, limit=max_rows + 1) if writer.description else ([], False)
     result = _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
     result.statement_type = kind.value
     result.rows_affected = affected
@@ -178,11 +166,13 @@ def _database_errors(vendor: Vendor, timeout: float, connection: BaseDatabaseWra
     """Translate driver errors into the sentences sqltools promises (no login, address or driver codes)."""
     try:
         yield
-    except DatabaseError as error:
+    except Error as error:  # not only DatabaseError: pyodbc reports a lost link as its base Error (SQLSTATE 01000)
         if vendor.is_timeout(error):
+            if connection is not None and vendor.reconnect_after_timeout:
+                _discard(connection)  # the driver may have left it unusable: the next call gets a new one
             raise QueryTimeout(f"The query ran longer than {timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS).") from None
-        if connection is not None and connection_lost(error):
-            connection.close()  # broken: the next call gets a new one
+        if connection is not None and (connection_lost(error) or vendor.is_connection_lost(error)):
+            _discard(connection)  # broken: the next call gets a new one
             raise target_unavailable(connection=connection, error=error) from None
         if vendor.is_too_large(error):
             megabytes = sqltools_settings().MAX_VALUE_BYTES / 2**20
@@ -194,3 +184,9 @@ def _database_errors(vendor: Vendor, timeout: float, connection: BaseDatabaseWra
         if any(marker in sentence.lower() for marker in ("read-only", "readonly", "read only")):
             raise QueryRefused(f"The database refused a write in a read-only transaction: {sentence}") from None
         raise QueryFailed(f"The database rejected the query: {sentence}") from None
+
+
+def _discard(connection: BaseDatabaseWrapper) -> None:
+    """Close a connection that is broken; closing one can fail too (mssql-python's rolls back first)."""
+    with suppress(Error):
+        connection.close()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, Callable, Iterator, Sequence
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 
@@ -51,28 +52,31 @@ class Vendor:
         """The statement a read really runs: the user's, or a wrapper that has the server bound it."""
         return sql
 
-    def execute_text(self, cursor: CursorWrapper, sql: str) -> None:
-        """Execute a user's SQL text as is (no parameters, so '%' is not a placeholder)."""
-        cursor.execute(sql)
-
     def sample_sql(self, qualified_name: str, limit: int) -> tuple[str, list[Any]]:
         """The statement and parameters for the first `limit` rows. `qualified_name` must come from
         catalog.quoted_identifier, the one place that quotes a name (and doubles its '%')."""
         return f"SELECT * FROM {qualified_name} LIMIT %s", [limit]
 
-    @contextmanager
-    def read_guard(
-        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
-    ) -> Iterator[CursorWrapper]:
-        """Run reads inside: a read-only transaction where possible, a timeout, a row cap, a value cap.
+    # After a query timeout the driver's connection may be unusable (FreeTDS): replace it.
+    reconnect_after_timeout = False
 
-        Yields the cursor to execute the query on (PostgreSQL and MySQL swap in a streaming cursor).
-        The caller has opened a transaction (atomic) that it always rolls back.
+    @contextmanager
+    def read_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
+        max_rows: int, max_value_bytes: int,
+    ) -> Iterator[Any]:
+        """Run one read and yield a cursor on its result; on exit its transaction is rolled back.
+
+        Inside: a read-only transaction where the database has one, a timeout, a row cap (max_rows + 1
+        rows reach the client at most), a value cap, and the session as it was before. Each vendor
+        sends these in as few round trips as its driver allows (the count is in its docstring and
+        asserted by tests/sqltools/test_roundtrips.py). `params` None: `sql` is a user's text, sent as is.
         """
         raise NotImplementedError
 
     @contextmanager
-    def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
+    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[Any]:
+        """Run one write (a user's text, sent as is) with a timeout; yield its cursor, then commit (roll back on error)."""
         raise NotImplementedError
 
     def is_timeout(self, error: BaseException) -> bool:
@@ -81,3 +85,37 @@ class Vendor:
     def is_too_large(self, error: BaseException) -> bool:
         """The error is the server or driver refusing a value or row over MAX_VALUE_BYTES."""
         return False
+
+    def is_connection_lost(self, error: BaseException) -> bool:
+        """A driver-specific sign that the connection broke, beyond the SQLSTATEs diagnostics knows."""
+        return False
+
+
+# Bytes one fetch may bring into the worker: rows per fetch is this over MAX_VALUE_BYTES (one value, or
+# on PostgreSQL one row, is at most that), so the rows a call holds at once stay bounded.
+FETCH_BYTES = 64 * 1024 * 1024
+
+
+def rows_per_fetch(max_value_bytes: int) -> int:
+    return max(1, FETCH_BYTES // max(1, int(max_value_bytes)))
+
+
+def own_transaction(connection: BaseDatabaseWrapper) -> None:
+    """Connect if needed, outside any atomic block: sqltools begins and ends its own transactions on a target."""
+    connection.ensure_connection()
+    if connection.in_atomic_block:
+        raise RuntimeError(f"sqltools runs its own transactions: do not call it inside atomic() on {connection.alias!r}.")
+
+
+@contextmanager
+def ended_by(end: Callable[[], Any], *, unless: Callable[[BaseException], bool] = lambda error: False) -> Iterator[None]:
+    """Run `end` after the block. After an error it is tried too (never hiding that error), unless `unless`
+    says the connection is past saving (it is then closed, which ends the transaction at the server)."""
+    try:
+        yield
+    except BaseException as error:
+        if not unless(error):
+            with suppress(Exception):
+                end()
+        raise
+    end()

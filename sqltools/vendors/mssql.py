@@ -9,14 +9,19 @@ its drivers can refuse a second statement in a batch: only the statement policy 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+import re
+from contextlib import contextmanager, suppress
+from typing import Any, Iterator, Sequence
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from sqltools.vendors.base import Vendor
+from sqltools.diagnostics import connection_lost
+from sqltools.vendors.base import Vendor, ended_by, own_transaction
 
 
+# Catalog queries find a table by its names in sys.objects and sys.schemas rather than OBJECT_ID(QUOTENAME(…)):
+# no quoting to get right, and Babelfish (which has no `]]` inside brackets) reads them as SQL Server does.
 class MSSQL(Vendor):
     name = "mssql"
     dialect = "tsql"
@@ -32,7 +37,8 @@ class MSSQL(Vendor):
                CASE WHEN t.name IN ('nchar', 'nvarchar') AND c.max_length > 0 THEN c.max_length / 2 ELSE c.max_length END,
                c.precision, c.scale
         FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id
-        WHERE c.object_id = OBJECT_ID(QUOTENAME(%s) + '.' + QUOTENAME(%s))
+        WHERE c.object_id = (
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s)
         ORDER BY c.column_id
     """
     foreign_keys_sql = """
@@ -53,7 +59,8 @@ class MSSQL(Vendor):
         FROM sys.indexes i
         JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
         JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
-        WHERE i.object_id = OBJECT_ID(QUOTENAME(%s) + '.' + QUOTENAME(%s)) AND ic.is_included_column = 0
+        WHERE i.object_id = (
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s) AND ic.is_included_column = 0
         ORDER BY i.name, ic.key_ordinal
     """
     comments_sql = """
@@ -61,7 +68,8 @@ class MSSQL(Vendor):
         FROM sys.extended_properties ep
         LEFT JOIN sys.columns c ON c.object_id = ep.major_id AND c.column_id = ep.minor_id AND ep.minor_id > 0
         WHERE ep.class = 1 AND ep.name = 'MS_Description'
-          AND ep.major_id = OBJECT_ID(QUOTENAME(%s) + '.' + QUOTENAME(%s))
+          AND ep.major_id = (
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s)
     """
 
     def default_schema(self, cursor: CursorWrapper) -> str:
@@ -76,40 +84,99 @@ class MSSQL(Vendor):
         return f"SELECT TOP (%s) * FROM {qualified_name}", [limit]
 
     def read_caps_sql(self, *, max_rows: int, max_value_bytes: int) -> str:
-        # One batch, one round trip. TEXTSIZE truncates a longer value instead of failing.
+        # TEXTSIZE truncates a longer value instead of failing.
         return f"SET ROWCOUNT {int(max_rows) + 1}; SET TEXTSIZE {min(int(max_value_bytes), 2147483647)}"
 
-    @contextmanager
-    def read_guard(
-        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
-    ) -> Iterator[CursorWrapper]:
-        raw = cursor.db.connection
-        previous = raw.timeout
-        raw.timeout = max(1, int(round(timeout)))
-        cursor.execute(self.read_caps_sql(max_rows=max_rows, max_value_bytes=max_value_bytes))
-        try:
-            yield cursor
-        finally:
-            # 2147483647 is what the ODBC drivers set at login (SET TEXTSIZE 0 would mean 4 KB).
-            cursor.execute("SET ROWCOUNT 0; SET TEXTSIZE 2147483647")
-            raw.timeout = previous
+    reconnect_after_timeout = True  # FreeTDS leaves the connection dead (08S01) after a query timeout
 
     @contextmanager
-    def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
-        raw = cursor.db.connection
-        previous = raw.timeout
-        raw.timeout = max(1, int(round(timeout)))
-        try:
-            yield cursor
-        finally:
-            raw.timeout = previous
+    def read_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
+        max_rows: int, max_value_bytes: int,
+    ) -> Iterator[CursorWrapper]:
+        # A user's text (no params): one batch of the caps, BEGIN TRANSACTION and the text, then one
+        # batch that rolls back and resets the caps. Two round trips. Generated reads with params go
+        # as one RPC (sp_executesql or sp_prepexec): SET options set inside it end with it, and a
+        # transaction begun inside one that outlives it is error 266, so it runs without one: a
+        # SELECT on SQL Server cannot write, and it is the server's own text. One round trip.
+        own_transaction(connection)
+        caps = self.read_caps_sql(max_rows=max_rows, max_value_bytes=max_value_bytes)
+        with _timed_cursor(connection, timeout) as cursor:
+            if params is not None:
+                cursor.execute(f"{caps}; {sql}", params)
+                yield cursor
+                return
+            with ended_by(lambda: _end(cursor, _READ_END), unless=self._past_saving):
+                _send(cursor, f"{caps}; BEGIN TRANSACTION; {sql}")
+                yield cursor
+
+    @contextmanager
+    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[CursorWrapper]:
+        # Two round trips: BEGIN TRANSACTION with the statement, then COMMIT (or, after an error, ROLLBACK).
+        own_transaction(connection)
+        with _timed_cursor(connection, timeout) as cursor:
+            try:
+                _send(cursor, f"BEGIN TRANSACTION; {sql}")
+                yield cursor
+            except BaseException as error:
+                if not self._past_saving(error):
+                    with suppress(Exception):
+                        _end(cursor, "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION")
+                raise
+            _end(cursor, "COMMIT TRANSACTION")
+
+    def _past_saving(self, error: BaseException) -> bool:
+        return self.is_timeout(error) or self.is_connection_lost(error) or connection_lost(error)
 
     def is_timeout(self, error: BaseException) -> bool:
-        # HYT00: the driver's query timeout expired.
+        # HYT00: the driver's query timeout expired (mssql-python says it in words).
         text = str(error.__cause__ or error)
         return "HYT00" in text or "Query timeout expired" in text
 
-    def execute_text(self, cursor: CursorWrapper, sql: str) -> None:
-        # mssql-django's cursor rewrites '%' and GROUP BY for Django's own queries; a user's
-        # parameterless text goes to the driver's cursor untouched.
+    def is_connection_lost(self, error: BaseException) -> bool:
+        # FreeTDS reports a closed socket as 01000 with its own numbers (20017: unexpected EOF; 20002-20006:
+        # connect, read, write failures); mssql-python drops the SQLSTATE and says it in words.
+        text = str(error.__cause__ or error)
+        return bool(_FREETDS_NETWORK.search(text)) or "Communication link failure" in text
+
+
+_READ_END = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION; SET ROWCOUNT 0; SET TEXTSIZE 2147483647"
+# 2147483647 is what the ODBC drivers set at login (SET TEXTSIZE 0 would mean 4 KB).
+_FREETDS_NETWORK = re.compile(r"\((?:2000[2-6]|20017|20047)\)")
+
+
+@contextmanager
+def _timed_cursor(connection: BaseDatabaseWrapper, timeout: float) -> Iterator[CursorWrapper]:
+    """A cursor whose statement handle carries the query timeout.
+
+    pyodbc and mssql-python copy Connection.timeout into SQL_ATTR_QUERY_TIMEOUT when a cursor (its
+    statement handle) is allocated; setting it under an existing cursor changes nothing. So: set it,
+    allocate, and put the connection's own value back (no round trip: it is a client attribute).
+    """
+    connection.ensure_connection()
+    raw = connection.connection
+    previous = raw.timeout
+    raw.timeout = max(1, int(round(timeout)))
+    try:
+        cursor = connection.cursor()
+    finally:
+        raw.timeout = previous
+    with cursor:
+        yield cursor
+
+
+def _send(cursor: CursorWrapper, sql: str) -> None:
+    # mssql-django's cursor rewrites '%' and GROUP BY for Django's own queries; text without parameters
+    # goes to the driver's cursor untouched (so Django's execute wrappers do not see it).
+    with cursor.db.wrap_database_errors:
         cursor.cursor.cursor.execute(sql)
+
+
+def _end(cursor: CursorWrapper, sql: str) -> None:
+    """The closing batch, on the same statement handle: a result not read to its end is discarded first."""
+    driver = cursor.cursor.cursor
+    with suppress(Exception):  # rows the caller left: the driver cancels them on execute
+        if driver.description is not None and driver.fetchone() is None:
+            driver.nextset()  # the result is done: take its DONE now, so the driver needs no cancel
+    with cursor.db.wrap_database_errors:
+        driver.execute(sql)

@@ -9,11 +9,12 @@ max_allowed_packet bounds one value (the server answers NULL with a warning abov
 from __future__ import annotations
 
 from contextlib import closing, contextmanager, suppress
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from sqltools.vendors.base import Vendor
+from sqltools.vendors.base import Vendor, ended_by, own_transaction
 
 # enum_mysql_set_option in the C API; mysqlclient exports no constant for it.
 _MULTI_STATEMENTS_OFF = 1
@@ -61,11 +62,6 @@ class MySQL(Vendor):
         )
         return dict(cursor.fetchall())
 
-    def _timeout_sql(self, cursor: CursorWrapper, timeout: float) -> str:
-        if cursor.db.mysql_is_mariadb:
-            return f"SET SESSION max_statement_time = {float(timeout):.3f}"
-        return f"SET SESSION max_execution_time = {int(timeout * 1000)}"
-
     def connection_setup(self, raw: Any, *, max_value_bytes: int) -> None:
         raw.set_server_option(_MULTI_STATEMENTS_OFF)
         # The guard lexes "…" as a string and \ as an escape, as MySQL does by default: pin those modes.
@@ -77,41 +73,62 @@ class MySQL(Vendor):
                 cursor.execute("SET SESSION sql_mode = %s", [",".join(kept)])
 
     @contextmanager
-    def read_guard(
-        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
+    def read_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
+        max_rows: int, max_value_bytes: int,
     ) -> Iterator[CursorWrapper]:
-        # Session-wide, not just the next transaction: DDL commits implicitly and would start a
-        # fresh, writable one (MariaDB error 1792 refuses it this way).
-        cursor.execute("SET SESSION TRANSACTION READ ONLY")
-        cursor.execute(self._timeout_sql(cursor, timeout))
-        cursor.execute("SET SESSION sql_select_limit = %s", [int(max_rows) + 1])
+        # The statement runs alone in autocommit: its own transaction, read-only, ends with it (nothing
+        # is left to roll back). MariaDB: one round trip, the settings riding on the statement (SET
+        # STATEMENT … FOR). MySQL: three, settings set before and reset after in one SET each.
+        own_transaction(connection)
+        limit = int(max_rows) + 1
         # Django's cursors buffer the whole result in the client; this one streams it. Closing it
         # reads what is left, which sql_select_limit keeps to max_rows + 1 rows.
-        db = cursor.db  # debug-wrapped like Django's own cursors when queries are logged (tests, DEBUG)
+        db = connection  # debug-wrapped like Django's own cursors when queries are logged (tests, DEBUG)
         streaming = (db.make_debug_cursor if db.queries_logged else db.make_cursor)(_streaming_cursor(db.connection))
         try:
-            yield streaming
+            if db.mysql_is_mariadb:
+                read_only = "transaction_read_only" if db.mysql_version >= (11, 1) else "tx_read_only"
+                streaming.execute(
+                    f"SET STATEMENT {read_only} = 1, max_statement_time = {float(timeout):.3f}, "
+                    f"sql_select_limit = {limit} FOR {sql}", params)
+                yield streaming
+                return
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET SESSION transaction_read_only = 1, max_execution_time = {int(timeout * 1000)}, "
+                               f"sql_select_limit = {limit}")
+                # The result is read to its end (closed) first: the connection is busy until then.
+                with ended_by(lambda: (_close_quietly(streaming), cursor.execute(_MYSQL_RESET))):
+                    streaming.execute(sql, params)
+                    yield streaming
         finally:
-            # Closing reads the rest, which repeats the error that already stopped the fetch (a
-            # timeout): that one is on its way up. A broken connection fails the next statement.
-            with suppress(cursor.db.Database.Error):
-                streaming.close()
-            cursor.execute("SET SESSION sql_select_limit = DEFAULT")
-            cursor.execute(self._timeout_sql(cursor, 0))
-            cursor.execute("SET SESSION TRANSACTION READ WRITE")
+            _close_quietly(streaming)
 
     @contextmanager
-    def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
-        cursor.execute(self._timeout_sql(cursor, timeout))
-        try:
+    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[CursorWrapper]:
+        # One statement in autocommit: atomic on its own, committed when it ends. MariaDB bounds its time
+        # in the same round trip; MySQL's max_execution_time applies to SELECT only.
+        own_transaction(connection)
+        if connection.mysql_is_mariadb:
+            sql = f"SET STATEMENT max_statement_time = {float(timeout):.3f} FOR {sql}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
             yield cursor
-        finally:
-            cursor.execute(self._timeout_sql(cursor, 0))
 
     def is_timeout(self, error: BaseException) -> bool:
         code = error.__cause__.args[0] if error.__cause__ and error.__cause__.args else None
         # 1969: MariaDB max_statement_time; 3024: MySQL max_execution_time.
         return code in (1969, 3024)
+
+
+_MYSQL_RESET = "SET SESSION transaction_read_only = 0, max_execution_time = DEFAULT, sql_select_limit = DEFAULT"
+
+
+def _close_quietly(streaming: CursorWrapper) -> None:
+    # Closing reads the rest, which repeats the error that already stopped the fetch (a timeout):
+    # that one is on its way up. A broken connection fails the next statement.
+    with suppress(streaming.db.Database.Error):
+        streaming.close()
 
 
 def _streaming_cursor(raw: Any) -> Any:

@@ -1,22 +1,23 @@
 """PostgreSQL: read-only transactions, statement_timeout, and a server-side cursor for reads.
 
 Every statement of a user's text goes through the extended query protocol, which refuses a second
-statement: reads through a named cursor (DECLARE, which psycopg always sends that way), writes in
-pipeline mode (psycopg's client cursor would otherwise use the simple protocol, which runs several).
+statement: reads and writes are sent in pipeline mode (psycopg's client cursor would otherwise use the
+simple protocol, which runs several), reads as the query of a named cursor (DECLARE … FOR) that streams.
 PostgreSQL has no per-value limit: reads are wrapped so that the server itself refuses a row larger
 than MAX_VALUE_BYTES before sending it (ROW_TOO_LARGE below is the recognisable error).
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, Iterator, Sequence
 
 import psycopg
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from sqltools.vendors.base import Vendor
+from sqltools.vendors.base import Vendor, ended_by, own_transaction, rows_per_fetch
 
 # The start of the server's error when a row is over the cap: the wrapper casts this sentence to
 # int (plain SQL has no RAISE); the cast depends on the row, so the planner cannot fold it early.
@@ -99,35 +100,78 @@ class PostgreSQL(Vendor):
             f"THEN ('{ROW_TOO_LARGE} ' || pg_column_size(sqltools_row.*) || ' bytes')::int = 0 ELSE true END"
         )
 
-    def execute_text(self, cursor: CursorWrapper, sql: str) -> None:
-        if isinstance(cursor.cursor, psycopg.ServerCursor):
-            cursor.execute(sql)  # DECLARE … CURSOR FOR: psycopg always uses the extended protocol
-            return
-        # In pipeline mode psycopg sends even a parameterless query with the extended protocol.
-        # An error can surface when the pipeline syncs, outside Django's execute: wrap it too.
-        with cursor.db.wrap_database_errors, cursor.db.connection.pipeline():
-            cursor.execute(sql)
+    @contextmanager
+    def read_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
+        max_rows: int, max_value_bytes: int,
+    ) -> Iterator[Any]:
+        # Round trip 1, pipelined: BEGIN READ ONLY, the timeout, DECLARE of a named cursor over the
+        # query (it streams rows, so no fetch pulls the whole result), and the first FETCH. Then one
+        # FETCH per further batch of rows_per_fetch rows, and ROLLBACK (which closes the cursor). When
+        # one batch covers max_rows + 1, the ROLLBACK rides in round trip 1 too: one round trip in all.
+        own_transaction(connection)
+        limit = int(max_rows) + 1
+        batch = min(limit, rows_per_fetch(max_value_bytes))
+        with connection.cursor() as control, connection.cursor() as fetcher:
+            with ended_by(lambda: _rollback(control)):
+                with connection.wrap_database_errors, connection.connection.pipeline():
+                    control.execute("BEGIN READ ONLY")
+                    control.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout * 1000)}ms"])
+                    control.execute(f"DECLARE sqltools_read NO SCROLL CURSOR FOR {sql}", params)
+                    fetcher.execute(f"FETCH FORWARD {batch} FROM sqltools_read")
+                    if batch == limit:
+                        control.execute("ROLLBACK")
+                yield _Batches(fetcher, batch)
 
     @contextmanager
-    def read_guard(
-        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
-    ) -> Iterator[CursorWrapper]:
-        cursor.execute("SET TRANSACTION READ ONLY")
-        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout * 1000)}ms"])
-        # A named (server-side) cursor streams rows, so fetching max_rows + 1 never pulls the whole result.
-        server_side = cursor.db.chunked_cursor()
-        try:
-            yield server_side
-        finally:
-            server_side.close()
-
-    @contextmanager
-    def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
-        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout * 1000)}ms"])
-        yield cursor
+    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[Any]:
+        # Round trip 1, pipelined: BEGIN, the timeout, the statement (pipeline mode sends it with the
+        # extended protocol, which refuses a second statement). Round trip 2: COMMIT, or ROLLBACK.
+        own_transaction(connection)
+        with connection.cursor() as control, connection.cursor() as cursor:
+            try:
+                with connection.wrap_database_errors, connection.connection.pipeline():
+                    control.execute("BEGIN")
+                    control.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout * 1000)}ms"])
+                    cursor.execute(sql)
+                yield cursor
+            except BaseException:
+                with suppress(Exception):
+                    _rollback(control)
+                raise
+            control.execute("COMMIT")
 
     def is_timeout(self, error: BaseException) -> bool:
         return getattr(error.__cause__, "sqlstate", None) == "57014" or "statement timeout" in str(error)
 
     def is_too_large(self, error: BaseException) -> bool:
         return ROW_TOO_LARGE in str(error)
+
+    def is_connection_lost(self, error: BaseException) -> bool:
+        # A link that broke under a pipeline surfaces client-side ("consuming input failed: server closed
+        # the connection unexpectedly"), with no SQLSTATE: the server said nothing.
+        driver = error.__cause__ or error
+        return isinstance(driver, psycopg.OperationalError) and driver.sqlstate is None
+
+
+class _Batches:
+    """The cursor of a read: fetchmany() sends the next FETCH only when the last batch was full."""
+
+    def __init__(self, fetcher: Any, batch: int) -> None:
+        self.description, self._fetcher, self._batch = fetcher.description, fetcher, batch
+        self._rows = list(fetcher.fetchall())
+        self._more = len(self._rows) == batch
+
+    def fetchmany(self, size: int) -> list[tuple]:
+        if not self._rows and self._more:
+            self._fetcher.execute(f"FETCH FORWARD {self._batch} FROM sqltools_read")
+            self._rows = list(self._fetcher.fetchall())
+            self._more = len(self._rows) == self._batch
+        taken, self._rows = self._rows[:size], self._rows[size:]
+        return taken
+
+
+def _rollback(control: CursorWrapper) -> None:
+    """ROLLBACK if a transaction is open (a broken connection is UNKNOWN: the ROLLBACK then fails, and closing it ends the transaction)."""
+    if control.db.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        control.execute("ROLLBACK")

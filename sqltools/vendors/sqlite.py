@@ -12,11 +12,13 @@ from __future__ import annotations
 import sqlite3
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from sqltools.vendors.base import Vendor
+from sqltools.vendors.base import Vendor, own_transaction
 
 
 class SQLite(Vendor):
@@ -68,26 +70,34 @@ class SQLite(Vendor):
         raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, int(max_value_bytes))
 
     @contextmanager
-    def read_guard(
-        self, cursor: CursorWrapper, *, timeout: float, max_rows: int, max_value_bytes: int
+    def read_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
+        max_rows: int, max_value_bytes: int,
     ) -> Iterator[CursorWrapper]:
-        raw = cursor.db.connection  # the pragmas on the driver's connection: Django's wrappers add nothing here
-        raw.execute("PRAGMA query_only = ON")
-        _set_deadline(raw, timeout)
-        try:
-            yield cursor
-        finally:
-            raw.set_progress_handler(None, 0)
-            raw.execute("PRAGMA query_only = OFF")
+        # In-process, so no round trips: BEGIN, the pragma, the query, the pragma back, ROLLBACK.
+        own_transaction(connection)
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            raw = connection.connection  # the pragmas on the driver's connection: Django's wrappers add nothing here
+            raw.execute("PRAGMA query_only = ON")
+            _set_deadline(raw, timeout)
+            try:
+                cursor.execute(sql, params)  # the driver runs one statement; None: no placeholders
+                yield cursor
+            finally:
+                raw.set_progress_handler(None, 0)
+                raw.execute("PRAGMA query_only = OFF")
+                transaction.set_rollback(True, using=connection.alias)
 
     @contextmanager
-    def write_guard(self, cursor: CursorWrapper, *, timeout: float) -> Iterator[CursorWrapper]:
-        raw = cursor.db.connection
-        _set_deadline(raw, timeout)
-        try:
-            yield cursor
-        finally:
-            raw.set_progress_handler(None, 0)
+    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[CursorWrapper]:
+        own_transaction(connection)
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            _set_deadline(connection.connection, timeout)
+            try:
+                cursor.execute(sql)
+                yield cursor
+            finally:
+                connection.connection.set_progress_handler(None, 0)
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error.__cause__ or error, sqlite3.OperationalError) and "interrupted" in str(error)

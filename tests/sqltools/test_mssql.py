@@ -1,6 +1,7 @@
-"""SQL Server without a server: our T-SQL parses as T-SQL and matches mssql-django's compiler,
-and the real driver stack (pyodbc + unixODBC + FreeTDS, and mssql-python's bundled driver)
-fails fast and clearly against an unreachable server and one that accepts TCP but never answers."""
+"""SQL Server without a server: our T-SQL parses as T-SQL and matches mssql-django's compiler; the real
+driver stack (pyodbc + unixODBC + FreeTDS, and mssql-python's bundled driver) fails fast and clearly
+against an unreachable server and one that accepts TCP but never answers; and, against a TDS responder
+that answers a script, it logs in, reads and writes in the batches we mean, times out, and reconnects."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from django.db import connections, models
 from sqlglot import exp
 
 from mcpsite.targetdb import target_database
-from sqltools.errors import TargetUnavailable
-from sqltools.query import target
+from sqltools.errors import QueryTimeout, TargetUnavailable
+from sqltools.query import query_read, query_run, target
 from sqltools.readonly import Kind, statement_parse
 from sqltools.vendors import VENDORS
 from tests.live import free_port  # nothing listens there once the probe socket is closed
+from tests.sqltools.tds_responder import DROP, INT, NVARCHAR, SILENT, Rows, Rule, TdsResponder
 
 MSSQL = VENDORS["mssql"]
 
@@ -164,3 +166,91 @@ def test_silent_server_times_out_instead_of_hanging(settings, django_db_blocker,
             target(alias)
     _remove_alias(alias)
     assert 1 <= time.perf_counter() - started < 10
+
+
+# --- Through the real driver stack to a TDS responder (tests/sqltools/tds_responder.py) ------------------------------
+
+ANSWER = Rows([("answer", INT), ("note", NVARCHAR)], [(42, "forty-two")])
+
+
+@pytest.fixture
+def responder():
+    double = TdsResponder(rules=[
+        # mssql-django at connect: the transaction count, and a clock whose value must not be text.
+        Rule("SELECT @@TRANCOUNT", Rows([("n", INT)], [(0,)])), Rule("SYSDATETIME", Rows([("now", INT)], [(0,)])),
+        Rule("SELECT 42", ANSWER), Rule("WAITFOR", SILENT), Rule("SELECT 'drop'", DROP, times=1),
+    ])
+    yield double
+    double.close()
+
+
+@pytest.fixture(params=[False, True], ids=["pyodbc-freetds", "mssql-python"])
+def responder_alias(request, settings, responder, django_db_blocker, sqltools_config):
+    python_driver = request.param
+    query = "python_driver=mssql_python&Encrypt=no&TrustServerCertificate=yes" if python_driver else "driver=FreeTDS"
+    os.environ["TARGET_DATABASE_URL"] = f"mssql://sa:pw@127.0.0.1:{responder.port}/demo?{query}&connection_timeout=3"
+    try:
+        config = target_database(environ.Env(), var_dir=settings.VAR_DIR)
+    finally:
+        del os.environ["TARGET_DATABASE_URL"]
+    alias = f"mssql_responder_{'py' if python_driver else 'odbc'}"
+    connection = _add_alias(alias, config)
+    type(connection)._known_versions[alias] = 2019  # what mssql-django would ask SERVERPROPERTY for
+    type(connection)._known_azures[alias] = False
+    sqltools_config(QUERY_TIMEOUT_SECONDS=1, READ_ONLY=False)
+    with django_db_blocker.unblock():
+        yield alias
+        _remove_alias(alias)
+
+
+def _sent_since(responder: TdsResponder, start: int) -> list[str]:
+    return [text for kind, text in responder.requests[start:] if kind != "attention"]
+
+
+@needs_freetds
+def test_a_read_is_two_batches_with_the_caps_and_the_rollback(responder, responder_alias):
+    assert query_run(sql="SELECT 1", alias=responder_alias).rows == []  # connects (mssql-django's own batches)
+    start = len(responder.requests)
+    result = query_run(sql="SELECT 42 AS answer", alias=responder_alias)
+    assert (result.columns, result.rows) == (["answer", "note"], [[42, "forty-two"]])
+    assert _sent_since(responder, start) == [
+        "SET ROWCOUNT 1001; SET TEXTSIZE 16777216; BEGIN TRANSACTION; SELECT 42 AS answer",
+        "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION; SET ROWCOUNT 0; SET TEXTSIZE 2147483647",
+    ]
+
+
+@needs_freetds
+def test_a_generated_read_with_parameters_is_one_rpc(responder, responder_alias):
+    connection, vendor = target(responder_alias)
+    start = len(responder.requests)
+    result = query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
+    assert result.rows == [[42, "forty-two"]]
+    assert _sent_since(responder, start) == ["SET ROWCOUNT 6; SET TEXTSIZE 16777216; SELECT 42 AS answer WHERE 1 = @P1"]
+
+
+@needs_freetds
+def test_a_write_is_two_batches(responder, responder_alias):
+    query_run(sql="SELECT 1", alias=responder_alias)
+    start = len(responder.requests)
+    query_run(sql="UPDATE orders SET status = 'x' WHERE order_id = 1", alias=responder_alias)
+    assert _sent_since(responder, start) == [
+        "BEGIN TRANSACTION; UPDATE orders SET status = 'x' WHERE order_id = 1", "COMMIT TRANSACTION"]
+
+
+@needs_freetds
+def test_the_query_timeout_holds_and_the_next_call_reconnects(responder, responder_alias):
+    query_run(sql="SELECT 1", alias=responder_alias)
+    started = time.perf_counter()
+    with pytest.raises(QueryTimeout, match="longer than 1 s"):
+        query_run(sql="SELECT 1 FROM orders WHERE 'WAITFOR' = 'x'", alias=responder_alias)
+    assert 0.9 < time.perf_counter() - started < 5
+    assert connections[responder_alias].connection is None  # closed: the driver may have left it dead
+    assert query_run(sql="SELECT 42", alias=responder_alias).rows == [[42, "forty-two"]]
+
+
+@needs_freetds
+def test_a_dropped_connection_is_unavailable_and_the_next_call_reconnects(responder, responder_alias):
+    query_run(sql="SELECT 1", alias=responder_alias)
+    with pytest.raises(TargetUnavailable, match=r"\(unreachable; log ref"):
+        query_run(sql="SELECT 'drop'", alias=responder_alias)
+    assert query_run(sql="SELECT 42", alias=responder_alias).rows == [[42, "forty-two"]]
