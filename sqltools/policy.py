@@ -49,7 +49,7 @@ _CATALOG_REACH = Reach(
         pragma_table_info pragma_foreign_key_list pragma_index_list pragma_index_info
         object_definition quotename object_id schema_name unnest current_schema database
         current_setting pg_is_in_recovery pg_has_role has_table_privilege has_schema_privilege
-        is_srvrolemember is_rolemember has_perms_by_name fn_my_permissions
+        is_srvrolemember is_rolemember has_perms_by_name fn_my_permissions current_user
         """.split()),
     relations=frozenset("pg_roles pg_auth_members".split()),
 )

@@ -106,14 +106,22 @@ class MySQL(Vendor):
 
     @contextmanager
     def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[CursorWrapper]:
-        # One statement in autocommit: atomic on its own, committed when it ends. MariaDB bounds its time
-        # in the same round trip; MySQL's max_execution_time applies to SELECT only.
+        # Three round trips: START TRANSACTION, the statement, COMMIT (or ROLLBACK), so that a write found
+        # to change more than MAX_AFFECTED_ROWS can still be undone. MariaDB bounds its time in the
+        # statement's own round trip; MySQL's max_execution_time applies to SELECT only.
         own_transaction(connection)
         if connection.mysql_is_mariadb:
             sql = f"SET STATEMENT max_statement_time = {float(timeout):.3f} FOR {sql}"
         with connection.cursor() as cursor:
-            cursor.execute(sql)
-            yield cursor
+            cursor.execute("START TRANSACTION")
+            try:
+                cursor.execute(sql)
+                yield cursor
+            except BaseException:
+                with suppress(Exception):
+                    cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
 
     def is_timeout(self, error: BaseException) -> bool:
         code = error.__cause__.args[0] if error.__cause__ and error.__cause__.args else None
