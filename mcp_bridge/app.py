@@ -35,6 +35,7 @@ from mcp_bridge.tokens import DjangoTokenVerifier
 from mcp_bridge.tools import chatgpt_server, servers_describe, sql_server
 from sqltools.audit import audit_writer
 from sqltools.conf import sqltools_settings
+from sqltools.demo import demo_is_embedded
 from sqltools.errors import TargetUnavailable
 from sqltools.login import LoginReport, login_report_remembered
 from sqltools.query import target
@@ -249,9 +250,11 @@ def startup_announce() -> TargetInfo:
              f"  status: {problem or 'answers'}",
              f"  read-only mode: {'on' if conf.READ_ONLY else 'off'}; login: {_login_words(report, reasons)}",
              *_address_lines()]
-    alarming = problem is not None or report is None or report.read_only is None or (
-        conf.READ_ONLY and report.read_only is False)
-    if conf.READ_ONLY and report is not None and report.read_only is False:
+    # The embedded demo file is writable by design and holds nothing of value: no alarm for it.
+    writable_login = conf.READ_ONLY and report is not None and report.read_only is False and not demo_is_embedded(
+        alias=conf.ALIAS)
+    alarming = problem is not None or report is None or report.read_only is None or writable_login
+    if writable_login:
         lines.append("  !!! READ_ONLY_MODE is on but the login CAN WRITE: the statement guard and read-only "
                      "transactions are the only barrier. Use a read-only login (docs/read_only.md). !!!")
     logger.log(logging.WARNING if alarming else logging.INFO, "\n".join(lines))

@@ -107,7 +107,8 @@ def _sql_run(sql: str, *, allow_write: bool) -> QueryResult:
             extra += f" {hint}"
         if not extra:
             raise
-        raise type(error)(error.message + extra) from None
+        message = error.message if error.message.endswith((".", "?")) else f"{error.message}."
+        raise type(error)(message + extra) from None
 
 
 async def get_table_sample(table_name: TableName, ctx: Context, limit: Annotated[int, Field(
