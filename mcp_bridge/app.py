@@ -20,6 +20,8 @@ from urllib.parse import parse_qs
 import anyio
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 from mcp.server.mcpserver import MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -30,9 +32,14 @@ from mcp_bridge.conf import bridge_settings
 from mcp_bridge.gate import BearerGate, buffer_body, challenge_headers
 from mcp_bridge.sse_relay import SseRelay
 from mcp_bridge.tokens import DjangoTokenVerifier
-from mcp_bridge.tools import chatgpt_server, sql_server
+from mcp_bridge.tools import chatgpt_server, servers_describe, sql_server
 from sqltools.audit import audit_writer
-from sqltools.login import login_announce
+from sqltools.conf import sqltools_settings
+from sqltools.demo import demo_is_embedded
+from sqltools.errors import TargetUnavailable
+from sqltools.login import LoginReport, login_report_remembered
+from sqltools.query import target
+from sqltools.target import TargetInfo, target_info
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +117,9 @@ class McpApplication:
         security = transport_security()
         verifier = DjangoTokenVerifier()
         self.relay = SseRelay(settings.REDIS_URL) if settings.REDIS_URL else None
-        self.transports = [_transports("", sql_server(), security, self.relay),
-                           _transports("/chatgpt", chatgpt_server(), security, self.relay)]
+        info = target_info(connect=False)  # the version is asked at startup (startup_announce)
+        self.transports = [_transports("", sql_server(info), security, self.relay),
+                           _transports("/chatgpt", chatgpt_server(info), security, self.relay)]
         self.routes: dict[str, ASGIApp] = {}
         for t in self.transports:
             sse_resource = f"{t.prefix}/sse"
@@ -154,7 +162,9 @@ class McpApplication:
     @contextlib.asynccontextmanager
     async def _running(self) -> AsyncIterator[None]:
         _warn_about_development_flags()
-        await anyio.to_thread.run_sync(login_announce)  # one line on the login; refuses to start if it must be read-only
+        info = await anyio.to_thread.run_sync(startup_announce)  # refuses to start only if the login must be read-only
+        for t in self.transports:
+            servers_describe(t.server, info)  # now with the version the target told
         async with contextlib.AsyncExitStack() as stack:
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in self.transports:
@@ -211,6 +221,62 @@ def _warn_about_development_flags() -> None:
             "!!! INSECURE: %s is on: MCP requests are accepted WITHOUT a token. Development only; never in production. !!!",
             " and ".join(n for n, on in (("ALLOW_UNAUTH_METHODS", conf.ALLOW_UNAUTH_METHODS),
                                          ("ALLOW_UNAUTH_TOOLS_CALL", conf.ALLOW_UNAUTH_TOOLS_CALL)) if on))
+
+
+def startup_announce() -> TargetInfo:
+    """One log block: the target (vendor, version, database, host; never the login), read-only mode, whether
+    the login can write, transports and URLs. WARNING when something needs the operator, else INFO.
+
+    The server starts whatever the target does: unreachable, a refused login, a timeout, TLS or bad settings
+    are logged here with their category, /health answers 503 "degraded", and tools say the same sentence.
+    Only REQUIRE_READ_ONLY_LOGIN with a login that can write stops it (ImproperlyConfigured).
+    """
+    conf = sqltools_settings()
+    report: LoginReport | None = None
+    try:
+        target(conf.ALIAS)  # connects, or TargetUnavailable with its category
+        report, problem = login_report_remembered(conf.ALIAS), None
+        info = target_info(alias=conf.ALIAS)
+    except TargetUnavailable as error:  # its details are already logged under the reference it names
+        problem, info = str(error), target_info(alias=conf.ALIAS, connect=False)
+    except Exception as error:  # a diagnosis must not keep the server from starting
+        problem, info = f"not checked ({type(error).__name__}: {error})", target_info(alias=conf.ALIAS, connect=False)
+    finally:
+        connections[conf.ALIAS].close()  # opened in a startup thread that will not be used again
+    reasons = "; ".join(report.reasons) if report is not None else ""
+    if report is not None and report.read_only is False and conf.REQUIRE_READ_ONLY_LOGIN:
+        raise ImproperlyConfigured(f"REQUIRE_READ_ONLY_LOGIN is on and the SQL target login can write ({reasons}).")
+    lines = [f"Serving SQL target: {info.label}, {info.place}" + ("" if info.version else " (version unknown)"),
+             f"  status: {problem or 'answers'}",
+             f"  read-only mode: {'on' if conf.READ_ONLY else 'off'}; login: {_login_words(report, reasons)}",
+             *_address_lines()]
+    # The embedded demo file is writable by design and holds nothing of value: no alarm for it.
+    writable_login = conf.READ_ONLY and report is not None and report.read_only is False and not demo_is_embedded(
+        alias=conf.ALIAS)
+    alarming = problem is not None or report is None or report.read_only is None or writable_login
+    if writable_login:
+        lines.append("  !!! READ_ONLY_MODE is on but the login CAN WRITE: the statement guard and read-only "
+                     "transactions are the only barrier. Use a read-only login (docs/read_only.md). !!!")
+    logger.log(logging.WARNING if alarming else logging.INFO, "\n".join(lines))
+    return info
+
+
+def _login_words(report: LoginReport | None, reasons: str) -> str:
+    if report is None or report.read_only is None:
+        return "not checked (the target did not answer)" if report is None else f"could not tell whether it can write ({reasons})"
+    admin = " (an administrator)" if report.privileged else ""
+    return f"read-only{admin}" if report.read_only else f"CAN WRITE{admin} ({reasons})"
+
+
+def _address_lines() -> list[str]:
+    """Transports and URLs: PUBLIC_URL, else the HOST and PORT that `make run` and Compose pass to uvicorn."""
+    base = settings.PUBLIC_URL
+    if not base and os.environ.get("PORT"):
+        host = os.environ.get("HOST", "127.0.0.1").replace("0.0.0.0", "127.0.0.1")
+        base = f"http://{host}:{os.environ['PORT']}"
+    return [f"  transports: Streamable HTTP {base}/mcp and {base}/chatgpt/mcp; legacy SSE {base}/sse and "
+            f"{base}/chatgpt/sse",
+            f"  admin: {base}/admin/   health: {base}/health" + ("" if base else "   (paths on this server's address)")]
 
 
 def mcp_application(django_app: ASGIApp) -> ASGIApp:

@@ -1,10 +1,101 @@
-"""Compact text renderings of tool results (the structuredContent carries the full data)."""
+"""Tool results as the client receives them: a compact text copy beside the structuredContent, both
+within MAX_RESULT_CHARS.
+
+The budget is the whole JSON-RPC response, serialized as the SDK sends it: the text item, the
+structuredContent and the envelope. Both copies hold the same rows (an assistant may read either);
+when they do not fit, rows are left out from the end of both until they do, and the result says so
+(`truncated`, `truncated_reason: "max_chars"`, `notice`). The tab-separated text is shorter than the
+JSON, so a full response holds the text of its rows in a little under half the budget.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Callable
+
+from mcp_types import CallToolResult, TextContent
+
+from sqltools.conf import sqltools_settings
+from sqltools.query import QueryResult
+from sqltools.values import json_text
+
+# {"jsonrpc":"2.0","id":…,"result":…} around the result, and what the SDK may add to it (_meta, resultType).
+ENVELOPE_CHARS = 200
+
+
+def response_chars(result: CallToolResult) -> int:
+    """The characters this result adds to a JSON-RPC response, as the SDK serializes it."""
+    return len(result.model_dump_json(by_alias=True, exclude_none=True)) + ENVELOPE_CHARS
+
+
+def result_fit(tool: str, data: Any) -> CallToolResult:
+    """The tool's result (text + structuredContent) cut to fit MAX_RESULT_CHARS; see the module docstring."""
+    budget = sqltools_settings().MAX_RESULT_CHARS
+    result = _result(tool, data)
+    for _ in range(8):  # each pass cuts at least the measured excess; two are the rule
+        excess = response_chars(result) - budget
+        if excess <= 0:
+            return result
+        if not _cut(data, excess):
+            break
+        result = _result(tool, data)
+    return _too_large(tool, budget)
+
+
+def json_result_fit(tool: str, data: dict[str, Any]) -> CallToolResult:
+    """search/fetch: exactly one text item holding the JSON document, cut to fit MAX_RESULT_CHARS."""
+    budget = sqltools_settings().MAX_RESULT_CHARS
+    for _ in range(8):
+        result = CallToolResult(content=[TextContent(type="text", text=json.dumps(data, default=str))])
+        excess = response_chars(result) - budget
+        if excess <= 0:
+            return result
+        if isinstance(data.get("results"), list) and data["results"]:
+            data["results"] = data["results"][:max(0, len(data["results"]) - 1 - excess // 200)]
+        elif isinstance(data.get("text"), str) and data["text"]:
+            data["text"] = data["text"][:max(0, len(data["text"]) - excess - 200)] + "\n[cut to fit MAX_RESULT_CHARS]"
+            data.setdefault("metadata", {})["text_truncated"] = True
+        else:
+            break
+    return _too_large(tool, budget)
+
+
+def _result(tool: str, data: Any) -> CallToolResult:
+    structured = data.as_dict() if isinstance(data, QueryResult) else data
+    return CallToolResult(content=[TextContent(type="text", text=render_text(tool, structured))],
+                          structured_content=structured)
+
+
+def _cut(data: Any, excess: int) -> bool:
+    """Leave out trailing rows (or tables) whose two copies weigh at least `excess` characters."""
+    if isinstance(data, QueryResult) and data.rows:
+        keep = _keep(data.rows, excess + 400, lambda row: len(json_text(row)) + len(json_text(_row_text(row))))
+        data.cut(keep, "max_chars")
+        return True
+    if isinstance(data, dict) and data.get("tables"):
+        data["tables"] = data["tables"][:_keep(data["tables"], excess + 400, lambda t: 2 * len(json_text(t)))]
+        data["row_count"], data["truncated"] = len(data["tables"]), True
+        data["notice"] = (f"Only the first {len(data['tables']):,} tables are listed, to stay within "
+                          f"{sqltools_settings().MAX_RESULT_CHARS:,} characters (MAX_RESULT_CHARS); pass name_filter.")
+        return True
+    return False
+
+
+def _keep(items: list[Any], excess: int, weight: Callable[[Any], int]) -> int:
+    """How many leading items remain when trailing ones weighing at least `excess` are dropped."""
+    dropped = 0
+    for count in range(len(items), 0, -1):
+        if dropped >= excess:
+            return count
+        dropped += weight(items[count - 1])
+    return 0
+
+
+def _too_large(tool: str, budget: int) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=(
+        f"The {tool} result does not fit in {budget:,} characters (MAX_RESULT_CHARS) even when cut; "
+        "ask for less (fewer columns, shorter values, a filter)."))], is_error=True)
 
 
 def render_text(tool: str, data: Any) -> str:
@@ -13,7 +104,8 @@ def render_text(tool: str, data: Any) -> str:
     if tool == "list_tables":
         lines = [f"{t['name']} ({t['kind']}{'' if t['row_estimate'] is None else ', ~%d rows' % t['row_estimate']})"
                  for t in data["tables"]]
-        return f"{len(lines)} tables and views:\n" + "\n".join(lines)
+        notice = f"\n{data['notice']}" if data.get("notice") else ""
+        return f"{len(lines)} tables and views:\n" + "\n".join(lines) + notice
     if tool == "describe_table":
         return _describe_text(data)
     return json.dumps(data, default=str)
@@ -31,15 +123,23 @@ def _row_text(row: list[Any]) -> str:
     return "\t".join([repr(v) if type(v) is int or (type(v) is float and math.isfinite(v)) else _cell(v) for v in row])
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _table_text(data: dict[str, Any]) -> str:
-    lines = ["\t".join(data["columns"])] + [_row_text(row) for row in data["rows"]]
-    summary = f"{data['row_count']} row(s)"
-    if data.get("rows_affected") is not None:
-        summary += f", {data['rows_affected']} affected"
-    if data.get("truncated"):
-        reason = "the row limit" if data.get("truncated_reason") == "max_rows" else "the size limit"
-        summary += f"; truncated at {reason}: more rows exist"
-    return "\n".join(lines + [f"({summary}; {data.get('elapsed_ms', 0):.1f} ms)"])
+    """Tab-separated rows, then one line: how many rows (or rows affected), the time, and every cap that applied."""
+    lines = ["\t".join(data["columns"])] + [_row_text(row) for row in data["rows"]] if data["columns"] else []
+    if data.get("rows_affected") is not None and data.get("statement_type") != "read":
+        summary = f"{_plural(data['rows_affected'], 'row')} affected"
+        if data["columns"]:
+            summary += f"; {_plural(data['row_count'], 'row')} returned"
+    else:
+        summary = _plural(data["row_count"], "row")
+    summary += f" ({data.get('elapsed_ms', 0):.1f} ms)."
+    if data.get("notice"):
+        summary += f" {data['notice']}"
+    return "\n".join(lines + [summary])
 
 
 def _describe_text(data: dict[str, Any]) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import tomllib
 import uuid
+from pathlib import Path
 from typing import Annotated, Any, Callable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -13,15 +14,18 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from mcp_bridge.gate import request_base_url
-from mcp_bridge.render import render_text
+from mcp_bridge.render import json_result_fit, result_fit
+from mcp_bridge.schemas import DescribeOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread
 from oauth_ext.scopes import SCOPE_WRITE
 from sqltools.audit import Actor, audit_call
-from sqltools.catalog import table_describe, table_sample, tables_list
+from sqltools.catalog import table_describe, table_sample, tables_list, unknown_name_hint
 from sqltools.conf import sqltools_settings
-from sqltools.errors import SqlToolError
-from sqltools.query import query_run
+from sqltools.errors import QueryFailed, QueryRefused, SqlToolError
+from sqltools.hints import DIALECT_TIPS, dialect_hint
+from sqltools.query import QueryResult, query_run
 from sqltools.search import fetch_run, search_run
+from sqltools.target import TargetInfo, target_info
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +49,23 @@ def caller(ctx: Context) -> tuple[Actor, frozenset[str]]:
     return actor, frozenset(token.scopes)
 
 
-async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str = "", arguments: dict | None = None) -> CallToolResult:
-    """Run sqltools work in a thread with an audit entry; errors become tool errors with their sentence."""
+async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str = "", arguments: dict | None = None,
+                   shape: Callable[[str, Any], CallToolResult] = result_fit) -> CallToolResult:
+    """Run sqltools work in a thread with an audit entry; errors become tool errors with their sentence.
 
-    def audited() -> tuple[Any, str]:
+    The result is shaped in the thread too (a large result's text takes milliseconds) and fits
+    MAX_RESULT_CHARS whole (mcp_bridge.render).
+    """
+
+    def audited() -> CallToolResult:
         with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record:
             data = work()
-            record.rows = data.get("row_count") if isinstance(data, dict) else None
-        return data, render_text(tool, data)  # in the thread too: a large result's text takes milliseconds
+            result = shape(tool, data)  # may leave rows out to fit: the audit counts what was sent
+            record.rows = data.row_count if isinstance(data, QueryResult) else data.get("row_count")
+        return result
 
     try:
-        data, text = await in_thread(audited)
+        return await in_thread(audited)
     except SqlToolError as error:
         return CallToolResult(content=[TextContent(type="text", text=error.message)], is_error=True)
     except Exception:
@@ -64,58 +74,61 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
         return CallToolResult(content=[TextContent(type="text", text=(
             f"The server hit an unexpected error running {tool}; an administrator can find it in the log "
             f"under reference {reference}."))], is_error=True)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
 async def list_tables(ctx: Context, name_filter: Annotated[str | None, Field(
-        description="Only tables whose schema-qualified name contains this text")] = None) -> CallToolResult:
-    """List all tables and views in the database, schema-qualified, with row estimates where cheap."""
+        description="Only tables whose schema-qualified name contains this text")] = None
+        ) -> Annotated[CallToolResult, TablesOutput]:
     def work() -> dict:
         tables = [t.as_dict() for t in tables_list(name_filter=name_filter)]
-        return {"tables": tables, "row_count": len(tables)}
+        return {"tables": tables, "row_count": len(tables), "truncated": False, "notice": None}
     return await tool_run("list_tables", caller(ctx)[0], work, arguments={"name_filter": name_filter})
 
 
-async def describe_table(table_name: TableName, ctx: Context) -> CallToolResult:
-    """Get table structure and metadata: columns, types, keys, foreign keys both ways, indexes, comments."""
+async def describe_table(table_name: TableName, ctx: Context) -> Annotated[CallToolResult, DescribeOutput]:
     return await tool_run("describe_table", caller(ctx)[0], lambda: table_describe(table=table_name),
                           arguments={"table_name": table_name})
 
 
-async def execute_sql(query: Annotated[str, Field(description="SQL query to execute")], ctx: Context) -> CallToolResult:
-    """Execute a SQL query (SELECT only in read-only mode). Results are capped in rows and characters."""
+async def execute_sql(query: Annotated[str, Field(description="One SQL statement in the database's dialect")],
+                      ctx: Context) -> Annotated[CallToolResult, QueryOutput]:
     actor, scopes = caller(ctx)
-    return await tool_run("execute_sql", actor, lambda: query_run(sql=query, allow_write=SCOPE_WRITE in scopes).as_dict(), sql=query)
+    return await tool_run("execute_sql", actor, lambda: _sql_run(query, allow_write=SCOPE_WRITE in scopes), sql=query)
+
+
+def _sql_run(sql: str, *, allow_write: bool) -> QueryResult:
+    """query_run, with the fix for a cross-dialect slip or a misspelt name added to its error."""
+    try:
+        return query_run(sql=sql, allow_write=allow_write)
+    except (QueryRefused, QueryFailed) as error:
+        extra = unknown_name_hint(message=error.message, sql=sql) if isinstance(error, QueryFailed) else ""
+        hint = dialect_hint(sql=sql, dialect=target_info(connect=False).dialect)
+        if hint and hint not in error.message:
+            extra += f" {hint}"
+        if not extra:
+            raise
+        message = error.message if error.message.endswith((".", "?")) else f"{error.message}."
+        raise type(error)(message + extra) from None
 
 
 async def get_table_sample(table_name: TableName, ctx: Context, limit: Annotated[int, Field(
-        description="Number of rows to return")] = 10) -> CallToolResult:
-    """Get sample data from a table: its first rows."""
-    return await tool_run("get_table_sample", caller(ctx)[0], lambda: table_sample(table=table_name, limit=limit).as_dict(),
+        description="Number of rows to return")] = 10) -> Annotated[CallToolResult, QueryOutput]:
+    return await tool_run("get_table_sample", caller(ctx)[0], lambda: table_sample(table=table_name, limit=limit),
                           arguments={"table_name": table_name, "limit": limit})
 
 
 async def search(query: Annotated[str, Field(description="Natural language query or SQL statement")], ctx: Context) -> CallToolResult:
-    """Search the database: "list tables", "describe Customers", "sample Orders limit 10", a SELECT, or words to find in table and column names."""
     base = _base_url(ctx)
 
     def work() -> dict:
         return {"results": [hit.as_dict() for hit in search_run(query=query, base_url=base)]}
-    return await _json_tool("search", ctx, work, sql=query)
+    return await tool_run("search", caller(ctx)[0], work, sql=query, shape=json_result_fit)
 
 
 async def fetch(id: Annotated[str, Field(description="Record ID from search results")], ctx: Context) -> CallToolResult:
-    """Fetch a specific record by its ID from previous search results."""
     base = _base_url(ctx)
-    return await _json_tool("fetch", ctx, lambda: fetch_run(id=id, base_url=base).as_dict(), arguments={"id": id})
-
-
-async def _json_tool(tool: str, ctx: Context, work: Callable[[], dict], **audit: Any) -> CallToolResult:
-    """ChatGPT deep research wants exactly one text item holding the JSON document."""
-    result = await tool_run(tool, caller(ctx)[0], work, **audit)
-    if not result.is_error:
-        result.content = [TextContent(type="text", text=json.dumps(result.structured_content, default=str))]
-    return result
+    return await tool_run("fetch", caller(ctx)[0], lambda: fetch_run(id=id, base_url=base).as_dict(),
+                          arguments={"id": id}, shape=json_result_fit)
 
 
 def _base_url(ctx: Context) -> str:
@@ -123,25 +136,94 @@ def _base_url(ctx: Context) -> str:
     return request_base_url(request.scope) if request is not None else ""
 
 
-def sql_server() -> MCPServer:
+_READING = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+def sql_server(info: TargetInfo) -> MCPServer:
     """list_tables, describe_table, execute_sql, get_table_sample: the original README's tools."""
     read_only = sqltools_settings().READ_ONLY
-    server = MCPServer(name="mssql-mcp-server", instructions=(
-        "Tools for a Microsoft SQL Server database. Start with list_tables, then describe_table; "
-        "execute_sql runs one statement per call" + (" (read-only: SELECT queries only)." if read_only else ".")))
-    reading = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-    for fn in (list_tables, describe_table, get_table_sample):
-        server.add_tool(fn, annotations=reading)
-    server.add_tool(execute_sql, annotations=ToolAnnotations(
+    server = MCPServer(name="mssql-mcp-server", title="SQL database", version=SERVER_VERSION)
+    server.add_tool(list_tables, title="List tables", annotations=_READING)
+    server.add_tool(describe_table, title="Describe a table", annotations=_READING)
+    server.add_tool(get_table_sample, title="Sample a table's rows", annotations=_READING)
+    server.add_tool(execute_sql, title="Run SQL" if not read_only else "Run a SQL query", annotations=ToolAnnotations(
         read_only_hint=read_only, destructive_hint=not read_only, idempotent_hint=read_only, open_world_hint=False))
+    servers_describe(server, info)
     return server
 
 
-def chatgpt_server() -> MCPServer:
+def chatgpt_server(info: TargetInfo) -> MCPServer:
     """search and fetch, in the shapes ChatGPT deep research requires."""
-    server = MCPServer(name="mssql-mcp-server-chatgpt", instructions=(
-        "Search a Microsoft SQL Server database and fetch tables, rows and query results by id."))
-    reading = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-    server.add_tool(search, annotations=reading)
-    server.add_tool(fetch, annotations=reading)
+    server = MCPServer(name="mssql-mcp-server-chatgpt", title="SQL database search", version=SERVER_VERSION)
+    server.add_tool(search, title="Search the database", annotations=_READING)
+    server.add_tool(fetch, title="Fetch a search result", annotations=_READING)
+    servers_describe(server, info)
     return server
+
+
+def servers_describe(server: MCPServer, info: TargetInfo) -> None:
+    """Instructions and tool descriptions that name the target's dialect, version and caps.
+
+    Called when the servers are built (the vendor is known from the settings) and again at startup,
+    once the target has told its version.
+    """
+    texts = describe_texts(info)
+    server._lowlevel_server.instructions = texts["instructions" if "execute_sql" in _tools(server) else "chatgpt"]
+    for name, tool in _tools(server).items():
+        tool.description = texts[name]
+    execute = _tools(server).get("execute_sql")
+    if execute is not None:
+        execute.parameters["properties"]["query"]["description"] = f"One SQL statement in {info.label} syntax"
+    sample = _tools(server).get("get_table_sample")
+    if sample is not None:
+        sample.parameters["properties"]["limit"]["description"] = (
+            f"Number of rows to return: 1 to {sqltools_settings().MAX_SAMPLE_ROWS} (MAX_SAMPLE_ROWS)")
+
+
+def _tools(server: MCPServer) -> dict[str, Any]:
+    return {tool.name: tool for tool in server._tool_manager.list_tools()}  # the SDK has no setter for descriptions
+
+
+def describe_texts(info: TargetInfo) -> dict[str, str]:
+    """The server instructions and each tool's description, for this target and these caps."""
+    conf = sqltools_settings()
+    dialect, tips = info.label, DIALECT_TIPS.get(info.dialect, "")
+    caps = (f"Caps: {conf.MAX_ROWS:,} rows per query (MAX_ROWS), {conf.MAX_SAMPLE_ROWS:,} rows per sample "
+            f"(MAX_SAMPLE_ROWS), {conf.MAX_RESULT_CHARS:,} characters per result (MAX_RESULT_CHARS), "
+            f"{conf.QUERY_TIMEOUT_SECONDS:g} s per statement (QUERY_TIMEOUT_SECONDS); a capped result says which cap "
+            "applied (truncated, truncated_reason, notice).")
+    mode = "read-only: SELECT queries only" if conf.READ_ONLY else "reads, and writes for callers granted sql:write"
+    return {
+        "instructions": (f"Tools for a {dialect} database ({info.database}). Write SQL in {dialect} syntax: {tips}. "
+                         "Start with list_tables, then describe_table; execute_sql runs one statement per call "
+                         f"({mode}). {caps}"),
+        "chatgpt": (f"Search a {dialect} database ({info.database}) and fetch tables, rows and query results by id. "
+                    f"SQL in a search is {dialect} syntax: {tips}. {caps}"),
+        "list_tables": f"List the tables and views of the {dialect} database, schema-qualified, with row estimates "
+                       "where cheap.",
+        "describe_table": "Get a table's structure: columns and types, primary key, foreign keys both ways, indexes "
+                          "and comments.",
+        "execute_sql": (f"Execute one {dialect} SQL statement ({mode}). Write {dialect} syntax: {tips}. Returns at "
+                        f"most {conf.MAX_ROWS:,} rows (MAX_ROWS) and {conf.MAX_RESULT_CHARS:,} characters "
+                        f"(MAX_RESULT_CHARS), within {conf.QUERY_TIMEOUT_SECONDS:g} s; a capped result says so "
+                        "(truncated, truncated_reason, notice)."),
+        "get_table_sample": (f"Get the first rows of a table: limit 1 to {conf.MAX_SAMPLE_ROWS:,} (MAX_SAMPLE_ROWS); a "
+                             "larger limit is lowered to it and the result says so."),
+        "search": ('Search the database: "list tables", "describe Customers", "sample Orders limit 10", a '
+                   f"{dialect} SELECT, or words to find in table and column names. Returns one text item holding "
+                   'JSON {"results": [{"id", "title", "url"}]}.'),
+        "fetch": ("Fetch a table, row, sample or query result by the id a search returned. Returns one text item "
+                  'holding JSON {"id", "title", "text", "url", "metadata"}.'),
+    }
+
+
+def _version() -> str:
+    """The product's version, from pyproject.toml (the one place it is written)."""
+    try:
+        with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as file:
+            return tomllib.load(file)["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "0"
+
+
+SERVER_VERSION = _version()

@@ -1,22 +1,29 @@
-"""/health: what the server serves, and whether the SQL target answers. Never a credential."""
+"""/health: what the server serves, and whether the SQL target answers. Never a credential.
+
+An unreachable or misconfigured target is not an outage of the server: it keeps serving, /health
+answers 503 "degraded" with the category (unreachable, login_failed, timeout, tls, misconfigured),
+and the log gets one line when the state changes, not one per probe.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
 
 from sqltools.conf import sqltools_settings
-from sqltools.diagnostics import connection_error_category
+from sqltools.diagnostics import TIMEOUT, connection_error_category, target_unavailable
 from sqltools.policy import catalog_cursor
+from sqltools.target import database_label  # noqa: F401 (imported from here by consent and records)
 from sqltools.login import login_report_cached, login_report_remembered
+
+logger = logging.getLogger(__name__)
 
 _TARGET_CHECK_SECONDS = 5.0
 _CACHE_SECONDS = 2.0
@@ -32,7 +39,7 @@ def target_probe(alias: str) -> dict[str, Any]:
             cursor.fetchone()
     except DatabaseError as error:
         connection.close()
-        return {"reachable": False, "error": connection_error_category(error)}
+        return {"reachable": False, "error": connection_error_category(error), "cause": error}
     return {"reachable": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
@@ -44,16 +51,32 @@ async def _probe_cached(alias: str) -> dict[str, Any]:
     try:
         result = await asyncio.wait_for(sync_to_async(target_probe, thread_sensitive=False)(alias), _TARGET_CHECK_SECONDS)
     except asyncio.TimeoutError:
-        result = {"reachable": False, "error": f"no answer within {_TARGET_CHECK_SECONDS:g}s"}
+        result = {"reachable": False, "error": TIMEOUT}
+    _state_log(alias, result)
+    result.pop("cause", None)
     _last = (time.monotonic(), result)  # fresh from when the answer came: a slow probe is not stale at once
     return result
 
 
-def database_label(alias: str) -> str:
-    """The database's name as an operator knows it: never a host, user or password."""
-    config = settings.DATABASES[alias]
-    name = str(config.get("NAME") or "")
-    return Path(name).name if config["ENGINE"].endswith("sqlite3") else name
+_state: str | None = None  # "healthy" or the category of the last probe, in this process
+
+
+def _state_log(alias: str, result: dict[str, Any]) -> None:
+    """One line when the target's state changes (the details under a log reference), none while it stays."""
+    global _state
+    state = "healthy" if result["reachable"] else result["error"]
+    if state == _state:
+        return
+    previous, _state = _state, state
+    if result["reachable"]:
+        if previous is not None:
+            logger.warning("SQL target %r answers again; /health is healthy.", alias)
+    elif result.get("cause") is not None:
+        error = target_unavailable(connection=connections[alias], error=result["cause"])  # logs the details
+        logger.warning("SQL target %r is %s; /health says degraded (503): %s", alias, state, error)
+    else:
+        logger.warning("SQL target %r is %s: no answer within %gs; /health says degraded (503).", alias, state,
+                       _TARGET_CHECK_SECONDS)
 
 
 async def _login_read_only(alias: str, reachable: bool) -> bool | None:
@@ -85,4 +108,6 @@ async def health(request: HttpRequest) -> JsonResponse:
         "read_only": conf.READ_ONLY,
         "login_read_only": login_read_only,
     }
-    return JsonResponse(body, status=200 if target["reachable"] else 503)
+    response = JsonResponse(body, status=200 if target["reachable"] else 503)
+    response._has_been_logged = True  # not Django's ERROR line per 5xx probe: _state_log says it once
+    return response

@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import sqlglot
 from django.db.backends.base.base import BaseDatabaseWrapper
+from sqlglot import exp
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, TableNotFound
@@ -59,11 +61,72 @@ def table_resolve(*, table: str, alias: str | None = None) -> TableRef:
         if len(found) > 1:
             options = ", ".join(t.qualified_name for t in found)
             raise InvalidArgument(f"'{table}' matches several tables ({options}); name the schema too.")
-    names = [t.qualified_name for t in tables] + [t.name for t in tables]
-    close = difflib.get_close_matches(table.strip("[]\"`"), names, n=5, cutoff=0.5)
-    close += [t.qualified_name for t in tables if name.lower() in t.name.lower() and t.qualified_name not in close]
-    hint = f" Did you mean: {', '.join(dict.fromkeys(close[:5]))}?" if close else " Use list_tables to see what exists."
+    close = names_close(name if schema is None else f"{schema}.{name}", tables)
+    hint = f" Did you mean: {', '.join(close)}?" if close else " Use list_tables to see what exists."
     raise TableNotFound(f"No table or view named '{table}'.{hint}")
+
+
+def names_close(name: str, tables: list[TableRef], *, n: int = 5) -> list[str]:
+    """Up to n tables whose name (or schema.name) is close to `name`, each once, as schema.name."""
+    by_key: dict[str, TableRef] = {}
+    for t in tables:
+        by_key.setdefault(t.qualified_name.lower(), t)
+        by_key.setdefault(t.name.lower(), t)
+    wanted = name.lower()
+    bare = wanted.rsplit(".", 1)[-1]
+    keys = difflib.get_close_matches(wanted, list(by_key), n=n * 2, cutoff=0.5)
+    keys += [k for k in by_key if bare and bare in k]
+    found = dict.fromkeys(by_key[k].qualified_name for k in keys)
+    return list(found)[:n]
+
+
+# How each database names what a statement referred to and does not exist: (kind, pattern of the name).
+_UNKNOWN_NAMES = [
+    ("table", re.compile(r"no such table: (?P<name>[\w.$\[\]\"`]+)", re.I)),  # SQLite
+    ("column", re.compile(r"no such column: (?P<name>[\w.$\[\]\"`]+)", re.I)),
+    ("table", re.compile(r'relation "(?P<name>[^"]+)" does not exist', re.I)),  # PostgreSQL
+    ("column", re.compile(r'column "?(?P<name>[^" ]+)"? does not exist', re.I)),
+    ("table", re.compile(r"Table '(?P<name>[^']+)' doesn't exist", re.I)),  # MySQL, MariaDB
+    ("column", re.compile(r"Unknown column '(?P<name>[^']+)'", re.I)),
+    ("table", re.compile(r"Invalid object name '(?P<name>[^']+)'", re.I)),  # SQL Server
+    ("column", re.compile(r"Invalid column name '(?P<name>[^']+)'", re.I)),
+]
+
+
+def unknown_name_hint(*, message: str, sql: str, alias: str | None = None) -> str:
+    """For a database's "no such table/column" message, the close matches as a sentence ('' when none)."""
+    for kind, pattern in _UNKNOWN_NAMES:
+        match = pattern.search(message)
+        if match is None:
+            continue
+        wanted = _unquote(match["name"].split(".")[-1]) if kind == "column" else match["name"]
+        if kind == "table":
+            schema, name = _split_name(wanted.split(".", 1)[-1] if wanted.count(".") == 2 else wanted)
+            close = names_close(name if schema is None else f"{schema}.{name}", tables_list(alias=alias))
+            return f" Did you mean: {', '.join(close)}?" if close else " Use list_tables to see what exists."
+        close = _columns_close(wanted, sql, alias)
+        return f" Did you mean: {', '.join(close)}?" if close else " Use describe_table to see the columns."
+    return ""
+
+
+def _columns_close(wanted: str, sql: str, alias: str | None) -> list[str]:
+    """Columns close to `wanted` among the tables the statement names that exist."""
+    connection, vendor = target(alias)
+    try:
+        tree = sqlglot.parse_one(sql, read=vendor.dialect)
+    except sqlglot.errors.SqlglotError:
+        return []
+    found: dict[str, str] = {}
+    for node in tree.find_all(exp.Table):
+        try:
+            ref = table_resolve(table=f"{node.db}.{node.name}" if node.db else node.name, alias=alias)
+        except (TableNotFound, InvalidArgument):
+            continue
+        with catalog_cursor(connection) as cursor:
+            for row in vendor.columns(cursor, ref.schema, ref.name):
+                found.setdefault(row[0].lower(), f"{ref.name}.{row[0]}")
+    keys = difflib.get_close_matches(wanted.lower(), list(found), n=5, cutoff=0.5)
+    return list(dict.fromkeys(found[k] for k in keys))
 
 
 def table_describe(*, table: str | TableRef, alias: str | None = None) -> dict[str, Any]:
@@ -95,16 +158,26 @@ def table_describe(*, table: str | TableRef, alias: str | None = None) -> dict[s
 
 
 def table_sample(*, table: str | TableRef, limit: int = 10, alias: str | None = None) -> QueryResult:
-    """The first `limit` rows (clamped to MAX_SAMPLE_ROWS)."""
+    """The first `limit` rows. A limit over MAX_SAMPLE_ROWS is lowered to it, and the result says so
+    (`limit_requested`, `limit_applied`, `notice`); a limit under 1 is refused."""
     conf = sqltools_settings()
     try:
-        limit = max(1, min(int(limit), conf.MAX_SAMPLE_ROWS))
+        requested = int(limit)
     except (TypeError, ValueError):
         raise InvalidArgument("limit must be a whole number.") from None
+    if requested < 1:
+        raise InvalidArgument(f"limit must be at least 1 (and at most {conf.MAX_SAMPLE_ROWS}, MAX_SAMPLE_ROWS); "
+                              f"{requested} was given.")
+    cap = min(requested, conf.MAX_SAMPLE_ROWS)
     ref = table if isinstance(table, TableRef) else table_resolve(table=table, alias=alias)
     connection, vendor = target(alias)
-    sql, params = vendor.sample_sql(quoted_identifier(connection, ref.schema, ref.name), limit)
-    return query_read(connection=connection, vendor=vendor, sql=sql, params=params, max_rows=limit)
+    # One row more than the cap when the cap lowered the limit: it tells whether the table holds more.
+    sql, params = vendor.sample_sql(quoted_identifier(connection, ref.schema, ref.name), cap + (requested > cap))
+    result = query_read(connection=connection, vendor=vendor, sql=sql, params=params, max_rows=cap)
+    if result.truncated_reason == "max_rows":
+        result.truncated_reason = "max_sample_rows"
+    result.limit_requested = requested
+    return result
 
 
 def quoted_identifier(connection: BaseDatabaseWrapper, *parts: str) -> str:

@@ -2,15 +2,22 @@
 
 customers, products, employees (with a manager foreign key), orders, order_lines (~50k rows
 at scale 1) and the view sales_by_customer. The same seed gives the same rows everywhere.
+
+The seeder lists what it creates in its own table (seed_demo_objects) and drops only what is listed
+there; it refuses a database that holds any table or view it did not create. `make run` seeds only
+the embedded SQLite file (demo_embedded_path); anything else takes `seed_demo --database-url ... --yes`.
 """
 
 from __future__ import annotations
 
 import datetime
 import random
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, transaction
 
 from sqltools.vendors import vendor_for
@@ -54,23 +61,67 @@ _CATEGORIES = ["Beverages", "Condiments", "Confections", "Dairy", "Grains", "Mea
 _STATUSES = ["shipped"] * 6 + ["pending", "cancelled", "returned"]
 
 
-def demo_exists(*, alias: str) -> bool:
+MARKER = "seed_demo_objects"  # the seeder's own list of what it created: nothing else is ever dropped
+_VIEWS = ["sales_by_customer"]
+# Django's migration bookkeeping, which `migrate` creates on every database it is pointed at (the test
+# runner does, on each target); it holds no data of anyone's and the seeder never touches it.
+_BOOKKEEPING = frozenset({"django_migrations"})
+
+
+class DemoRefused(Exception):
+    """The database holds tables the seeder did not create: it builds nothing there and drops nothing."""
+
+
+@dataclass(frozen=True)
+class DemoState:
+    owned: frozenset[str]  # objects the seeder created (listed in its marker table)
+    foreign: frozenset[str]  # tables and views it did not create
+
+    @property
+    def present(self) -> bool:
+        """Every demo object exists (an embedded file built before the seeder marked its objects counts)."""
+        return set(_TABLES + _VIEWS) <= self.owned | self.foreign
+
+
+def demo_state(*, alias: str) -> DemoState:
+    """What the database holds, split into the seeder's objects and everyone else's (lowercase names)."""
     connection = connections[alias]
     with connection.cursor() as cursor:
-        return "order_lines" in {t.name.lower() for t in connection.introspection.get_table_list(cursor)}
+        names = {t.name.lower() for t in connection.introspection.get_table_list(cursor)}
+        owned: set[str] = set()
+        if MARKER in names:
+            cursor.execute(f"SELECT name FROM {MARKER}")
+            owned = {row[0].lower() for row in cursor.fetchall()} & names
+    return DemoState(frozenset(owned), frozenset(names - owned - {MARKER} - _BOOKKEEPING))
 
 
 def demo_seed(*, alias: str, scale: float = 1.0, seed: int = 42) -> dict[str, int]:
-    """Drop and rebuild the demo tables on `alias`; return the row count of each table."""
+    """Build the demo tables on `alias`, replacing only its own earlier build; return each table's row count.
+
+    Refuses (DemoRefused, before any statement that changes something) when the database holds a table
+    or view it did not create: a company database with its own `customers` must never lose it.
+    """
+    state = demo_state(alias=alias)
+    if state.foreign:
+        shown = ", ".join(sorted(state.foreign)[:8]) + (", ..." if len(state.foreign) > 8 else "")
+        raise DemoRefused(f"The database holds {len(state.foreign)} table(s) or view(s) the demo seeder did not create "
+                          f"({shown}); it builds the demo only in an empty database or over its own earlier build.")
     connection = connections[alias]
     types = _TYPES[vendor_for(connection).name]
     rows = _rows(random.Random(seed), scale)
     with transaction.atomic(using=alias), connection.cursor() as cursor:
-        cursor.execute("DROP VIEW IF EXISTS sales_by_customer")
+        if MARKER not in {t.name.lower() for t in connection.introspection.get_table_list(cursor)}:
+            cursor.execute(f"CREATE TABLE {MARKER} (name {types['text'].format(n=60)} NOT NULL PRIMARY KEY)")
+        for view in _VIEWS:
+            if view in state.owned:
+                cursor.execute(f"DROP VIEW {view}")
         for table in _TABLES:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            if table in state.owned:
+                cursor.execute(f"DROP TABLE {table}")
+        cursor.execute(f"DELETE FROM {MARKER}")
         for ddl in _DDL:
             cursor.execute(_render(ddl, types))
+        _insert(cursor, MARKER, [{"name": name} for name in _TABLES + _VIEWS])
         for table in reversed(_TABLES):
             _insert(cursor, table, rows[table])
     return {table: len(rows[table]) for table in _TABLES}
@@ -141,3 +192,14 @@ def _rows(rng: random.Random, scale: float) -> dict[str, list[dict[str, Any]]]:
                 "discount": rng.choice([Decimal("0.00")] * 4 + [Decimal("0.05"), Decimal("0.10"), Decimal("0.25")]),
             })
     return {"employees": employees, "customers": customers, "products": products, "orders": orders, "order_lines": lines}
+
+
+def demo_embedded_path() -> Path:
+    """The embedded demo database: the SQL target when no TARGET_DATABASE_URL or MSSQL_HOST is set."""
+    return Path(settings.VAR_DIR) / "demo.sqlite3"
+
+
+def demo_is_embedded(*, alias: str) -> bool:
+    """Whether `alias` is the embedded demo file (the only database `make run` may seed)."""
+    config = connections[alias].settings_dict
+    return config["ENGINE"].endswith("sqlite3") and Path(str(config["NAME"])).resolve() == demo_embedded_path().resolve()

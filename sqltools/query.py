@@ -13,7 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
-from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout
+from sqltools.errors import InvalidArgument, QueryFailed, QueryRefused, QueryTimeout
 from sqltools.governance import Access, masked_row
 from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
@@ -26,18 +26,47 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class QueryResult:
+    """Rows and every cap that shaped them: a capped result always says which cap and why (`notice`)."""
+
     columns: list[str]
     rows: list[list[Any]]
     row_count: int
-    truncated: bool
-    truncated_reason: str | None = None  # "max_rows" or "max_chars"
+    truncated: bool  # rows exist that are not in `rows`
+    truncated_reason: str | None = None  # "max_rows", "max_sample_rows" or "max_chars"
     elapsed_ms: float = 0.0
     statement_type: str = "read"
     rows_affected: int | None = None
+    limit_applied: int | None = None  # the row cap this call ran under
+    limit_requested: int | None = None  # what the caller asked for, when it asked (get_table_sample's limit)
+
+    @property
+    def notice(self) -> str | None:
+        """One sentence per cap that changed the answer, for the assistant (text and structured copy alike)."""
+        conf = sqltools_settings()
+        notes = []
+        if self.limit_requested is not None and self.limit_applied is not None and self.limit_requested > self.limit_applied:
+            notes.append(f"limit {self.limit_requested:,} is over the maximum of {self.limit_applied:,} sample rows "
+                         f"(MAX_SAMPLE_ROWS), so {self.limit_applied:,} were asked for.")
+        if self.truncated_reason == "max_chars":
+            notes.append(f"More rows exist: the result stops after {self.row_count:,} rows to stay within "
+                         f"{conf.MAX_RESULT_CHARS:,} characters (MAX_RESULT_CHARS); select fewer or shorter columns.")
+        elif self.truncated_reason == "max_sample_rows":
+            notes.append(f"More rows exist: a sample holds at most {self.limit_applied:,} rows (MAX_SAMPLE_ROWS); "
+                         "use execute_sql with a WHERE clause for others.")
+        elif self.truncated_reason == "max_rows":
+            notes.append(f"More rows exist: only the first {self.row_count:,} are returned (MAX_ROWS = "
+                         f"{self.limit_applied:,}); filter or aggregate for fewer.")
+        return " ".join(notes) or None
+
+    def cut(self, count: int, reason: str = "max_chars") -> None:
+        """Keep the first `count` rows (the response budget decides, sqltools.query or mcp_bridge)."""
+        if count < len(self.rows):
+            self.rows = self.rows[:count]
+            self.row_count, self.truncated, self.truncated_reason = count, True, reason
 
     def as_dict(self) -> dict[str, Any]:
         # Shallow: dataclasses.asdict would deep-copy every row, the largest cost of a big result.
-        return {name: getattr(self, name) for name in _RESULT_FIELDS}
+        return {**{name: getattr(self, name) for name in _RESULT_FIELDS}, "notice": self.notice}
 
 
 _RESULT_FIELDS = tuple(f.name for f in fields(QueryResult))
@@ -61,8 +90,11 @@ def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None
                                access=access, catalog=catalog_view(connection, vendor))
     cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
     if checked.kind is Kind.READ:
-        return query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap, checked=checked)
-    return _write(connection=connection, vendor=vendor, sql=checked.sql, max_rows=cap, kind=checked.kind)
+        result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap, checked=checked)
+    else:
+        result = _write(connection=connection, vendor=vendor, sql=checked.sql, max_rows=cap, kind=checked.kind)
+    result.limit_applied = cap
+    return result
 
 
 def query_read(
@@ -145,7 +177,7 @@ def _shape(
     elif len(raw_rows) > max_rows:
         reason = "max_rows"
     elapsed = round((time.perf_counter() - started) * 1000, 3)
-    return QueryResult(columns, rows, len(rows), reason is not None, reason, elapsed)
+    return QueryResult(columns, rows, len(rows), reason is not None, reason, elapsed, limit_applied=max_rows)
 
 
 def _within(rows: list[list[Any]], budget: int) -> list[list[Any]]:
@@ -158,7 +190,12 @@ def _within(rows: list[list[Any]], budget: int) -> list[list[Any]]:
 
 
 def _cap(requested: int | None, configured: int) -> int:
-    return configured if requested is None else max(1, min(int(requested), configured))
+    """The row cap of a call: the configured maximum, or less when the caller asks for less (never below 1)."""
+    if requested is None:
+        return configured
+    if int(requested) < 1:
+        raise InvalidArgument(f"The row limit must be at least 1; {requested} was given.")
+    return min(int(requested), configured)
 
 
 @contextmanager

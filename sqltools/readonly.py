@@ -20,6 +20,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 
 from sqltools.errors import QueryRefused
+from sqltools.hints import parse_error_sentence
 from sqltools.lexing import lexing_check
 from sqltools.reach import functions_check, relations_check
 
@@ -97,8 +98,7 @@ def statement_parse(*, sql: str, dialect: str, max_chars: int = 65_536, reach: R
         lexing_check(sql=sql, dialect=dialect, tokens=tokens)
         trees = [t for t in reader.parser().parse(tokens, sql) if t is not None]
     except SqlglotError as error:
-        first_line = str(error).splitlines()[0]
-        raise QueryRefused(f"The query could not be parsed as {dialect} SQL, so it was not run ({first_line}).") from None
+        raise QueryRefused(parse_error_sentence(error=error, sql=sql, dialect=dialect)) from None
     except RecursionError:
         raise QueryRefused("The query is nested too deeply to be checked, so it was not run.") from None
     if len(trees) != 1:

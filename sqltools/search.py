@@ -298,7 +298,8 @@ def _table_text(result: QueryResult) -> str:
     """A markdown table: compact, and read well by language models."""
     lines = ["| " + " | ".join(_cell(c) for c in result.columns) + " |", "|" + " --- |" * len(result.columns)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in result.rows]
-    reasons = {"max_rows": "more rows exist than the row cap", "max_chars": "the result hit the character cap"}
+    reasons = {"max_rows": "more rows exist than the row cap", "max_sample_rows": "more rows exist than the sample cap",
+               "max_chars": "the result hit the character cap"}
     why = f"; truncated: {reasons.get(result.truncated_reason or '', 'capped')}" if result.truncated else ""
     return "\n".join(lines + ["", f"{_rows(result.row_count)}{why}."])
 

@@ -112,3 +112,32 @@ def test_health_says_whether_the_login_can_write_and_asks_once(client, monkeypat
 def test_health_does_not_know_the_login_of_a_target_that_does_not_answer(client, unreachable_target):
     body = client.get("/health").json()
     assert body["login_read_only"] is None and body["target"]["error"] == "unreachable"
+
+
+def test_a_degraded_target_is_logged_once_per_change_not_per_probe(client, unreachable_target, monkeypatch, caplog):
+    monkeypatch.setattr(mcpsite.health, "_state", None)
+    caplog.set_level("INFO")
+    for _ in range(3):
+        monkeypatch.setattr(mcpsite.health, "_last", None)  # a fresh probe each time
+        response = client.get("/health")
+        assert response.status_code == 503 and response.json()["status"] == "degraded"
+        assert response.json()["target"]["error"] == "unreachable"
+    lines = [r for r in caplog.records if r.name == "mcpsite.health"]
+    assert len(lines) == 1 and "is unreachable" in lines[0].getMessage() and lines[0].levelname == "WARNING"
+    assert not [r for r in caplog.records if r.name == "django.request"]  # no ERROR line per 503 probe
+    monkeypatch.setattr(mcpsite.health, "target_probe", lambda alias: {"reachable": True, "latency_ms": 1.0})
+    monkeypatch.setattr(mcpsite.health, "_last", None)
+    assert client.get("/health").status_code == 200
+    lines = [r for r in caplog.records if r.name == "mcpsite.health"]
+    assert len(lines) == 2 and "answers again" in lines[1].getMessage()
+
+
+def test_a_probe_without_an_answer_is_the_timeout_category(client, monkeypatch, db):
+    def hangs(alias):
+        time.sleep(0.5)
+        return {"reachable": True}
+
+    monkeypatch.setattr(mcpsite.health, "target_probe", hangs)
+    monkeypatch.setattr(mcpsite.health, "_TARGET_CHECK_SECONDS", 0.1)
+    body = client.get("/health").json()
+    assert body["status"] == "degraded" and body["target"] == {"reachable": False, "error": "timeout"}

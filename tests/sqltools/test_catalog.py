@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqltools.catalog import table_describe, table_resolve, table_sample, tables_list
+from sqltools.catalog import table_describe, table_resolve, table_sample, tables_list, unknown_name_hint
 from sqltools.errors import InvalidArgument, TableNotFound
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -114,3 +114,43 @@ def test_sample_quotes_identifiers_it_did_not_invent(target_alias):
 def test_sample_rejects_non_numeric_limit(target_alias):
     with pytest.raises(InvalidArgument):
         table_sample(table="orders", limit="ten", alias=target_alias)
+
+
+def test_close_matches_name_each_table_once(target_alias):
+    with pytest.raises(TableNotFound) as error:
+        table_resolve(table="customer", alias=target_alias)
+    suggested = str(error.value).split("Did you mean: ")[1].rstrip("?").split(", ")
+    assert len(suggested) == len(set(suggested))
+    assert [s for s in suggested if s.endswith(".customers")] and "customers" not in suggested
+
+
+def test_a_capped_sample_says_so(target_alias, sqltools_config):
+    sqltools_config(MAX_SAMPLE_ROWS=7)
+    result = table_sample(table="products", limit=5000, alias=target_alias)
+    assert (result.row_count, result.limit_requested, result.limit_applied) == (7, 5000, 7)
+    assert result.truncated and result.truncated_reason == "max_sample_rows"
+    assert "limit 5,000 is over the maximum of 7" in result.notice and "More rows exist" in result.notice
+    exact = table_sample(table="products", limit=7, alias=target_alias)
+    assert not exact.truncated and exact.notice is None  # what was asked for is what came: nothing to say
+
+
+def test_a_limit_below_one_is_refused(target_alias):
+    for limit in (0, -5):
+        with pytest.raises(InvalidArgument, match="limit must be at least 1"):
+            table_sample(table="products", limit=limit, alias=target_alias)
+
+
+@pytest.mark.parametrize("sql, expected", [
+    ("SELECT * FROM Order_Line", "order_lines"),
+    ("SELECT custmer_id FROM orders", "orders.customer_id"),
+])
+def test_unknown_names_in_a_query_get_close_matches(target_alias, sql, expected):
+    from sqltools.errors import QueryFailed
+    from sqltools.query import query_run
+
+    with pytest.raises(QueryFailed) as error:
+        query_run(sql=sql, alias=target_alias)
+    hint = unknown_name_hint(message=error.value.message, sql=sql, alias=target_alias)
+    assert hint.startswith(" Did you mean: ") and expected in hint
+    names = hint.removeprefix(" Did you mean: ").rstrip("?").split(", ")
+    assert len(names) == len(set(names))

@@ -46,7 +46,7 @@ def sqlite_alias(tmp_path, django_db_blocker):
 
 def _seed(*args: str) -> str:
     out = io.StringIO()
-    call_command("seed_demo", *args, stdout=out)
+    call_command("seed_demo", *args, "--yes", stdout=out)
     return out.getvalue()
 
 
