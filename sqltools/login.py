@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from sqltools.conf import sqltools_settings
-from sqltools.errors import TargetUnavailable
 from sqltools.policy import catalog_cursor
 from sqltools.query import target
 from sqltools.vendors import vendor_for
@@ -183,31 +181,3 @@ def login_report_remembered(alias: str) -> LoginReport:
         report = login_privileges(alias)
         _remembered[alias] = (time.monotonic(), report)
     return report
-
-
-def login_announce() -> None:
-    """One startup line about the login; ImproperlyConfigured when REQUIRE_READ_ONLY_LOGIN and it can write."""
-    conf = sqltools_settings()
-    try:
-        report = login_report_remembered(conf.ALIAS)
-    except TargetUnavailable as error:  # already logged in full under its reference
-        logger.warning("SQL target login not checked at startup: %s", error)
-        return
-    except Exception as error:  # a diagnosis must not keep the server from starting
-        logger.warning("SQL target login not checked at startup: %s: %s", type(error).__name__, error)
-        return
-    finally:
-        connections[conf.ALIAS].close()  # opened in a startup thread that will not be used again
-    reasons = "; ".join(report.reasons)
-    if report.read_only is None:
-        logger.warning("SQL target login: could not tell whether it can write (%s).", reasons)
-    elif report.read_only:
-        logger.info("SQL target login is read-only%s.", " (an administrator)" if report.privileged else "")
-    elif conf.REQUIRE_READ_ONLY_LOGIN:
-        raise ImproperlyConfigured(f"REQUIRE_READ_ONLY_LOGIN is on and the SQL target login can write ({reasons}).")
-    elif conf.READ_ONLY:
-        logger.warning("!!! READ_ONLY_MODE is on but the SQL target login CAN WRITE (%s): the statement guard and "
-                       "read-only transactions are the only barrier. Use a read-only login (docs/read_only.md). !!!",
-                       reasons)
-    else:
-        logger.info("SQL target login can write (%s); READ_ONLY_MODE is off.", reasons)

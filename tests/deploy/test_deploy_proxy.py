@@ -26,7 +26,7 @@ async def sse_test_app(scope, receive, send) -> None:
     """A stand-in for the MCP SSE endpoint: at /sse, one event every 0.5 s, each carrying the
     time it was sent. It sends no X-Accel-Buffering header: nginx's configuration alone must stream."""
     if scope["type"] == "lifespan":
-        while (message := await receive())["type"] != "lifespan.shutdown":
+        while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return

@@ -96,7 +96,7 @@ async def test_every_failure_category_starts_the_server_and_says_so(category, si
             result = await client.call_tool("execute_sql", {"query": "SELECT 1"})
         assert result.is_error and result.content[0].text.startswith(f"{SENTENCES[category]} ({category}; log ref ")
         log = server.log()
-        assert f"Serving SQL target: PostgreSQL, database " in log and "(version unknown)" in log
+        assert "Serving SQL target: PostgreSQL, database " in log and "(version unknown)" in log
         assert f"status: {SENTENCES[category]} ({category};" in log
         assert SECRET not in log and SECRET not in result.content[0].text and SECRET not in health.text
     finally:

@@ -21,7 +21,8 @@ import sqltools.login
 from sqltools.checks import check_target_login
 from sqltools.diagnostics import connection_error_category, database_error_sentence
 from sqltools.errors import QueryFailed, TargetUnavailable
-from sqltools.login import LoginReport, login_announce, login_privileges
+from mcp_bridge.app import startup_announce
+from sqltools.login import LoginReport, login_privileges
 from sqltools.query import query_run, target
 from tests.targets import target_params
 from tests.live import free_port  # nothing listens there once the probe socket is closed
@@ -376,24 +377,24 @@ def test_check_runs_with_deploy_checks_only():
 
 def test_startup_says_loudly_when_read_only_mode_has_a_login_that_can_write(alias_for, tmp_path, sqltools_config, caplog):
     _use(sqltools_config, _writable_sqlite(alias_for, tmp_path))
-    with caplog.at_level(logging.INFO, logger="sqltools.login"):
-        login_announce()
-    [record] = [r for r in caplog.records if r.name == "sqltools.login"]
-    assert record.levelno == logging.WARNING and "READ_ONLY_MODE is on but the SQL target login CAN WRITE" in record.getMessage()
+    with caplog.at_level(logging.INFO, logger="mcp_bridge.app"):
+        startup_announce()
+    [record] = [r for r in caplog.records if r.name == "mcp_bridge.app"]
+    assert record.levelno == logging.WARNING and "READ_ONLY_MODE is on but the login CAN WRITE" in record.getMessage()
 
 
 def test_startup_refuses_when_a_read_only_login_is_required(alias_for, tmp_path, sqltools_config):
     _use(sqltools_config, _writable_sqlite(alias_for, tmp_path),
          REQUIRE_READ_ONLY_LOGIN=True)
     with pytest.raises(ImproperlyConfigured, match="REQUIRE_READ_ONLY_LOGIN"):
-        login_announce()
+        startup_announce()
 
 
 def test_startup_with_an_unreachable_target_logs_and_starts(alias_for, sqltools_config, caplog):
     _use(sqltools_config, alias_for(_pg(PORT=free_port())), REQUIRE_READ_ONLY_LOGIN=True)
-    with caplog.at_level(logging.INFO, logger="sqltools.login"):
-        login_announce()
-    assert "not checked at startup" in caplog.text and "(unreachable; log ref" in caplog.text
+    with caplog.at_level(logging.INFO, logger="mcp_bridge.app"):
+        startup_announce()
+    assert "login: not checked" in caplog.text and "(unreachable; log ref" in caplog.text
 
 
 class _Answers:
