@@ -23,6 +23,7 @@ from sqltools.catalog import table_describe, table_sample, tables_list, unknown_
 from sqltools.conf import sqltools_settings
 from sqltools.errors import QueryFailed, QueryRefused, SqlToolError
 from sqltools.hints import DIALECT_TIPS, dialect_hint
+from sqltools.governance import access_for_user_id, access_scope
 from sqltools.query import QueryResult, query_run
 from sqltools.search import fetch_run, search_run
 from sqltools.target import TargetInfo, target_info
@@ -58,7 +59,8 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
     """
 
     def audited() -> CallToolResult:
-        with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record:
+        with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record, \
+                access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name)):
             data = work()
             result = shape(tool, data)  # may leave rows out to fit: the audit counts what was sent
             record.rows = data.row_count if isinstance(data, QueryResult) else data.get("row_count")

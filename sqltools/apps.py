@@ -10,3 +10,17 @@ class SqlToolsConfig(AppConfig):
         from sqltools.connections import watch_connections
 
         watch_connections()
+        self._watch_policies()
+
+    def _watch_policies(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from sqltools.governance import policies_changed
+        from sqltools.models import DataRule, RowFilter, UserAttribute
+
+        for model in (DataRule, RowFilter, UserAttribute, get_user_model()):
+            for signal in (post_save, post_delete):
+                signal.connect(policies_changed, sender=model, dispatch_uid=f"sqltools.policies.{model._meta.label}")
+        m2m_changed.connect(policies_changed, sender=get_user_model().groups.through,
+                            dispatch_uid="sqltools.policies.groups")

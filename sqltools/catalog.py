@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, TableNotFound
+from sqltools.governance import MASK, Access, current_access
 from sqltools.policy import catalog_cursor
 from sqltools.query import QueryResult, query_read, target
 from sqltools.vendors import vendor_for
@@ -40,7 +41,9 @@ def tables_list(*, alias: str | None = None, name_filter: str | None = None) -> 
     with catalog_cursor(connection) as cursor:
         cursor.execute(vendor.tables_sql, [])
         rows = cursor.fetchall()
-    tables = [TableRef(s, n, k, None if e is None else int(e)) for s, n, k, e in rows]
+    access = current_access()
+    tables = [TableRef(s, n, k, None if e is None else int(e)) for s, n, k, e in rows
+              if access.table_visible(s, n) and not access.denied]
     if name_filter:
         needle = name_filter.strip().lower()
         tables = [t for t in tables if needle in t.qualified_name.lower()]
@@ -140,10 +143,23 @@ def table_describe(*, table: str | TableRef, alias: str | None = None) -> dict[s
         indexes = vendor.indexes(cursor, ref.schema, ref.name)
         comments = vendor.comments(cursor, ref.schema, ref.name)
         primary_key = vendor.primary_key(cursor, ref.schema, ref.name)
+    access = current_access()
+    if access.restricted:  # what the caller may not see is not there; what is masked says so
+        visible = {row[0]: access.column_rule(ref.schema, ref.name, row[0]) for row in columns}
+        visible = {name: rule for name, rule in visible.items() if rule is not None}
+        columns = [row for row in columns if row[0] in visible]
+        foreign_keys = [row for row in foreign_keys if _foreign_key_visible(row, ref, visible, access)]
+        indexes = [row for row in indexes if row[1] in visible]
+        comments = {name: text for name, text in comments.items() if not name or name in visible}
+        primary_key = [name for name in primary_key if name in visible]
     index_list = _group_indexes(indexes)
     if not primary_key:
         primary_key = next((i["columns"] for i in index_list if i["primary"]), [])
     described = [_column(row, comments) for row in columns]
+    if access.restricted:
+        for column in described:
+            rule = visible[column["name"]]
+            column["masked"] = rule.mask if rule.effect == MASK else None
     for column in described:
         column["nullable"] = column["nullable"] and column["name"] not in primary_key
     return {
@@ -155,6 +171,14 @@ def table_describe(*, table: str | TableRef, alias: str | None = None) -> dict[s
         "referenced_by": _group_foreign_keys(foreign_keys, ref, incoming=True),
         "indexes": index_list,
     }
+
+
+def _foreign_key_visible(row: tuple, ref: TableRef, visible: dict, access: Access) -> bool:
+    """A key is shown when the caller sees its columns on both ends."""
+    _, f_schema, f_table, f_col, t_schema, t_table, t_col = row
+    here, there = ((f_col, (t_schema, t_table, t_col)) if (f_schema, f_table) == (ref.schema, ref.name)
+                   else (t_col, (f_schema, f_table, f_col)))
+    return here in visible and access.column_rule(*there) is not None
 
 
 def table_sample(*, table: str | TableRef, limit: int = 10, alias: str | None = None) -> QueryResult:

@@ -15,8 +15,11 @@ import fnmatch
 import hashlib
 import hmac
 import re
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from django.conf import settings
 from django.db import connections
@@ -115,6 +118,49 @@ class Access:
 
 _ALLOW_ALL = Rule(("*", "*", "*"), ALLOW)
 UNRESTRICTED = Access()
+_current: ContextVar[Access] = ContextVar("sqltools_access", default=UNRESTRICTED)
+
+
+def current_access() -> Access:
+    """The caller of the tool call this thread is running (UNRESTRICTED outside one)."""
+    return _current.get()
+
+
+@contextmanager
+def access_scope(access: Access) -> Iterator[Access]:
+    """Run sqltools work as `access`: listing, describing, sampling, search, fetch and SQL all honour it."""
+    token = _current.set(access)
+    try:
+        yield access
+    finally:
+        _current.reset(token)
+
+
+_MEMO_SECONDS = 5.0  # another process's policy edit reaches this one within this; this process's at once
+_memo: dict[tuple[int, str], tuple[float, Access]] = {}
+
+
+def access_for_user_id(*, user_id: int | None, client: str = "") -> Access:
+    """access_for of a user by id, remembered briefly (every tool call asks)."""
+    if user_id is None:
+        return UNRESTRICTED if sqltools_settings().DATA_POLICY_DEFAULT != "deny_all" else Access(restricted=True,
+                                                                                                   denied=True)
+    remembered = _memo.get((user_id, client))
+    if remembered is not None and time.monotonic() - remembered[0] < _MEMO_SECONDS:
+        return remembered[1]
+    from django.contrib.auth import get_user_model  # the app registry is ready by the first tool call
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    access = Access(restricted=True, denied=True) if user is None else access_for(user=user, client=client)
+    if len(_memo) > 10_000:
+        _memo.clear()
+    _memo[(user_id, client)] = (time.monotonic(), access)
+    return access
+
+
+def policies_changed(**kwargs: Any) -> None:
+    """A rule, filter, attribute or group membership changed: forget remembered accesses (signals, in apps)."""
+    _memo.clear()
 
 
 def access_for(*, user: Any, client: str = "") -> Access:

@@ -14,7 +14,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
 from sqltools.errors import InvalidArgument, QueryFailed, QueryRefused, QueryTimeout
-from sqltools.governance import Access, masked_row
+from sqltools.governance import Access, current_access, masked_row
 from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
 from sqltools.values import json_text, rows_to_json
@@ -87,7 +87,7 @@ def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None
     """Run one statement the policy admits: reads always, writes as sqltools.policy decides."""
     connection, vendor = target(alias)
     checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
-                               access=access, catalog=catalog_view(connection, vendor))
+                               access=access or current_access(), catalog=catalog_view(connection, vendor))
     cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
     if checked.kind is Kind.READ:
         result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap, checked=checked)
@@ -105,7 +105,7 @@ def query_read(
     caller's access (the caller may hold that admission already), masked as their data policy says."""
     if checked is None:
         checked = statement_policy(sql=sql, dialect=vendor.dialect, params=params, purpose="generated reads",
-                                   access=access, catalog=catalog_view(connection, vendor))
+                                   access=access or current_access(), catalog=catalog_view(connection, vendor))
     sql, params = checked.sql, checked.params
     conf = sqltools_settings()
     timeout, value_cap = conf.QUERY_TIMEOUT_SECONDS, conf.MAX_VALUE_BYTES

@@ -31,6 +31,7 @@ from django.core.cache import cache
 from sqltools.catalog import TableRef, quoted_identifier, table_describe, table_resolve, table_sample, tables_list
 from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, QueryRefused, TableNotFound
+from sqltools.governance import UNRESTRICTED, access_scope, current_access
 from sqltools.policy import catalog_cursor
 from sqltools.query import QueryResult, query_read, query_run, target
 
@@ -84,7 +85,7 @@ def fetch_run(*, id: str, alias: str | None = None, base_url: str = "") -> Fetch
     kind, _, rest = id_.partition(":")
     if kind not in _FETCHERS or not rest:
         raise InvalidArgument(f"'{id}' is not an id from search; ids start with table:, row:, sample: or query:.")
-    record = cache.get(_cache_key(alias, id_))
+    record = None if current_access().restricted else cache.get(_cache_key(alias, id_))
     if record is None:
         record = _cache_put(alias, id_, _FETCHERS[kind](rest, alias))
     return FetchedRecord(id=id_, url=record_url(id_=id_, base_url=base_url), **record)
@@ -177,11 +178,16 @@ def _column_index(alias: str | None) -> list[tuple[TableRef, list[str]]]:
     index = cache.get(key)
     if index is None:
         connection, vendor = target(alias)
-        tables = tables_list(alias=alias)
+        with access_scope(UNRESTRICTED):  # the whole catalog is cached; each caller sees their part of it
+            tables = tables_list(alias=alias)
         with catalog_cursor(connection) as cursor:
             index = [(ref, [row[0] for row in vendor.columns(cursor, ref.schema, ref.name)]) for ref in tables]
         cache.set(key, index, min(300, sqltools_settings().CACHE_TTL_SECONDS))
-    return index
+    access = current_access()
+    if not access.restricted:
+        return index
+    return [(ref, [c for c in columns if access.column_rule(ref.schema, ref.name, c) is not None])
+            for ref, columns in index if access.table_visible(ref.schema, ref.name)]
 
 
 def _fetch_table(rest: str, alias: str | None) -> dict[str, Any]:
@@ -356,7 +362,9 @@ def _cache_key(alias: str | None, id_: str) -> str:
 
 
 def _cache_put(alias: str | None, id_: str, record: dict[str, Any]) -> dict[str, Any]:
-    cache.set(_cache_key(alias, id_), record, sqltools_settings().CACHE_TTL_SECONDS)
+    """Remember a record for any worker's fetch; not one made under a data policy (it is that caller's alone)."""
+    if not current_access().restricted:
+        cache.set(_cache_key(alias, id_), record, sqltools_settings().CACHE_TTL_SECONDS)
     return record
 
 

@@ -202,3 +202,47 @@ def test_row_filters_must_be_conditions_the_guard_admits(predicate, valid):
     else:
         with pytest.raises(ValidationError, match="guard"):
             row_filter.full_clean()
+
+
+# --- the same policy on every tool: listing, describing, sampling, search and fetch -----------------------------
+
+
+def test_metadata_shows_only_what_the_caller_may_see(target_alias, analyst):
+    from sqltools.catalog import table_describe, tables_list
+    from sqltools.errors import TableNotFound
+    from sqltools.governance import access_scope
+
+    with access_scope(access_for(user=analyst)):
+        assert {t.name for t in tables_list(alias=target_alias)} == {"customers", "orders", "order_lines"}
+        described = table_describe(table="customers", alias=target_alias)
+        columns = {c["name"]: c for c in described["columns"]}
+        assert "notes" not in columns and columns["email"]["masked"] == "email" and columns["name"]["masked"] is None
+        assert all(fk["referenced_table"].endswith(("customers", "orders")) for fk in described["foreign_keys"])
+        orders = table_describe(table="orders", alias=target_alias)
+        assert not any("employee" in fk["referenced_table"] for fk in orders["foreign_keys"])  # employees is hidden
+        with pytest.raises(TableNotFound) as missing:
+            table_describe(table="products", alias=target_alias)
+        assert str(missing.value) == "No table or view named 'products'. Use list_tables to see what exists."
+        with pytest.raises(TableNotFound) as close:
+            table_describe(table="employee", alias=target_alias)  # no hidden name is suggested
+        assert "employees" not in str(close.value)
+
+
+def test_samples_search_and_fetch_apply_the_policy(target_alias, analyst):
+    from sqltools.catalog import table_sample
+    from sqltools.governance import access_scope
+    from sqltools.search import fetch_run, search_run
+
+    with access_scope(access_for(user=analyst)):
+        sample = table_sample(table="customers", limit=5, alias=target_alias)
+        assert "notes" not in sample.columns
+        assert all(row[sample.columns.index("email")].startswith("b***@") for row in sample.rows)
+        assert {row[sample.columns.index("country")] for row in sample.rows} == {"Germany"}
+        hits = search_run(query="sample customers limit 3", alias=target_alias)
+        record = fetch_run(id=hits[1].id, alias=target_alias)
+        assert "buyer" not in record.text.replace("b***@", "") and "notes" not in record.metadata
+        assert all("products" not in hit.id for hit in search_run(query="list tables", alias=target_alias))
+        assert not search_run(query="category", alias=target_alias)  # a column of the hidden products table
+    # Another caller never gets the analyst's records from the cache, nor the analyst another's.
+    unrestricted = fetch_run(id=hits[1].id, alias=target_alias)
+    assert "buyer" in unrestricted.text
