@@ -23,7 +23,7 @@ LIST_SQL_CHARS = 300
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ("when", "username", "client_name", "tool", "outcome", "rows", "duration", "sql_text")
-    list_filter = ("outcome", "tool", "created_at", "client_name")
+    list_filter = ("outcome", "rule", "tool", "created_at", "client_name")
     search_fields = ("username", "client_id", "client_name", "sql", "message")
     date_hierarchy = "created_at"
     fields = ("when", "username", "user", "client_name", "client_id", "tool", "outcome", "message", "rows",

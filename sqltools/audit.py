@@ -42,18 +42,18 @@ def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict
     """Time the block and write one AuditEntry, whatever the outcome; re-raise errors."""
     record = AuditRecord()
     started = time.perf_counter()
-    outcome, message = "ok", ""
+    outcome, message, rule = "ok", "", ""
     try:
         yield record
     except SqlToolError as error:
-        outcome, message = error.code, error.message
+        outcome, message, rule = error.code, error.message, error.rule
         raise
     except Exception as error:
         outcome, message = "error", f"{type(error).__name__}: {error}"
         raise
     finally:
         _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=outcome,
-               message=message, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000)
+               message=message, rule=rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000)
 
 
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:
@@ -121,7 +121,7 @@ def audit_prune(*, older_than: timedelta, by: str = "") -> int:
             arguments={"older_than_seconds": int(older_than.total_seconds()), "cutoff": cutoff.isoformat(),
                        "run_by": by},
             sql="",
-            outcome="ok", message=f"Deleted {deleted} audit entries older than {cutoff:%Y-%m-%d %H:%M:%S %Z}.",
+            outcome="ok", message=f"Deleted {deleted} audit entries older than {cutoff:%Y-%m-%d %H:%M:%S %Z}.", rule="",
             rows=deleted, duration_ms=(timezone.now() - now).total_seconds() * 1000,
         )], using=using)
     logger.info("audit_prune deleted %d entries older than %s", deleted, cutoff.isoformat())

@@ -43,7 +43,8 @@ class Enforced:
 def policy_enforce(*, tree: exp.Expression, dialect: str, access: Access, catalog: Catalog) -> Enforced:
     """The statement this caller may run for `tree` (a read), or QueryRefused saying what was not allowed."""
     if access.denied:
-        raise QueryRefused("Your account has no access to any data through this server; ask an administrator.")
+        raise QueryRefused("Your account has no access to any data through this server; ask an administrator.",
+                           rule="DATA_POLICY_DEFAULT=deny_all")
     tree = normalize_identifiers(tree.copy(), dialect=dialect)  # Orders is orders where the server folds case
     visible = _visible_schema(tree, dialect, access, catalog)
     try:
@@ -74,12 +75,13 @@ def _visible_schema(tree: exp.Expression, dialect: str, access: Access, catalog:
             continue
         schema = table.db or catalog.default_schema
         if schema.lower() in _SYSTEM_SCHEMAS:
-            raise QueryRefused("Catalog views are not available under a data policy; use list_tables and describe_table.")
+            raise QueryRefused("Catalog views are not available under a data policy; use list_tables and describe_table.",
+                               rule="catalog views under a data policy")
         columns = catalog.columns(schema, table.name) if access.table_visible(schema, table.name) else []
         shown = {c: "UNKNOWN" for c in columns if access.column_rule(schema, table.name, c) is not None}
         if not shown:
             raise QueryRefused(f"No table or view named {table.name} is available to you. Use list_tables to see "
-                               "what is.")
+                               "what is.", rule=f"hidden table {schema}.{table.name}")
         visible.setdefault(schema, {})[table.name] = shown
     return visible
 
@@ -96,7 +98,7 @@ def _trace_masks(root: Scope, access: Access) -> dict[tuple[int, str], Rule]:
             if output is None or not (scope is root or scope.is_derived_table or scope.is_cte):
                 raise QueryRefused(
                     f"The column {column.name} is masked for you: it can be selected as it is, but not filtered, "
-                    "joined, sorted, grouped, combined or computed with."
+                    "joined, sorted, grouped, combined or computed with.", rule=f"mask {'.'.join(rule.parts)}"
                 )
             masked[(id(scope), output)] = rule  # a branch of UNION/INTERSECT/EXCEPT is none of the scopes above
     return masked
@@ -107,14 +109,16 @@ def _column_mask(scope: Scope, column: exp.Column, access: Access, masked: dict)
     if isinstance(source, exp.Table):
         rule = access.column_rule(source.db, source.name, column.name)
         if rule is None:
-            raise QueryRefused(f"The column {column.name} is not available to you.")
+            raise QueryRefused(f"The column {column.name} is not available to you.",
+                               rule=f"hidden column {source.db}.{source.name}.{column.name}")
         masked_rule = rule if rule.effect == MASK else None
     elif isinstance(source, Scope):
         masked_rule = masked.get((id(source), column.name))
     else:
         raise QueryRefused(f"The column {column.sql()} could not be traced to a table, so the query was not run.")
     if masked_rule is not None and owner is not scope:
-        raise QueryRefused(f"The column {column.name} is masked for you and cannot be used in a subquery.")
+        raise QueryRefused(f"The column {column.name} is masked for you and cannot be used in a subquery.",
+                           rule=f"mask {'.'.join(masked_rule.parts)}")
     return masked_rule
 
 
@@ -160,7 +164,7 @@ def _predicate(text: str, dialect: str, access: Access) -> exp.Expression:
         name = match.group(1)
         if name not in access.attributes:
             raise QueryRefused(f"The data policy needs your '{name}' attribute, which your account does not have; "
-                               "ask an administrator.")
+                               "ask an administrator.", rule=f"row filter needs :user.{name}")
         return exp.Literal.string(access.attributes[name]).sql(dialect=dialect)
 
     try:

@@ -8,9 +8,10 @@ class SqlToolError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, rule: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.rule = rule  # for a refusal: the rule that refused ("mask *.customers.email"), kept in the audit log
 
 
 class QueryRefused(SqlToolError):

@@ -28,6 +28,7 @@ class AuditEntry(models.Model):
     sql = models.TextField(blank=True)
     outcome = models.CharField(max_length=32, choices=Outcome.choices, db_index=True)
     message = models.TextField(blank=True)
+    rule = models.CharField(max_length=255, blank=True, db_index=True, help_text="The data-policy rule that refused.")
     rows = models.IntegerField(null=True, blank=True)
     duration_ms = models.FloatField()
 

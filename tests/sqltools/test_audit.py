@@ -177,7 +177,8 @@ def test_the_batch_insert_writes_every_field_through_each_backend(audit_table_on
     called = timezone.now()
     entries = [dict(created_at=called, tool="execute_sql", user_id=None, username="ünïcode", client_id="c-1",
                     client_name="Claude", sql=f"SELECT {n} -- 'quoted' %s", arguments={"limit": n, "names": ["a", "ß"]},
-                    outcome="ok", message="", rows=n, duration_ms=1.5) for n in range(3)]
-    entries.append(dict(entries[0], outcome="error", message="RuntimeError: boom", rows=None, arguments={}))
+                    outcome="ok", message="", rule="", rows=n, duration_ms=1.5) for n in range(3)]
+    entries.append(dict(entries[0], outcome="refused", message="masked", rule="mask *.customers.email", rows=None,
+                        arguments={}))
     audit.audit_insert(entries, using=audit_table_on)
     assert list(AuditEntry.objects.using(audit_table_on).order_by("id").values(*entries[0])) == entries

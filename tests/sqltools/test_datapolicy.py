@@ -246,3 +246,13 @@ def test_samples_search_and_fetch_apply_the_policy(target_alias, analyst):
     # Another caller never gets the analyst's records from the cache, nor the analyst another's.
     unrestricted = fetch_run(id=hits[1].id, alias=target_alias)
     assert "buyer" in unrestricted.text
+
+
+def test_a_refusal_by_policy_records_the_rule_in_the_audit_log(target_alias, analyst, sqltools_config):
+    from sqltools.audit import Actor, audit_call
+    from sqltools.models import AuditEntry
+
+    actor = Actor(user_id=analyst.pk, username="ana")
+    with pytest.raises(QueryRefused), audit_call(tool="execute_sql", actor=actor, sql="probe"):
+        _run(target_alias, analyst, "SELECT customer_id FROM customers ORDER BY email")
+    assert AuditEntry.objects.get(sql="probe").rule == "mask *.customers.email"
