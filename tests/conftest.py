@@ -47,3 +47,37 @@ def sqltools_config(settings):
         settings.SQLTOOLS = {**settings.SQLTOOLS, **changes}
 
     return apply
+
+
+@pytest.fixture
+def alias_for(django_db_blocker):
+    """alias_for(config) registers a database alias for this test only and returns its name."""
+    from django.db import connections
+
+    added: list[str] = []
+
+    def add(config: dict) -> str:
+        alias = f"temporary_{len(added)}"
+        configured = connections.configure_settings({"default": connections.settings["default"], alias: config})
+        connections.settings[alias] = configured[alias]
+        added.append(alias)
+        return alias
+
+    with django_db_blocker.unblock():
+        yield add
+        for alias in added:
+            connections[alias].close()
+            del connections[alias]
+            del connections.settings[alias]
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts connections and never says a word; yields its port."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    yield server.getsockname()[1]
+    server.close()

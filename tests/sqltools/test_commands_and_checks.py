@@ -25,23 +25,13 @@ DEMO_OBJECTS = [*DEMO_COUNTS, "sales_by_customer"]
 # --- seed_demo ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def sqlite_alias(tmp_path, django_db_blocker):
+def sqlite_alias(tmp_path, alias_for):
     """A temporary alias on a fresh SQLite file: sqlite_alias("name") registers and returns it."""
-    added: list[str] = []
 
     def add(name: str, path: Path | None = None) -> str:
-        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path or tmp_path / f"{name}.sqlite3")}
-        configured = connections.configure_settings({"default": connections.settings["default"], name: config})
-        connections.settings[name] = configured[name]
-        added.append(name)
-        return name
+        return alias_for({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path or tmp_path / f"{name}.sqlite3")})
 
-    with django_db_blocker.unblock():
-        yield add
-        for name in added:
-            connections[name].close()
-            del connections[name]
-            del connections.settings[name]
+    return add
 
 
 def _seed(*args: str) -> str:

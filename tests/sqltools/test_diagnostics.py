@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 
 import pyodbc
 import pytest
@@ -30,34 +29,8 @@ from tests.live import free_port  # nothing listens there once the probe socket 
 LOGIN = "diag_login_name"
 
 
-@pytest.fixture
-def alias_for(django_db_blocker):
-    """alias_for(config) registers a database alias for this test only and returns its name."""
-    added: list[str] = []
-
-    def add(config: dict) -> str:
-        alias = f"diag_{len(added)}"
-        configured = connections.configure_settings({"default": connections.settings["default"], alias: config})
-        connections.settings[alias] = configured[alias]
-        added.append(alias)
-        return alias
-
-    with django_db_blocker.unblock():
-        yield add
-        for alias in added:
-            connections[alias].close()
-            del connections[alias]
-            del connections.settings[alias]
 
 
-@pytest.fixture
-def silent_server():
-    """A TCP server that accepts connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    yield server.getsockname()[1]
-    server.close()
 
 
 def _failure(alias: str, caplog) -> tuple[TargetUnavailable, str]:

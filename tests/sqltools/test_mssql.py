@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 
 import environ
@@ -114,14 +113,6 @@ def test_mssql_env_variables_build_a_connection(monkeypatch, settings):
     assert config["Trusted_Connection"] == "no"
 
 
-@pytest.fixture
-def silent_server():
-    """A TCP server that accepts connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    yield server.getsockname()[1]
-    server.close()
 
 
 
