@@ -56,6 +56,7 @@ def policy_enforce(*, tree: exp.Expression, dialect: str, access: Access, catalo
             from None
     if root is None:
         raise QueryRefused("The query's tables and columns could not be resolved, so it was not run.")
+    _refuse_whole_rows(tree)
     masked = _trace_masks(root, access)
     _filter_rows(tree, dialect, access)
     projections = root.expression.expressions if isinstance(root.expression, exp.Select) else []
@@ -101,7 +102,26 @@ def _trace_masks(root: Scope, access: Access) -> dict[tuple[int, str], Rule]:
                     "joined, sorted, grouped, combined or computed with.", rule=f"mask {'.'.join(rule.parts)}"
                 )
             masked[(id(scope), output)] = rule  # a branch of UNION/INTERSECT/EXCEPT is none of the scopes above
+        _refuse_output_references(scope, masked)
     return masked
+
+
+def _refuse_whole_rows(tree: exp.Expression) -> None:
+    """`SELECT c FROM t c`, `row_to_json(c)`, `to_jsonb(c.*)`: a row as one value would carry every column."""
+    for node in tree.walk():
+        whole_row = isinstance(node, exp.TableColumn) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star))
+        if whole_row or isinstance(node, exp.Star) and not isinstance(node.parent, (exp.Count, exp.Column)):
+            raise QueryRefused("Whole-row references (a table's name or t.* used as a value) are not available under "
+                               "a data policy; name the columns.", rule="whole-row reference under a data policy")
+
+
+def _refuse_output_references(scope: Scope, masked: dict) -> None:
+    """ORDER BY 1, ORDER BY alias, HAVING alias on a masked output would sort or filter by its real values."""
+    for column in scope.expression.find_all(exp.Column):
+        if not column.table and (id(scope), column.name) in masked:
+            raise QueryRefused(
+                f"The column {column.name} is masked for you: it can be selected as it is, but not sorted or "
+                "filtered by position or alias either.", rule=f"mask {'.'.join(masked[(id(scope), column.name)].parts)}")
 
 
 def _column_mask(scope: Scope, column: exp.Column, access: Access, masked: dict) -> Rule | None:

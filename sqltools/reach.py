@@ -10,6 +10,8 @@ READ_ONLY_EXTRA_RELATIONS; everything else is the user's own data, which the log
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from sqltools.allowlists import FUNCTIONS
@@ -79,8 +81,15 @@ def functions_check(*, tree: exp.Expression, sql: str, dialect: str, extra: froz
         if name is None:
             if isinstance(node, _OPERATORS) or node.sql_name().lower() in extra:
                 continue  # AND, OR, ||, -x: written as symbols or keywords, they call nothing by name
-            if not isinstance(node, _SYNTAX_FUNCTIONS) or isinstance(node, exp.Anonymous) and node.name.lower() not in allowed:
-                raise QueryRefused(f"The query uses {node.sql_name()}, which the read-only guard cannot identify, so it was not run.")
+            generated = _generated_name(node, dialect)
+            if isinstance(node, exp.Anonymous):
+                generated = node.name.lower()
+            elif isinstance(node, _SYNTAX_FUNCTIONS) or generated in allowed:
+                continue  # built from syntax (CAST, EXTRACT…), or a call sqlglot parsed without keeping its name
+            if generated not in allowed:
+                shown = generated or node.sql_name()
+                raise QueryRefused(f"The query uses {shown}, which is not on the read-only allow list for {dialect}, "
+                                   "so it was not run.")
             continue
         key = name if quoted and dialect == "postgres" else name.lower()
         qualified = f"{qualifier.lower()}.{key}" if qualifier else key
@@ -94,6 +103,13 @@ def functions_check(*, tree: exp.Expression, sql: str, dialect: str, extra: froz
 
 
 _OPERATORS = (exp.Binary, exp.Unary, exp.Connector)
+_CALL = re.compile(r'\s*[`"\[]?([A-Za-z_][A-Za-z0-9_]*)[`"\]]?\s*\(')
+
+
+def _generated_name(node: exp.Func, dialect: str) -> str:
+    """The name sqlglot writes for a call it parsed without keeping the written one (json_agg(x) is JSONArrayAgg)."""
+    match = _CALL.match(node.sql(dialect=dialect))
+    return match.group(1).lower() if match else ""
 _BUILTIN_SCHEMAS = {"postgres": ("", "pg_catalog"), "mysql": ("",), "tsql": ("",), "sqlite": ("",)}
 
 

@@ -403,6 +403,7 @@ LEGITIMATE = [
             "JOIN chain c ON e.manager_id = c.employee_id) SELECT depth, COUNT(*) AS n FROM chain GROUP BY depth"),
     ("sqlite postgres mysql", "SELECT name, credit_limit FROM customers ORDER BY credit_limit DESC LIMIT 5"),
     ("postgres", "SELECT status, COUNT(*) FILTER (WHERE shipped_on IS NULL) AS unshipped FROM orders GROUP BY status"),
+    ("postgres", "SELECT json_agg(status) AS statuses, string_agg(status, ',') AS joined FROM orders WHERE order_id < 5"),
     ("postgres", "SELECT order_id::text AS id, ordered_at::date AS day FROM orders "
                  "WHERE status ILIKE 'SHIP%' AND order_id < 5"),
     ("mysql", "SELECT `status`, COUNT(*) AS n FROM `orders` GROUP BY `status` # per status"),

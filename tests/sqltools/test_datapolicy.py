@@ -88,6 +88,11 @@ def test_a_masked_column_passes_through_ctes_and_derived_tables_masked(target_al
     "SELECT ROW_NUMBER() OVER (ORDER BY email) AS r FROM customers",
     "SELECT (SELECT MAX(email) FROM customers) AS e",
     "WITH c AS (SELECT email FROM customers) SELECT COUNT(*) AS n FROM c WHERE email > 'a'",
+    "SELECT email FROM customers ORDER BY email",
+    "SELECT email FROM customers ORDER BY 1",
+    "SELECT email AS e FROM customers ORDER BY e DESC",
+    "SELECT DISTINCT email FROM customers ORDER BY 1 DESC",
+    "SELECT customer_id, email FROM customers ORDER BY 2",
 ])
 def test_a_masked_column_cannot_be_used_to_probe_its_values(target_alias, analyst, sql):
     with pytest.raises(QueryRefused, match="masked"):
@@ -106,6 +111,17 @@ def test_a_masked_column_cannot_be_used_to_probe_its_values(target_alias, analys
 ])
 def test_hidden_tables_and_columns_do_not_exist_for_the_caller(target_alias, analyst, sql):
     with pytest.raises(QueryRefused, match="not available|is available to you|not exist|Catalog views"):
+        _run(target_alias, analyst, sql)
+
+
+@pytest.mark.parametrize("target_alias", target_params("target_pg"), indirect=True)
+@pytest.mark.parametrize("sql", [
+    "SELECT c FROM customers c", "SELECT row_to_json(c) AS j FROM customers c", "SELECT to_jsonb(c.*) AS j FROM customers c",
+    "SELECT (c).email FROM customers c", "SELECT json_agg(c) AS j FROM customers c",
+    "SELECT customers FROM customers",
+])
+def test_whole_row_references_cannot_carry_hidden_or_masked_columns(target_alias, analyst, sql):
+    with pytest.raises(QueryRefused, match="Whole-row|not available|does not exist"):
         _run(target_alias, analyst, sql)
 
 
