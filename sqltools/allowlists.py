@@ -311,3 +311,14 @@ FUNCTIONS: dict[str, frozenset[str]] = {
         _LITE_CONVERSION, _LITE_CONDITIONAL, _LITE_JSON, _LITE_MISC, _LITE_METADATA,
     ),
 }
+
+# Under a data policy, functions that describe the catalog (whether a table exists, its columns, size or
+# definition) could reveal what the policy hides: they are not admitted there. The populate functions
+# take a table's row type (json_populate_record(null::t, …)) and so name its columns.
+_POPULATE = "json_populate_record jsonb_populate_record json_populate_recordset jsonb_populate_recordset"
+CATALOG_PROBES: dict[str, frozenset[str]] = {
+    "tsql": _names(_TSQL_METADATA),
+    "postgres": _names(_PG_METADATA, _POPULATE),
+    "mysql": _names(_MY_METADATA),
+    "sqlite": _names(_LITE_METADATA),
+}

@@ -95,8 +95,10 @@ def audit_insert(entries: list[dict[str, Any]], *, using: str) -> None:
     quote = connection.ops.quote_name
     sql = (f"INSERT INTO {quote(AuditEntry._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))})")
-    rows = [[f.get_db_prep_save(entry[f.attname], connection) if prepare else entry[f.attname]
-             for f, prepare in zip(fields, prepared)] for entry in entries]
+    defaults = {f.attname: f.get_default() for f in fields if f.has_default() or f.blank}  # e.g. no refusing rule
+    rows = [[f.get_db_prep_save(value, connection) if prepare else value
+             for f, prepare in zip(fields, prepared)
+             for value in (entry[f.attname] if f.attname in entry else defaults[f.attname],)] for entry in entries]
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 

@@ -42,7 +42,8 @@ def tables_list(*, alias: str | None = None, name_filter: str | None = None) -> 
         cursor.execute(vendor.tables_sql, [])
         rows = cursor.fetchall()
     access = current_access()
-    tables = [TableRef(s, n, k, None if e is None else int(e)) for s, n, k, e in rows
+    # A table the caller sees filtered gets no estimate: the whole table's count is not theirs to know.
+    tables = [TableRef(s, n, k, None if e is None or access.row_filters(s, n) else int(e)) for s, n, k, e in rows
               if access.table_visible(s, n) and not access.denied]
     if name_filter:
         needle = name_filter.strip().lower()

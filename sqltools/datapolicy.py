@@ -21,8 +21,10 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
+from sqltools.allowlists import CATALOG_PROBES
 from sqltools.errors import QueryRefused
 from sqltools.governance import MASK, Access, Rule
+from sqltools.reach import written_name
 
 _SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "sys", "mysql", "performance_schema"})
 
@@ -40,11 +42,13 @@ class Enforced:
     masks: tuple[tuple[int, Rule], ...]  # (output column index, its mask)
 
 
-def policy_enforce(*, tree: exp.Expression, dialect: str, access: Access, catalog: Catalog) -> Enforced:
-    """The statement this caller may run for `tree` (a read), or QueryRefused saying what was not allowed."""
+def policy_enforce(*, tree: exp.Expression, sql: str, dialect: str, access: Access, catalog: Catalog) -> Enforced:
+    """The statement this caller may run for `tree` (a read, parsed from `sql`), or QueryRefused saying what was
+    not allowed."""
     if access.denied:
         raise QueryRefused("Your account has no access to any data through this server; ask an administrator.",
                            rule="DATA_POLICY_DEFAULT=deny_all")
+    _refuse_catalog_probes(tree, sql, dialect)
     tree = normalize_identifiers(tree.copy(), dialect=dialect)  # Orders is orders where the server folds case
     visible = _visible_schema(tree, dialect, access, catalog)
     try:
@@ -58,7 +62,7 @@ def policy_enforce(*, tree: exp.Expression, dialect: str, access: Access, catalo
         raise QueryRefused("The query's tables and columns could not be resolved, so it was not run.")
     _refuse_whole_rows(tree)
     masked = _trace_masks(root, access)
-    _filter_rows(tree, dialect, access)
+    _narrow_tables(tree, dialect, access, visible)
     projections = root.expression.expressions if isinstance(root.expression, exp.Select) else []
     masks = tuple((i, masked[(id(root), p.alias_or_name)]) for i, p in enumerate(projections)
                   if (id(root), p.alias_or_name) in masked)
@@ -116,7 +120,17 @@ def _refuse_whole_rows(tree: exp.Expression) -> None:
 
 
 def _refuse_output_references(scope: Scope, masked: dict) -> None:
-    """ORDER BY 1, ORDER BY alias, HAVING alias on a masked output would sort or filter by its real values."""
+    """ORDER BY 1, ORDER BY (1), ORDER BY alias, HAVING alias on a masked output would sort or filter by its real
+    values."""
+    select = scope.expression
+    if isinstance(select, exp.Select):
+        outputs = [p.alias_or_name for p in select.expressions]
+        for ordered in select.args.get("order").expressions if select.args.get("order") else ():
+            key = ordered.this.unnest() if isinstance(ordered.this, exp.Paren) else ordered.this
+            if isinstance(key, exp.Literal) and key.is_int and 0 < int(key.this) <= len(outputs) \
+                    and (id(scope), outputs[int(key.this) - 1]) in masked:
+                raise QueryRefused("A masked column cannot be sorted by, by position either.",
+                                   rule=f"mask {'.'.join(masked[(id(scope), outputs[int(key.this) - 1])].parts)}")
     for column in scope.expression.find_all(exp.Column):
         if not column.table and (id(scope), column.name) in masked:
             raise QueryRefused(
@@ -165,18 +179,42 @@ def _plain_output(scope: Scope, column: exp.Column) -> str | None:
 _USER_ATTRIBUTE = re.compile(r":user\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def _filter_rows(tree: exp.Expression, dialect: str, access: Access) -> None:
-    """Replace each reference to a filtered table with a subquery of the rows the caller may see."""
+def _narrow_tables(tree: exp.Expression, dialect: str, access: Access, visible: dict) -> None:
+    """Replace each table with a subquery of what the caller may see: its visible columns, the rows its filters admit.
+
+    The checks above already refuse anything hidden; this way a form they might miss still finds only
+    visible columns (and filtered rows) to read.
+    """
     for table in list(tree.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier) or not table.db:
             continue  # table functions, and CTE references (qualify named every real table's schema)
-        predicates = access.row_filters(table.db, table.name)
-        if not predicates:
-            continue
-        condition = exp.or_(*(_predicate(p, dialect, access) for p in predicates), dialect=dialect)
+        columns = visible.get(table.db, {}).get(table.name)
+        if columns is None:
+            raise QueryRefused(f"The table {table.name} could not be resolved, so the query was not run.")
         source = exp.table_(table.name, db=table.db, catalog=table.catalog or None, quoted=True)
-        filtered = exp.select("*").from_(source).where(condition).subquery(table.alias_or_name, copy=False)
-        table.replace(filtered)
+        narrowed = exp.select(*(exp.column(name, quoted=True) for name in columns)).from_(source)
+        predicates = access.row_filters(table.db, table.name)
+        if predicates:
+            narrowed = narrowed.where(exp.or_(*(_predicate(p, dialect, access) for p in predicates), dialect=dialect))
+        table.replace(narrowed.subquery(exp.to_identifier(table.alias_or_name, quoted=True), copy=False))
+
+
+_REG_TYPES = ("reg",)  # regclass, regtype, regproc…: a cast to them looks a name up in the catalog
+
+
+def _refuse_catalog_probes(tree: exp.Expression, sql: str, dialect: str) -> None:
+    """Catalog functions and casts to catalog or table types would say whether a hidden table or column exists."""
+    probes = CATALOG_PROBES[dialect]
+    for node in tree.find_all(exp.Func):
+        name, _, _ = written_name(node, sql)
+        if name is not None and name.lower() in probes:
+            raise QueryRefused(f"{name} describes the catalog, which is not available under a data policy; use "
+                               "list_tables and describe_table.", rule="catalog function under a data policy")
+    for data_type in tree.find_all(exp.DataType):
+        text = data_type.sql(dialect=dialect).lower()
+        if data_type.is_type(exp.DataType.Type.USERDEFINED) or text.startswith(_REG_TYPES):
+            raise QueryRefused(f"A cast to {text} looks a name up in the catalog, which is not available under a "
+                               "data policy.", rule="catalog cast under a data policy")
 
 
 def _predicate(text: str, dialect: str, access: Access) -> exp.Expression:

@@ -90,7 +90,8 @@ def statement_policy(
         return Checked(sql, statement.kind, verb, params)
     if statement.kind is not Kind.READ:
         raise QueryRefused(f"Your data policy lets you read only, and this is {verb}.", rule="data policy: reads only")
-    enforced = policy_enforce(tree=statement.tree, dialect=dialect, access=access, catalog=catalog)
+    enforced = policy_enforce(tree=statement.tree, sql=_as_sent(sql, params), dialect=dialect, access=access,
+                              catalog=catalog)
     statement_parse(sql=enforced.sql, dialect=dialect, max_chars=len(enforced.sql), reach=reach)
     return Checked(enforced.sql, Kind.READ, verb, None, enforced.masks)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
@@ -14,7 +15,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
 from sqltools.errors import InvalidArgument, QueryFailed, QueryRefused, QueryTimeout
-from sqltools.governance import Access, current_access, masked_row
+from sqltools.governance import Access, access_scope, current_access, masked_row
 from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
 from sqltools.values import json_text, rows_to_json
@@ -84,15 +85,18 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
 
 def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True,
               purpose: str = "execute_sql", access: Access | None = None) -> QueryResult:
-    """Run one statement the policy admits: reads always, writes as sqltools.policy decides."""
-    connection, vendor = target(alias)
-    checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
-                               access=access or current_access(), catalog=catalog_view(connection, vendor))
-    cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
-    if checked.kind is Kind.READ:
-        result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap, checked=checked)
-    else:
-        result = _write(connection=connection, vendor=vendor, sql=checked.sql, max_rows=cap, kind=checked.kind)
+    """Run one statement the policy admits for the caller (`access`, else the tool call's): reads always,
+    writes as sqltools.policy decides."""
+    with access_scope(access or current_access()) as access:
+        connection, vendor = target(alias)
+        checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
+                                   access=access, catalog=catalog_view(connection, vendor))
+        cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
+        if checked.kind is Kind.READ:
+            result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap,
+                                checked=checked)
+        else:
+            result = _write(connection=connection, vendor=vendor, sql=checked.sql, max_rows=cap, kind=checked.kind)
     result.limit_applied = cap
     return result
 
@@ -218,6 +222,8 @@ def _database_errors(vendor: Vendor, timeout: float, connection: BaseDatabaseWra
                 "shorter columns, e.g. left(col, 1000) or substr(col, 1, 1000)."
             ) from None
         sentence = database_error_sentence(error)
+        if current_access().restricted:  # MySQL quotes the statement it ran, which is the data policy's rewrite
+            sentence = re.sub(r" near '.*?'(?= at line \d+)", "", sentence)
         if any(marker in sentence.lower() for marker in ("read-only", "readonly", "read only")):
             raise QueryRefused(f"The database refused a write in a read-only transaction: {sentence}") from None
         raise QueryFailed(f"The database rejected the query: {sentence}") from None

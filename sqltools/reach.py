@@ -77,7 +77,7 @@ def functions_check(*, tree: exp.Expression, sql: str, dialect: str, extra: froz
     """Refuse the first function that is not on the dialect's allow list, naming it."""
     allowed = FUNCTIONS[dialect]
     for node in tree.find_all(exp.Func):
-        name, qualifier, quoted = _written_name(node, sql)
+        name, qualifier, quoted = written_name(node, sql)
         if name is None:
             if isinstance(node, _OPERATORS) or node.sql_name().lower() in extra:
                 continue  # AND, OR, ||, -x: written as symbols or keywords, they call nothing by name
@@ -113,7 +113,7 @@ def _generated_name(node: exp.Func, dialect: str) -> str:
 _BUILTIN_SCHEMAS = {"postgres": ("", "pg_catalog"), "mysql": ("",), "tsql": ("",), "sqlite": ("",)}
 
 
-def _written_name(node: exp.Func, sql: str) -> tuple[str | None, str, bool]:
+def written_name(node: exp.Func, sql: str) -> tuple[str | None, str, bool]:
     """The function's name as written, its schema qualifier ('' for none), and whether the name was quoted."""
     meta = node.meta
     if "start" not in meta:

@@ -17,7 +17,7 @@ import psycopg
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from sqltools.vendors.base import Vendor, ended_by, own_transaction, rows_per_fetch
+from sqltools.vendors.base import FETCH_BYTES, Vendor, ended_by, own_transaction
 
 # The start of the server's error when a row is over the cap: the wrapper casts this sentence to
 # int (plain SQL has no RAISE); the cast depends on the row, so the planner cannot fold it early.
@@ -92,12 +92,17 @@ class PostgreSQL(Vendor):
         # A plain filter over a subquery keeps its ORDER BY and its duplicate column names, and adds
         # no statement: a second one inside the parentheses is a syntax error. The newline ends a
         # trailing -- comment. pg_column_size counts what the server holds (a stored value that is
-        # compressed counts compressed), the wire carries it expanded.
+        # compressed counts compressed), the wire carries it expanded. One row over max_value_bytes is
+        # an error; the rows after the running total passes FETCH_BYTES are not sent (they could not be
+        # shown within MAX_RESULT_CHARS anyway), so one FETCH of max_rows + 1 rows holds at most that
+        # much. The running total is the last column, which read_run drops.
         body = sql.rstrip().rstrip(";")
         limit = int(max_value_bytes)
         return (
-            f"SELECT * FROM (\n{body}\n) AS sqltools_row WHERE CASE WHEN pg_column_size(sqltools_row.*) > {limit} "
-            f"THEN ('{ROW_TOO_LARGE} ' || pg_column_size(sqltools_row.*) || ' bytes')::int = 0 ELSE true END"
+            f"SELECT * FROM (SELECT *, sum(pg_column_size(sqltools_row.*)) OVER (ROWS UNBOUNDED PRECEDING) "
+            f"AS sqltools_total FROM (\n{body}\n) AS sqltools_row WHERE CASE WHEN pg_column_size(sqltools_row.*) > "
+            f"{limit} THEN ('{ROW_TOO_LARGE} ' || pg_column_size(sqltools_row.*) || ' bytes')::int = 0 ELSE true END"
+            f") AS sqltools_rows WHERE sqltools_total <= {FETCH_BYTES}"
         )
 
     @contextmanager
@@ -105,13 +110,11 @@ class PostgreSQL(Vendor):
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
         max_rows: int, max_value_bytes: int,
     ) -> Iterator[Any]:
-        # Round trip 1, pipelined: BEGIN READ ONLY, the timeout, DECLARE of a named cursor over the
-        # query (it streams rows, so no fetch pulls the whole result), and the first FETCH. Then one
-        # FETCH per further batch of rows_per_fetch rows, and ROLLBACK (which closes the cursor). When
-        # one batch covers max_rows + 1, the ROLLBACK rides in round trip 1 too: one round trip in all.
+        # One round trip, pipelined: BEGIN READ ONLY, the timeout, DECLARE of a named cursor over the
+        # query (read_sql bounds what it sends), one FETCH of max_rows + 1 rows, and ROLLBACK (which
+        # closes the cursor). A text run with parameters is the server's own; it is wrapped the same.
         own_transaction(connection)
-        limit = int(max_rows) + 1
-        batch = min(limit, rows_per_fetch(max_value_bytes))
+        limit = batch = int(max_rows) + 1
         with connection.cursor() as control, connection.cursor() as fetcher:
             with ended_by(lambda: _rollback(control)):
                 with connection.wrap_database_errors, connection.connection.pipeline():
@@ -158,14 +161,15 @@ class _Batches:
     """The cursor of a read: fetchmany() sends the next FETCH only when the last batch was full."""
 
     def __init__(self, fetcher: Any, batch: int) -> None:
-        self.description, self._fetcher, self._batch = fetcher.description, fetcher, batch
-        self._rows = list(fetcher.fetchall())
+        # The last column is read_sql's running total, not the query's.
+        self.description, self._fetcher, self._batch = fetcher.description[:-1], fetcher, batch
+        self._rows = [row[:-1] for row in fetcher.fetchall()]
         self._more = len(self._rows) == batch
 
     def fetchmany(self, size: int) -> list[tuple]:
         if not self._rows and self._more:
             self._fetcher.execute(f"FETCH FORWARD {self._batch} FROM sqltools_read")
-            self._rows = list(self._fetcher.fetchall())
+            self._rows = [row[:-1] for row in self._fetcher.fetchall()]
             self._more = len(self._rows) == self._batch
         taken, self._rows = self._rows[:size], self._rows[size:]
         return taken

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connections
 
-from sqltools.errors import QueryRefused
+from sqltools.errors import QueryFailed, QueryRefused
 from sqltools.governance import access_for
 from sqltools.models import DataRule, RowFilter, UserAttribute
 from sqltools.query import query_run
@@ -117,12 +117,68 @@ def test_hidden_tables_and_columns_do_not_exist_for_the_caller(target_alias, ana
 @pytest.mark.parametrize("target_alias", target_params("target_pg"), indirect=True)
 @pytest.mark.parametrize("sql", [
     "SELECT c FROM customers c", "SELECT row_to_json(c) AS j FROM customers c", "SELECT to_jsonb(c.*) AS j FROM customers c",
-    "SELECT (c).email FROM customers c", "SELECT json_agg(c) AS j FROM customers c",
-    "SELECT customers FROM customers",
+    "SELECT (c).email FROM customers c", "SELECT json_agg(c) AS j FROM customers c", "SELECT customers FROM customers",
+    "SELECT (c).* FROM customers c", "SELECT CAST(c AS TEXT) AS t FROM customers c", "SELECT format('%s', c) AS t FROM customers c",
+    "SELECT ARRAY[c] AS a FROM customers c", "SELECT COALESCE(c, c) AS x FROM customers c",
+    "SELECT o, c FROM orders o JOIN customers c USING (customer_id)",
+    "SELECT customer_id FROM customers c WHERE (c).credit_limit > 4900",
+    "SELECT row_to_json(t) AS j FROM (SELECT email, credit_limit FROM customers) t",
+    "WITH t AS (SELECT * FROM customers) SELECT t FROM t",
 ])
 def test_whole_row_references_cannot_carry_hidden_or_masked_columns(target_alias, analyst, sql):
-    with pytest.raises(QueryRefused, match="Whole-row|not available|does not exist"):
+    with pytest.raises(QueryRefused, match="Whole-row|not available|does not exist|masked"):
         _run(target_alias, analyst, sql)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT customer_id, email AS e FROM customers ORDER BY CASE WHEN e = 'buyer16@example.com' THEN 0 ELSE 1 END",
+    "SELECT customer_id, credit_limit AS cl FROM customers ORDER BY abs(cl - 2858.02)",
+    "SELECT customer_id FROM (SELECT customer_id, credit_limit FROM customers ORDER BY 2) x",
+    "WITH x AS (SELECT credit_limit a FROM customers) SELECT a FROM x ORDER BY 1",
+    "WITH x AS (SELECT customer_id id, credit_limit a FROM customers) SELECT id, a FROM x ORDER BY abs(a - 2858.02)",
+    "SELECT customer_id, credit_limit AS country FROM customers ORDER BY country",
+    "SELECT customer_id, credit_limit FROM customers ORDER BY (2)",
+])
+def test_sorting_by_a_masked_alias_or_position_is_refused(target_alias, analyst, sql):
+    DataRule.objects.create(group=Group.objects.get(name="analysts"), pattern="*.customers.credit_limit",
+                            effect="mask", mask="hash")
+    with pytest.raises(QueryRefused, match="masked"):
+        _run(target_alias, analyst, sql)
+
+
+@pytest.mark.parametrize("target_alias", target_params("target_pg"), indirect=True)
+@pytest.mark.parametrize("sql", [
+    "SELECT to_regclass('products') AS r", "SELECT 'employees'::regclass::oid AS o",
+    "SELECT * FROM json_populate_record(NULL::products, '{}')", "SELECT pg_get_viewdef('sales_by_customer') AS v",
+    "SELECT pg_relation_size('products') AS n", "SELECT has_column_privilege('customers', 'notes', 'select') AS p",
+    "SELECT pg_typeof(NULL::products) AS t", "SELECT * FROM jsonb_populate_record(NULL::customers, '{}')",
+])
+def test_catalog_probes_cannot_tell_what_is_hidden(target_alias, analyst, sql):
+    with pytest.raises(QueryRefused, match="catalog|not available"):
+        _run(target_alias, analyst, sql)
+
+
+@pytest.mark.parametrize("alias", ["where", "C", "limit"])
+def test_quoted_aliases_survive_the_rewrite(target_alias, analyst, alias):
+    alias = f"`{alias}`" if target_alias == "target_mysql" else f'"{alias}"'
+    result = _run(target_alias, analyst, f"SELECT {alias}.customer_id FROM customers AS {alias} WHERE {alias}.customer_id < 50")
+    assert result.rows and all(row[0] < 50 for row in result.rows)
+
+
+@pytest.mark.parametrize("target_alias", target_params("target_mysql"), indirect=True)
+def test_database_errors_do_not_quote_the_rewritten_statement(target_alias, analyst):
+    with pytest.raises(QueryFailed) as failed:
+        _run(target_alias, analyst, 'SELECT "C".name FROM customers "C"')
+    assert "country" not in failed.value.message and "SELECT" not in failed.value.message
+
+
+def test_filtered_tables_list_no_row_estimate(target_alias, analyst):
+    from sqltools.catalog import tables_list
+    from sqltools.governance import access_scope
+
+    with access_scope(access_for(user=analyst)):
+        estimates = {t.name: t.row_estimate for t in tables_list(alias=target_alias)}
+    assert estimates["customers"] is None
 
 
 def test_a_second_group_adds_its_rights(target_alias, analyst, admin_group):
