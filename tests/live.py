@@ -83,7 +83,9 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"uvicorn exited:\n{self.log()}")
             try:
-                if httpx2.get(f"{self.base_url}/health", timeout=2).status_code in (200, 503):
+                # A target that does not answer makes /health wait for its probes (a few seconds, bounded by
+                # the server): give it that long rather than ask again and again.
+                if httpx2.get(f"{self.base_url}/health", timeout=12).status_code in (200, 503):
                     return self
             except httpx2.TransportError:
                 time.sleep(0.1)
