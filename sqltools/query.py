@@ -116,7 +116,8 @@ def query_read(
     started = time.perf_counter()
     sql = vendor.read_sql(sql, max_value_bytes=value_cap)
     with _database_errors(vendor, timeout, connection), vendor.read_run(
-        connection, sql=sql, params=params, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap
+        connection, sql=sql, params=params, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap,
+        identity=_identity(),
     ) as reader:
         columns = [d[0] for d in reader.description or ()]
         raw_rows, over = _fetch(reader, limit=max_rows + 1) if reader.description else ([], False)
@@ -150,7 +151,8 @@ def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
 def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     started = time.perf_counter()
-    with _database_errors(vendor, timeout, connection), vendor.write_run(connection, sql=sql, timeout=timeout) as writer:
+    with _database_errors(vendor, timeout, connection), \
+            vendor.write_run(connection, sql=sql, timeout=timeout, identity=_identity()) as writer:
         affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
         cap = sqltools_settings().MAX_AFFECTED_ROWS
         if affected is not None and affected > cap:  # raised inside the write: it rolls back
@@ -162,6 +164,12 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_row
     result.statement_type = kind.value
     result.rows_affected = affected
     return result
+
+
+def _identity() -> tuple[str, str]:
+    """The end user and client of the tool call, for the database's own row-level security."""
+    access = current_access()
+    return access.username, access.client
 
 
 def _shape(

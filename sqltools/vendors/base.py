@@ -63,7 +63,7 @@ class Vendor:
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int,
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
     ) -> Iterator[Any]:
         """Run one read and yield a cursor on its result; on exit its transaction is rolled back.
 
@@ -75,8 +75,13 @@ class Vendor:
         raise NotImplementedError
 
     @contextmanager
-    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[Any]:
-        """Run one write (a user's text, sent as is) with a timeout; yield its cursor, then commit (roll back on error)."""
+    def write_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+    ) -> Iterator[Any]:
+        """Run one write (a user's text, sent as is) with a timeout; yield its cursor, then commit (roll back on error).
+
+        `identity` is the end user and client, for the database's own row-level security and auditing where the
+        vendor carries it (PostgreSQL: mcp.user and mcp.client, transaction-local)."""
         raise NotImplementedError
 
     def is_timeout(self, error: BaseException) -> bool:

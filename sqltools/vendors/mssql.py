@@ -92,7 +92,7 @@ class MSSQL(Vendor):
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int,
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
     ) -> Iterator[CursorWrapper]:
         # A user's text (no params): one batch of the caps, BEGIN TRANSACTION and the text, then one
         # batch that rolls back and resets the caps. Two round trips. Generated reads with params go
@@ -111,7 +111,9 @@ class MSSQL(Vendor):
                 yield cursor
 
     @contextmanager
-    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[CursorWrapper]:
+    def write_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+    ) -> Iterator[CursorWrapper]:
         # Two round trips: BEGIN TRANSACTION with the statement, then COMMIT (or, after an error, ROLLBACK).
         own_transaction(connection)
         with _timed_cursor(connection, timeout) as cursor:

@@ -75,7 +75,7 @@ class MySQL(Vendor):
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int,
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
     ) -> Iterator[CursorWrapper]:
         # The statement runs alone in autocommit: its own transaction, read-only, ends with it (nothing
         # is left to roll back). MariaDB: one round trip, the settings riding on the statement (SET
@@ -105,7 +105,9 @@ class MySQL(Vendor):
             _close_quietly(streaming)
 
     @contextmanager
-    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[CursorWrapper]:
+    def write_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+    ) -> Iterator[CursorWrapper]:
         # Three round trips: START TRANSACTION, the statement, COMMIT (or ROLLBACK), so that a write found
         # to change more than MAX_AFFECTED_ROWS can still be undone. MariaDB bounds its time in the
         # statement's own round trip; MySQL's max_execution_time applies to SELECT only.

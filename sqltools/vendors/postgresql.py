@@ -108,7 +108,7 @@ class PostgreSQL(Vendor):
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int,
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
     ) -> Iterator[Any]:
         # One round trip, pipelined: BEGIN READ ONLY, the timeout, DECLARE of a named cursor over the
         # query (read_sql bounds what it sends), one FETCH of max_rows + 1 rows, and ROLLBACK (which
@@ -119,7 +119,7 @@ class PostgreSQL(Vendor):
             with ended_by(lambda: _rollback(control)):
                 with connection.wrap_database_errors, connection.connection.pipeline():
                     control.execute("BEGIN READ ONLY")
-                    control.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout * 1000)}ms"])
+                    control.execute(_SESSION_SQL, [f"{int(timeout * 1000)}ms", *identity])
                     control.execute(f"DECLARE sqltools_read NO SCROLL CURSOR FOR {sql}", params)
                     fetcher.execute(f"FETCH FORWARD {batch} FROM sqltools_read")
                     if batch == limit:
@@ -127,7 +127,9 @@ class PostgreSQL(Vendor):
                 yield _Batches(fetcher, batch)
 
     @contextmanager
-    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[Any]:
+    def write_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+    ) -> Iterator[Any]:
         # Round trip 1, pipelined: BEGIN, the timeout, the statement (pipeline mode sends it with the
         # extended protocol, which refuses a second statement). Round trip 2: COMMIT, or ROLLBACK.
         own_transaction(connection)
@@ -135,7 +137,7 @@ class PostgreSQL(Vendor):
             try:
                 with connection.wrap_database_errors, connection.connection.pipeline():
                     control.execute("BEGIN")
-                    control.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout * 1000)}ms"])
+                    control.execute(_SESSION_SQL, [f"{int(timeout * 1000)}ms", *identity])
                     cursor.execute(sql)
                 yield cursor
             except BaseException:
@@ -155,6 +157,12 @@ class PostgreSQL(Vendor):
         # the connection unexpectedly"), with no SQLSTATE: the server said nothing.
         driver = error.__cause__ or error
         return isinstance(driver, psycopg.OperationalError) and driver.sqlstate is None
+
+
+# The timeout and the end user's identity, transaction-local (never carried to the next call on this
+# connection): row-level security policies read current_setting('mcp.user', true) (docs/governance.md).
+_SESSION_SQL = ("SELECT set_config('statement_timeout', %s, true), set_config('mcp.user', %s, true), "
+                "set_config('mcp.client', %s, true)")
 
 
 class _Batches:

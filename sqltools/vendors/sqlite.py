@@ -72,7 +72,7 @@ class SQLite(Vendor):
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int,
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
     ) -> Iterator[CursorWrapper]:
         # In-process, so no round trips: BEGIN, the pragma, the query, the pragma back, ROLLBACK.
         own_transaction(connection)
@@ -89,7 +89,9 @@ class SQLite(Vendor):
                 transaction.set_rollback(True, using=connection.alias)
 
     @contextmanager
-    def write_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Iterator[CursorWrapper]:
+    def write_run(
+        self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+    ) -> Iterator[CursorWrapper]:
         own_transaction(connection)
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             _set_deadline(connection.connection, timeout)

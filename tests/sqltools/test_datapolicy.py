@@ -3,6 +3,7 @@ by the user's country; another group sees everything. Real users, real groups, e
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -328,3 +329,42 @@ def test_a_refusal_by_policy_records_the_rule_in_the_audit_log(target_alias, ana
     with pytest.raises(QueryRefused), audit_call(tool="execute_sql", actor=actor, sql="probe"):
         _run(target_alias, analyst, "SELECT customer_id FROM customers ORDER BY email")
     assert AuditEntry.objects.get(sql="probe").rule == "mask *.customers.email"
+
+
+# --- the user's identity inside the database ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target_alias", target_params("target_pg"), indirect=True)
+def test_postgresql_row_level_security_sees_the_end_user_and_nothing_carries_over(target_alias):
+    """A DBA's own policy reads current_setting('mcp.user'): the server sets it per call, transaction-local."""
+    from sqltools.governance import Access
+
+    connection = connections[target_alias]
+    role = f"rls_probe_{os.getpid()}"
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE rls_probe (owner text, secret text)")
+        cursor.execute("INSERT INTO rls_probe VALUES ('alice', 'a1'), ('alice', 'a2'), ('bob', 'b1')")
+        cursor.execute("ALTER TABLE rls_probe ENABLE ROW LEVEL SECURITY")
+        cursor.execute("CREATE POLICY rls_probe_owner ON rls_probe USING (owner = current_setting('mcp.user', true))")
+        cursor.execute(f"CREATE ROLE {role} LOGIN")  # not a superuser: row-level security applies to it
+        cursor.execute(f"GRANT SELECT ON rls_probe TO {role}")
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["USER"] = role
+    try:
+        def rows(username: str) -> list:
+            access = Access(user_id=1, username=username, client="test")
+            return sorted(query_run(sql="SELECT secret FROM rls_probe", alias=target_alias, access=access).rows)
+
+        assert rows("alice") == [["a1"], ["a2"]]
+        assert rows("bob") == [["b1"]]  # the same pooled connection, the next call
+        assert rows("") == []  # an unknown user sees nothing; alice's setting did not stay behind
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('mcp.user', true)")
+            assert cursor.fetchone()[0] in (None, "")
+    finally:
+        connection.close()
+        connection.settings_dict["USER"] = original["USER"]
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE rls_probe")
+            cursor.execute(f"DROP ROLE {role}")
