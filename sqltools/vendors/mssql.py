@@ -99,15 +99,20 @@ class MSSQL(Vendor):
         # as one RPC (sp_executesql or sp_prepexec): SET options set inside it end with it, and a
         # transaction begun inside one that outlives it is error 266, so it runs without one: a
         # SELECT on SQL Server cannot write, and it is the server's own text. One round trip.
+        # The end user and client ride in the first batch (sp_set_session_context) and are cleared in the
+        # one that ends the read; a read with params then takes a second round trip to clear them.
         own_transaction(connection)
         caps = self.read_caps_sql(max_rows=max_rows, max_value_bytes=max_value_bytes)
+        who, forget = _identity_sql(identity), _forget(identity)
         with _timed_cursor(connection, timeout) as cursor:
             if params is not None:
-                cursor.execute(f"{caps}; {sql}", params)
-                yield cursor
+                with ended_by(lambda: forget and _end(cursor, forget), unless=self._past_saving):
+                    cursor.execute(f"{caps}; {who.replace('%', '%%')}{sql}", params)
+                    yield cursor
                 return
-            with ended_by(lambda: _end(cursor, _READ_END), unless=self._past_saving):
-                _send(cursor, f"{caps}; BEGIN TRANSACTION; {sql}")
+            end = _READ_END + (f"; {forget}" if forget else "")
+            with ended_by(lambda: _end(cursor, end), unless=self._past_saving):
+                _send(cursor, f"{caps}; {who}BEGIN TRANSACTION; {sql}")
                 yield cursor
 
     @contextmanager
@@ -116,16 +121,18 @@ class MSSQL(Vendor):
     ) -> Iterator[CursorWrapper]:
         # Two round trips: BEGIN TRANSACTION with the statement, then COMMIT (or, after an error, ROLLBACK).
         own_transaction(connection)
+        who, forget = _identity_sql(identity), _forget(identity)
+        after = f"; {forget}" if forget else ""
         with _timed_cursor(connection, timeout) as cursor:
             try:
-                _send(cursor, f"BEGIN TRANSACTION; {sql}")
+                _send(cursor, f"BEGIN TRANSACTION; {who}{sql}")
                 yield cursor
             except BaseException as error:
                 if not self._past_saving(error):
                     with suppress(Exception):
-                        _end(cursor, "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION")
+                        _end(cursor, f"IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION{after}")
                 raise
-            _end(cursor, "COMMIT TRANSACTION")
+            _end(cursor, f"COMMIT TRANSACTION{after}")
 
     def _past_saving(self, error: BaseException) -> bool:
         return self.is_timeout(error) or self.is_connection_lost(error) or connection_lost(error)
@@ -143,6 +150,24 @@ class MSSQL(Vendor):
 
 
 _READ_END = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION; SET ROWCOUNT 0; SET TEXTSIZE 2147483647"
+_IDENTITY_KEYS = ("mcp_user", "mcp_client")  # SESSION_CONTEXT(N'mcp_user') in a security policy
+
+
+def _identity_sql(identity: tuple[str, str]) -> str:
+    """sp_set_session_context for the end user and client (N'…' with ' doubled), or '' when there is none."""
+    if not any(identity):
+        return ""
+    return "".join(f"EXEC sp_set_session_context N'{key}', N'{_text(value)}'; " for key, value in zip(_IDENTITY_KEYS, identity))
+
+
+def _text(value: str) -> str:
+    """A value for N'…': quotes doubled, NUL (which ends the text for some drivers) dropped."""
+    return value.replace("\x00", "").replace("'", "''")
+
+
+def _forget(identity: tuple[str, str]) -> str:
+    """Clears what _identity_sql set, so that it never carries over to the next call on this connection."""
+    return "; ".join(f"EXEC sp_set_session_context N'{key}', NULL" for key in _IDENTITY_KEYS) if any(identity) else ""
 # 2147483647 is what the ODBC drivers set at login (SET TEXTSIZE 0 would mean 4 KB).
 _FREETDS_NETWORK = re.compile(r"\((?:2000[2-6]|20017|20047)\)")
 

@@ -81,6 +81,7 @@ class MySQL(Vendor):
         # is left to roll back). MariaDB: one round trip, the settings riding on the statement (SET
         # STATEMENT … FOR). MySQL: three, settings set before and reset after in one SET each.
         own_transaction(connection)
+        _identify(connection, identity)
         limit = int(max_rows) + 1
         # Django's cursors buffer the whole result in the client; this one streams it. Closing it
         # reads what is left, which sql_select_limit keeps to max_rows + 1 rows.
@@ -112,6 +113,7 @@ class MySQL(Vendor):
         # to change more than MAX_AFFECTED_ROWS can still be undone. MariaDB bounds its time in the
         # statement's own round trip; MySQL's max_execution_time applies to SELECT only.
         own_transaction(connection)
+        _identify(connection, identity)
         if connection.mysql_is_mariadb:
             sql = f"SET STATEMENT max_statement_time = {float(timeout):.3f} FOR {sql}"
         with connection.cursor() as cursor:
@@ -129,6 +131,19 @@ class MySQL(Vendor):
         code = error.__cause__.args[0] if error.__cause__ and error.__cause__.args else None
         # 1969: MariaDB max_statement_time; 3024: MySQL max_execution_time.
         return code in (1969, 3024)
+
+
+def _identify(connection: BaseDatabaseWrapper, identity: tuple[str, str]) -> None:
+    """@mcp_user and @mcp_client for the statement that follows (a view or trigger of the DBA's may read them).
+
+    One round trip, and only when the call has a user or the previous call on this connection had one,
+    which the NULLs then clear: a value never carries over to a call that is not its own.
+    """
+    if not any(identity) and not getattr(connection, "_sqltools_identified", False):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET @mcp_user = %s, @mcp_client = %s", [identity[0] or None, identity[1] or None])
+    connection._sqltools_identified = any(identity)
 
 
 _MYSQL_RESET = "SET SESSION transaction_read_only = 0, max_execution_time = DEFAULT, sql_select_limit = DEFAULT"

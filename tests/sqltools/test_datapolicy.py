@@ -368,3 +368,18 @@ def test_postgresql_row_level_security_sees_the_end_user_and_nothing_carries_ove
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE rls_probe")
             cursor.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("target_alias", target_params("target_mysql"), indirect=True)
+def test_mariadb_statements_carry_the_end_user_in_session_variables_that_do_not_carry_over(target_alias):
+    from sqltools.governance import Access
+
+    def variables() -> tuple:
+        with connections[target_alias].cursor() as cursor:
+            cursor.execute("SELECT @mcp_user, @mcp_client")
+            return cursor.fetchone()
+
+    query_run(sql="SELECT 1 AS one", alias=target_alias, access=Access(user_id=1, username="alice", client="Claude"))
+    assert variables() == ("alice", "Claude")
+    query_run(sql="SELECT 1 AS one", alias=target_alias)  # a call without a user clears them
+    assert variables() == (None, None)

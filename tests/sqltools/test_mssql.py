@@ -229,6 +229,34 @@ def test_a_write_is_two_batches(responder, responder_alias):
 
 
 @needs_freetds
+def test_the_end_users_identity_rides_in_the_batches_and_is_cleared_after(responder, responder_alias, sqltools_config):
+    """sp_set_session_context for a security policy's SESSION_CONTEXT(N'mcp_user'), cleared so it never carries over."""
+    from sqltools.governance import Access, access_scope
+
+    sqltools_config(READ_ONLY=False)
+    query_run(sql="SELECT 1", alias=responder_alias)
+    who = ("EXEC sp_set_session_context N'mcp_user', N'o''brien'; "
+           "EXEC sp_set_session_context N'mcp_client', N'Claude'; ")
+    forget = "EXEC sp_set_session_context N'mcp_user', NULL; EXEC sp_set_session_context N'mcp_client', NULL"
+    with access_scope(Access(user_id=7, username="o'brien", client="Claude")):
+        start = len(responder.requests)
+        query_run(sql="SELECT 42 AS answer", alias=responder_alias)
+        assert _sent_since(responder, start) == [
+            f"SET ROWCOUNT 1001; SET TEXTSIZE 16777216; {who}BEGIN TRANSACTION; SELECT 42 AS answer",
+            f"IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION; SET ROWCOUNT 0; SET TEXTSIZE 2147483647; {forget}",
+        ]
+        start = len(responder.requests)
+        query_run(sql="UPDATE orders SET status = 'x' WHERE order_id = 1", alias=responder_alias)
+        assert _sent_since(responder, start) == [
+            f"BEGIN TRANSACTION; {who}UPDATE orders SET status = 'x' WHERE order_id = 1", f"COMMIT TRANSACTION; {forget}"]
+        connection, vendor = target(responder_alias)
+        start = len(responder.requests)
+        query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
+        assert _sent_since(responder, start) == [
+            f"SET ROWCOUNT 6; SET TEXTSIZE 16777216; {who}SELECT 42 AS answer WHERE 1 = @P1", forget]
+
+
+@needs_freetds
 def test_the_query_timeout_holds_and_the_next_call_reconnects(responder, responder_alias):
     query_run(sql="SELECT 1", alias=responder_alias)
     started = time.perf_counter()
