@@ -83,6 +83,11 @@ class Access:
     restricted: bool = False  # False: every table and column the login can read
     denied: bool = False  # deny_all and no group with rules: nothing at all
 
+    @property
+    def fingerprint(self) -> tuple:
+        """Everything a statement's rewrite depends on (remembered rewrites are keyed by it)."""
+        return self.groups, tuple(sorted(self.attributes.items())), self.restricted, self.denied
+
     def table_visible(self, schema: str, table: str) -> bool:
         if not self.restricted:
             return True

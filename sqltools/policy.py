@@ -23,7 +23,7 @@ from django.db.backends.utils import CursorWrapper
 from sqlglot import exp
 
 from sqltools.conf import sqltools_settings
-from sqltools.datapolicy import Catalog, policy_enforce
+from sqltools.datapolicy import Catalog, Enforced, policy_enforce
 from sqltools.errors import QueryRefused
 from sqltools.governance import Access, Rule
 from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
@@ -90,10 +90,25 @@ def statement_policy(
         return Checked(sql, statement.kind, verb, params)
     if statement.kind is not Kind.READ:
         raise QueryRefused(f"Your data policy lets you read only, and this is {verb}.", rule="data policy: reads only")
-    enforced = policy_enforce(tree=statement.tree, sql=_as_sent(sql, params), dialect=dialect, access=access,
-                              catalog=catalog)
-    statement_parse(sql=enforced.sql, dialect=dialect, max_chars=len(enforced.sql), reach=reach)
+    enforced = _enforced(statement, sql, dialect, access, catalog, reach)
     return Checked(enforced.sql, Kind.READ, verb, None, enforced.masks)
+
+
+def _enforced(statement: Statement, sql: str, dialect: str, access: Access, catalog: Catalog, reach: Reach) -> Enforced:
+    """policy_enforce and the guard's proof of its rewrite, remembered per statement, caller's policy and minute
+    (the catalog view it reads is remembered for a minute too)."""
+    key = (sql, dialect, access.fingerprint, getattr(catalog, "alias", ""), int(time.monotonic() // _COLUMNS_SECONDS))
+    enforced = _ENFORCED.get(key)
+    if enforced is None:
+        enforced = policy_enforce(tree=statement.tree, sql=sql, dialect=dialect, access=access, catalog=catalog)
+        statement_parse(sql=enforced.sql, dialect=dialect, max_chars=len(enforced.sql), reach=reach)
+        if len(_ENFORCED) >= 512:
+            _ENFORCED.clear()
+        _ENFORCED[key] = enforced
+    return enforced
+
+
+_ENFORCED: dict[tuple, Enforced] = {}
 
 
 def _with_literals(sql: str, params: Sequence[Any], dialect: str) -> str:
@@ -115,7 +130,7 @@ class _CatalogView:
     """The target's tables as sqltools.datapolicy asks for them: column names, remembered for a minute."""
 
     def __init__(self, connection: BaseDatabaseWrapper, vendor: Vendor) -> None:
-        self.connection, self.vendor = connection, vendor
+        self.connection, self.vendor, self.alias = connection, vendor, connection.alias
 
     @functools.cached_property
     def default_schema(self) -> str:

@@ -32,11 +32,13 @@ def target_alias(request) -> str:
 @pytest.fixture(autouse=True)
 def _fresh_parse_memo():
     """sqltools remembers parses: a test that patches the parser must not leave its answers to the next."""
-    from sqltools.policy import _catalog_statement, _remembered_statement
+    from sqltools.policy import _COLUMNS, _ENFORCED, _catalog_statement, _remembered_statement
 
     yield
     _remembered_statement.cache_clear()
     _catalog_statement.cache_clear()
+    _ENFORCED.clear()
+    _COLUMNS.clear()
 
 
 @pytest.fixture
