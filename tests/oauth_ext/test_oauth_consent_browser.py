@@ -142,3 +142,21 @@ def test_your_connections_lists_the_client_and_revoking_stops_its_token(browser,
     assert token_check(tokens["access_token"]) is None
     refused = client.refresh(app, tokens["refresh_token"])
     assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+
+
+def test_a_user_without_the_write_right_is_offered_and_issued_read_only(browser, live_server, connector, user):
+    """The client asks for sql:read sql:write; a user who may not write sees and gets only sql:read."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.remove(Permission.objects.get(codename="write_sql", content_type__app_label="oauth_ext"))
+    app, callback = connector
+    pkce = Pkce.make()
+    page = browser.new_page()
+    _open_consent(page, live_server, app, callback, pkce)
+    scopes = page.locator("li.scope")
+    assert scopes.count() == 1 and "sql:read" in scopes.nth(0).inner_text()
+    assert "Can change data" not in page.locator("main").inner_text()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{callback}?**")
+    tokens = OAuthHelper(Client()).exchange(app, params_of(page.url)["code"], pkce).json()
+    assert tokens["scope"] == "sql:read"
