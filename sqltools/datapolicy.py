@@ -229,3 +229,45 @@ def _predicate(text: str, dialect: str, access: Access) -> exp.Expression:
         return exp.condition(_USER_ATTRIBUTE.sub(literal, text), dialect=dialect)
     except SqlglotError:
         raise QueryRefused("A row filter of your data policy is not valid SQL; ask an administrator.") from None
+
+
+def policy_enforce_write(*, tree: exp.Expression, sql: str, dialect: str, access: Access, catalog: Catalog) -> Enforced:
+    """An INSERT, UPDATE or DELETE under a data policy: one table with a write rule, no masked or hidden column,
+    and an UPDATE or DELETE limited to the rows the caller's filters admit (an INSERT into a filtered table is
+    refused: its rows could not be checked against the filter)."""
+    if access.denied:
+        raise QueryRefused("Your account has no access to any data through this server; ask an administrator.",
+                           rule="DATA_POLICY_DEFAULT=deny_all")
+    _refuse_catalog_probes(tree, sql, dialect)
+    tree = normalize_identifiers(tree.copy(), dialect=dialect)
+    table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if not isinstance(table, exp.Table) or len(list(tree.find_all(exp.Table))) != 1 or any(
+            isinstance(node, (exp.Select, exp.Subquery)) for node in tree.walk() if node is not tree):
+        raise QueryRefused("Under a data policy, a write changes one table and reads no other (no joins, FROM or "
+                           "subqueries).", rule="write under a data policy: one table")
+    schema = table.db or catalog.default_schema
+    if not access.table_visible(schema, table.name) or not access.table_writable(schema, table.name):
+        raise QueryRefused(f"Your data policy does not let you change {table.name}.",
+                           rule=f"no write rule for {schema}.{table.name}")
+    existing = {c.lower(): c for c in catalog.columns(schema, table.name)}
+    named = [c.name for c in tree.find_all(exp.Column)]
+    if isinstance(tree.this, exp.Schema):
+        named += [i.name for i in tree.this.expressions]
+    for name in named:
+        rule = access.column_rule(schema, table.name, existing.get(name.lower(), name))
+        if name.lower() not in existing or rule is None:
+            raise QueryRefused(f"The column {name} is not available to you.",
+                               rule=f"hidden column {schema}.{table.name}.{name}")
+        if rule.effect == MASK:
+            raise QueryRefused(f"The column {name} is masked for you, so a write may not use it.",
+                               rule=f"mask {'.'.join(rule.parts)}")
+    predicates = access.row_filters(schema, table.name)
+    if predicates and isinstance(tree, exp.Insert):
+        raise QueryRefused(f"Your rows of {table.name} are filtered, and inserted rows could not be checked against "
+                           "the filter, so inserting is not available to you.",
+                           rule=f"row filter on {schema}.{table.name}")
+    if predicates:
+        condition = exp.or_(*(_predicate(p, dialect, access) for p in predicates), dialect=dialect)
+        where = tree.args.get("where")
+        tree.set("where", exp.Where(this=exp.and_(exp.paren(where.this), exp.paren(condition)) if where else condition))
+    return Enforced(tree.sql(dialect=dialect), ())

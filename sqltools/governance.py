@@ -28,8 +28,8 @@ from sqltools.conf import sqltools_settings
 from sqltools.errors import QueryRefused
 from sqltools.vendors import vendor_for
 
-ALLOW, MASK, HIDE = "allow", "mask", "hide"
-_RANK = {HIDE: 1, MASK: 2, ALLOW: 3}
+ALLOW, MASK, HIDE, WRITE = "allow", "mask", "hide", "write"
+_RANK = {HIDE: 1, MASK: 2, ALLOW: 3, WRITE: 3}  # write: allowed to read, and on a table, to change
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,13 @@ class GroupPolicy:
         return any(len(rule.parts) == 3 and rule.effect != HIDE and Rule(rule.parts[:2], ALLOW).matches(names)
                    for rule in self.rules)
 
+    def grants_write(self, schema: str, table: str) -> bool:
+        """Whether the most specific table rule of this group that matches is a write rule."""
+        names = (schema.lower(), table.lower())
+        table_rules = [rule for rule in self.rules if len(rule.parts) == 2 and rule.matches(names)]
+        best = max(table_rules, key=lambda rule: rule.specificity, default=None)
+        return best is not None and best.effect == WRITE
+
 
 @dataclass(frozen=True)
 class Access:
@@ -92,6 +99,10 @@ class Access:
         if not self.restricted:
             return True
         return any(group.grants_table(schema, table) for group in self.groups)
+
+    def table_writable(self, schema: str, table: str) -> bool:
+        """Whether some group of the caller's has a write rule on the table (always, without a policy)."""
+        return not self.restricted or any(group.grants_write(schema, table) for group in self.groups)
 
     def column_rule(self, schema: str, table: str, column: str) -> Rule | None:
         """The winning rule for a column: None when hidden (or the table is), an allow or mask rule otherwise."""

@@ -45,6 +45,7 @@ class DataRule(models.Model):
 
     class Effect(models.TextChoices):
         ALLOW = "allow", "allow"
+        WRITE = "write", "allow and, on a table, change (with sql:write, where the server allows writes)"
         MASK = "mask", "mask"
         HIDE = "hide", "hide"
 

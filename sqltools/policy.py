@@ -23,7 +23,7 @@ from django.db.backends.utils import CursorWrapper
 from sqlglot import exp
 
 from sqltools.conf import sqltools_settings
-from sqltools.datapolicy import Catalog, Enforced, policy_enforce
+from sqltools.datapolicy import Catalog, Enforced, policy_enforce, policy_enforce_write
 from sqltools.errors import QueryRefused
 from sqltools.governance import Access, Rule
 from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
@@ -88,10 +88,11 @@ def statement_policy(
                                "(an operator can allow it with ALLOW_UNFILTERED_WRITES=true).")
     if not restricted:
         return Checked(sql, statement.kind, verb, params)
-    if statement.kind is not Kind.READ:
-        raise QueryRefused(f"Your data policy lets you read only, and this is {verb}.", rule="data policy: reads only")
+    if statement.kind is Kind.DDL:
+        raise QueryRefused(f"Your data policy does not let you change the schema, and this is {verb}.",
+                           rule="data policy: no DDL")
     enforced = _enforced(statement, sql, dialect, access, catalog, reach)
-    return Checked(enforced.sql, Kind.READ, verb, None, enforced.masks)
+    return Checked(enforced.sql, statement.kind, verb, None, enforced.masks)
 
 
 def _enforced(statement: Statement, sql: str, dialect: str, access: Access, catalog: Catalog, reach: Reach) -> Enforced:
@@ -100,7 +101,8 @@ def _enforced(statement: Statement, sql: str, dialect: str, access: Access, cata
     key = (sql, dialect, access.fingerprint, getattr(catalog, "alias", ""), int(time.monotonic() // _COLUMNS_SECONDS))
     enforced = _ENFORCED.get(key)
     if enforced is None:
-        enforced = policy_enforce(tree=statement.tree, sql=sql, dialect=dialect, access=access, catalog=catalog)
+        enforce = policy_enforce if statement.kind is Kind.READ else policy_enforce_write
+        enforced = enforce(tree=statement.tree, sql=sql, dialect=dialect, access=access, catalog=catalog)
         statement_parse(sql=enforced.sql, dialect=dialect, max_chars=len(enforced.sql), reach=reach)
         if len(_ENFORCED) >= 512:
             _ENFORCED.clear()

@@ -214,10 +214,67 @@ def test_superusers_are_bound_unless_exempted(target_alias, analyst, sqltools_co
     assert _run(target_alias, analyst, "SELECT COUNT(notes) AS n FROM customers").columns == ["n"]
 
 
-def test_writes_are_refused_under_a_data_policy(target_alias, analyst, sqltools_config):
+def _write(alias: str, user: User, sql: str):
+    return query_run(sql=sql, alias=alias, access=access_for(user=user, client="test"), allow_write=True)
+
+
+def test_writes_need_a_write_rule_under_a_data_policy(target_alias, analyst, sqltools_config):
     sqltools_config(READ_ONLY=False)
-    with pytest.raises(QueryRefused, match="read only"):
-        _run(target_alias, analyst, "UPDATE orders SET status = 'x' WHERE order_id = 1")
+    with pytest.raises(QueryRefused, match="does not let you change orders"):
+        _write(target_alias, analyst, "UPDATE orders SET status = 'x' WHERE order_id = 1")
+
+
+@pytest.fixture
+def writer(analyst):
+    """The analyst's group may also change orders and customers (still masked email, hidden notes, filtered rows)."""
+    group = Group.objects.get(name="analysts")
+    DataRule.objects.filter(group=group, pattern__in=["*.orders", "*.customers"]).update(effect="write")
+    return analyst
+
+
+def test_a_write_rule_lets_the_group_change_what_it_sees(target_alias, writer, sqltools_config):
+    sqltools_config(READ_ONLY=False)
+    before = _count(target_alias, "SELECT COUNT(*) FROM orders WHERE status = 'probe'")
+    try:
+        assert _write(target_alias, writer, "UPDATE orders SET status = 'probe' WHERE order_id = 1").rows_affected == 1
+        assert _count(target_alias, "SELECT COUNT(*) FROM orders WHERE status = 'probe'") == before + 1
+    finally:
+        with connections[target_alias].cursor() as cursor:
+            cursor.execute("UPDATE orders SET status = 'shipped' WHERE order_id = 1 AND status = 'probe'")
+
+
+def test_a_filtered_write_changes_only_the_callers_rows(target_alias, writer, sqltools_config):
+    sqltools_config(READ_ONLY=False)
+    germany = _count(target_alias, "SELECT COUNT(*) FROM customers WHERE country = 'Germany' AND customer_id <= 100")
+    original = {}
+    with connections[target_alias].cursor() as cursor:
+        cursor.execute("SELECT customer_id, city FROM customers WHERE customer_id <= 100")
+        original = dict(cursor.fetchall())
+    try:
+        result = _write(target_alias, writer, "UPDATE customers SET city = 'Probe' WHERE customer_id <= 100")
+        assert result.rows_affected == germany
+        assert _count(target_alias, "SELECT COUNT(*) FROM customers WHERE city = 'Probe' AND country <> 'Germany'") == 0
+    finally:
+        with connections[target_alias].cursor() as cursor:
+            for customer_id, city in original.items():
+                cursor.execute("UPDATE customers SET city = %s WHERE customer_id = %s", [city, customer_id])
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("UPDATE customers SET email = 'x' WHERE customer_id = 1", "masked"),
+    ("UPDATE customers SET city = 'x' WHERE email = 'buyer1@example.com'", "masked"),
+    ("UPDATE customers SET notes = 'x' WHERE customer_id = 1", "not available"),
+    ("INSERT INTO customers (customer_id, name) VALUES (99999, 'x')", "filtered"),
+    ("UPDATE orders SET status = 'x' WHERE customer_id IN (SELECT customer_id FROM customers)", "one table"),
+    ("DELETE FROM order_lines WHERE order_id = 1", "does not let you change"),
+    ("CREATE TABLE readonly_probe (a INT)", "schema"),
+])
+def test_a_write_rule_does_not_open_masked_hidden_or_other_data(target_alias, writer, sqltools_config, sql, reason):
+    sqltools_config(READ_ONLY=False, ALLOW_DDL=True)
+    before = _count(target_alias, "SELECT COUNT(*) FROM customers WHERE city = 'x' OR email = 'x' OR notes = 'x'")
+    with pytest.raises(QueryRefused, match=reason):
+        _write(target_alias, writer, sql)
+    assert _count(target_alias, "SELECT COUNT(*) FROM customers WHERE city = 'x' OR email = 'x' OR notes = 'x'") == before
 
 
 def test_a_missing_user_attribute_refuses_rather_than_shows_everything(target_alias, analyst):
