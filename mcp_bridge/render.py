@@ -149,6 +149,7 @@ def _describe_text(data: dict[str, Any]) -> str:
     for c in data["columns"]:
         extra = " NOT NULL" if not c["nullable"] else ""
         extra += f" DEFAULT {c['default']}" if c["default"] is not None else ""
+        extra += f" MASKED ({c['masked']})" if c.get("masked") else ""
         lines.append(f"  {c['name']} {c['type']}{extra}" + (f"  -- {c['description']}" if c.get("description") else ""))
     if data["primary_key"]:
         lines.append(f"Primary key: {', '.join(data['primary_key'])}")

@@ -53,6 +53,7 @@ class ColumnOutput(BaseModel):
     precision: int | None
     scale: int | None
     description: str | None
+    masked: str | None = Field(default=None, description="How your data policy masks its values, if it does")
 
 
 class ForeignKeyOutput(BaseModel):

@@ -284,6 +284,7 @@ def _describe_text(described: dict[str, Any]) -> str:
         notes = ["NULL" if column["nullable"] else "NOT NULL"]
         notes += [f"default {column['default']}"] if column["default"] is not None else []
         notes += ["primary key"] if column["name"] in primary_key else []
+        notes += [f"masked ({column['masked']}) by your data policy"] if column.get("masked") else []
         notes += [column["description"]] if column["description"] else []
         lines.append(f"- {column['name']} {column['type']} ({', '.join(notes)})")
     lines.append(f"Primary key: {', '.join(primary_key) or 'none'}")

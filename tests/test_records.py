@@ -50,3 +50,21 @@ def test_query_links_not_issued_here_run_nothing(admin_client, kind):
     assert response.status_code == 400 and ran.captured_queries == []
     assert "was not issued by this server (or was altered)" in response.content.decode()
     assert AuditEntry.objects.filter(tool="fetch", outcome="refused").exists()
+
+
+def test_a_policed_user_sees_only_their_part_of_a_cited_record(client):
+    from django.contrib.auth.models import Group, User
+
+    from sqltools.models import DataRule
+
+    group = Group.objects.create(name="orders only")
+    DataRule.objects.create(group=group, pattern="*.orders", effect="allow")
+    DataRule.objects.create(group=group, pattern="*.orders.status", effect="mask", mask="full")
+    user = User.objects.create_user("cited")
+    user.groups.add(group)
+    client.force_login(user)
+    orders = client.get("/records/table:main.orders").content.decode()
+    assert "customer_id" in orders and "masked" in orders
+    assert client.get("/records/table:main.customers").status_code == 404  # hidden: as if it did not exist
+    sample = client.get("/records/sample:main.orders:3").content.decode()
+    assert "| **** |" in sample and "| shipped |" not in sample and "| pending |" not in sample
