@@ -245,6 +245,12 @@ def policy_enforce_write(*, tree: exp.Expression, sql: str, dialect: str, access
             isinstance(node, (exp.Select, exp.Subquery)) for node in tree.walk() if node is not tree):
         raise QueryRefused("Under a data policy, a write changes one table and reads no other (no joins, FROM or "
                            "subqueries).", rule="write under a data policy: one table")
+    if tree.find(exp.Returning, exp.Star):
+        raise QueryRefused("Under a data policy, a write returns no rows (RETURNING, OUTPUT) and names its columns.",
+                           rule="write under a data policy: RETURNING")
+    if isinstance(tree, exp.Insert) and not isinstance(tree.this, exp.Schema):
+        raise QueryRefused("Under a data policy, an INSERT names the columns it fills.",
+                           rule="write under a data policy: INSERT without columns")
     schema = table.db or catalog.default_schema
     if not access.table_visible(schema, table.name) or not access.table_writable(schema, table.name):
         raise QueryRefused(f"Your data policy does not let you change {table.name}.",
@@ -268,6 +274,11 @@ def policy_enforce_write(*, tree: exp.Expression, sql: str, dialect: str, access
                            rule=f"row filter on {schema}.{table.name}")
     if predicates:
         condition = exp.or_(*(_predicate(p, dialect, access) for p in predicates), dialect=dialect)
+        assigned = {eq.this.name.lower() for eq in tree.args.get("expressions") or () if isinstance(eq, exp.EQ)}
+        if assigned & {c.name.lower() for c in condition.find_all(exp.Column)}:
+            raise QueryRefused(f"Your rows of {table.name} are filtered by a column this write changes; it would move "
+                               "rows out of what you may see, so it was not run.",
+                               rule=f"row filter on {schema}.{table.name}")
         where = tree.args.get("where")
         tree.set("where", exp.Where(this=exp.and_(exp.paren(where.this), exp.paren(condition)) if where else condition))
     return Enforced(tree.sql(dialect=dialect), ())

@@ -243,6 +243,15 @@ def test_a_write_rule_lets_the_group_change_what_it_sees(target_alias, writer, s
             cursor.execute("UPDATE orders SET status = 'shipped' WHERE order_id = 1 AND status = 'probe'")
 
 
+@pytest.mark.parametrize("target_alias", target_params("target_pg", "target"), indirect=True)
+@pytest.mark.parametrize("sql", ["UPDATE customers SET city = 'x' WHERE customer_id = 1 RETURNING *",
+                                 "DELETE FROM orders WHERE order_id = -1 RETURNING customer_id"])
+def test_writes_under_a_policy_return_no_rows(target_alias, writer, sqltools_config, sql):
+    sqltools_config(READ_ONLY=False)
+    with pytest.raises(QueryRefused, match="returns no rows"):
+        _write(target_alias, writer, sql)
+
+
 def test_a_filtered_write_changes_only_the_callers_rows(target_alias, writer, sqltools_config):
     sqltools_config(READ_ONLY=False)
     germany = _count(target_alias, "SELECT COUNT(*) FROM customers WHERE country = 'Germany' AND customer_id <= 100")
@@ -268,6 +277,8 @@ def test_a_filtered_write_changes_only_the_callers_rows(target_alias, writer, sq
     ("UPDATE orders SET status = 'x' WHERE customer_id IN (SELECT customer_id FROM customers)", "one table"),
     ("DELETE FROM order_lines WHERE order_id = 1", "does not let you change"),
     ("CREATE TABLE readonly_probe (a INT)", "schema"),
+    ("UPDATE customers SET country = 'Japan' WHERE customer_id = 1", "filtered by a column"),
+    ("INSERT INTO orders VALUES (99999, 1, 1, '2024-01-01', 'x', NULL)", "names the columns"),
 ])
 def test_a_write_rule_does_not_open_masked_hidden_or_other_data(target_alias, writer, sqltools_config, sql, reason):
     sqltools_config(READ_ONLY=False, ALLOW_DDL=True)
