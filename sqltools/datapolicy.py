@@ -107,6 +107,9 @@ def _trace_masks(root: Scope, access: Access) -> dict[tuple[int, str], Rule]:
                 )
             masked[(id(scope), output)] = rule  # a branch of UNION/INTERSECT/EXCEPT is none of the scopes above
         _refuse_output_references(scope, masked)
+        if scope.expression.args.get("distinct") and any(key[0] == id(scope) for key in masked):
+            raise QueryRefused("DISTINCT over a masked column would sort or compare its real values, so it is not "
+                               "available; select it without DISTINCT.", rule="DISTINCT over a masked column")
     return masked
 
 
