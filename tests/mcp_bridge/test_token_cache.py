@@ -80,6 +80,28 @@ def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cac
 
 
 @db
+@pytest.mark.parametrize("how", ["permission", "group"])
+def test_losing_the_write_right_is_seen_by_the_next_check(shared_cache, django_user_model, how):
+    from django.contrib.auth.models import Group, Permission
+
+    raw = _token(django_user_model)
+    token = get_access_token_model().objects.get()
+    token.scope = "sql:read sql:write"
+    token.save()
+    permission = Permission.objects.get(codename="write_sql", content_type__app_label="oauth_ext")
+    writers = Group.objects.create(name="writers")
+    writers.permissions.add(permission)
+    (token.user.user_permissions.add(permission) if how == "permission" else token.user.groups.add(writers))
+    assert "sql:write" in tokens.token_check(raw).scopes
+    assert "sql:write" in tokens.token_check(raw).scopes  # remembered now
+    if how == "permission":
+        token.user.user_permissions.remove(permission)
+    else:
+        writers.permissions.clear()  # the group keeps its member and loses the permission
+    assert tokens.token_check(raw).scopes == frozenset({"sql:read"})
+
+
+@db
 def test_a_sign_in_keeps_remembered_checks(shared_cache, django_user_model, django_assert_num_queries):
     raw = _token(django_user_model)
     tokens.token_check(raw)
