@@ -24,9 +24,8 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from sqltools.allowlists import CATALOG_PROBES
 from sqltools.errors import QueryRefused
 from sqltools.governance import MASK, Access, Rule
-from sqltools.reach import written_name
+from sqltools.reach import is_system_relation, written_name
 
-_SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "sys", "mysql", "performance_schema"})
 
 
 class Catalog(Protocol):
@@ -79,7 +78,7 @@ def _visible_schema(tree: exp.Expression, dialect: str, access: Access, catalog:
         if not table.db and table.name.lower() in ctes:
             continue
         schema = table.db or catalog.default_schema
-        if schema.lower() in _SYSTEM_SCHEMAS:
+        if is_system_relation(dialect, table.db.lower(), table.name.lower()):
             raise QueryRefused("Catalog views are not available under a data policy; use list_tables and describe_table.",
                                rule="catalog views under a data policy")
         columns = catalog.columns(schema, table.name) if access.table_visible(schema, table.name) else []

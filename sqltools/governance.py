@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connections
 
 from sqltools.conf import sqltools_settings
@@ -164,8 +165,6 @@ def access_for_user_id(*, user_id: int | None, client: str = "") -> Access:
     remembered = _memo.get((user_id, client))
     if remembered is not None and time.monotonic() - remembered[0] < _MEMO_SECONDS:
         return remembered[1]
-    from django.contrib.auth import get_user_model  # the app registry is ready by the first tool call
-
     user = get_user_model().objects.filter(pk=user_id).first()
     access = Access(restricted=True, denied=True) if user is None else access_for(user=user, client=client)
     if len(_memo) > 10_000:
@@ -188,8 +187,8 @@ def access_for(*, user: Any, client: str = "") -> Access:
     if user.is_superuser and conf.DATA_POLICY_SUPERUSER_EXEMPT:
         return Access(**identity)
     groups = list(user.groups.order_by("pk"))
-    rules = _grouped(DataRule.objects.filter(group__in=groups), groups)
-    filters = _grouped(RowFilter.objects.filter(group__in=groups), groups)
+    rules = _by_group(DataRule.objects.filter(group__in=groups))
+    filters = _by_group(RowFilter.objects.filter(group__in=groups))
     policies = tuple(_group_policy(group, rules.get(group.pk, ()), filters.get(group.pk, ()))
                      for group in groups if group.pk in rules)
     attributes = {"id": str(user.pk), "username": user.get_username(), "email": getattr(user, "email", "") or ""}
@@ -206,24 +205,25 @@ def group_policy(group: Any) -> GroupPolicy:
 
 
 def _group_policy(group: Any, rules: Any, filters: Any) -> GroupPolicy:
-    return GroupPolicy(group.name, tuple(_rule(r.pattern, r) for r in rules),
-                       tuple((_rule(f.table), f.predicate) for f in filters))
+    return GroupPolicy(group.name, tuple(_rule(r) for r in rules),
+                       tuple((Rule(_parts(f.table)[:2], ALLOW), f.predicate) for f in filters))
 
 
-def _grouped(queryset: Any, groups: list) -> dict[int, list]:
+def _by_group(queryset: Any) -> dict[int, list]:
     grouped: dict[int, list] = {}
     for row in queryset:
         grouped.setdefault(row.group_id, []).append(row)
     return grouped
 
 
-def _rule(pattern: str, row: Any = None) -> Rule:
+def _parts(pattern: str) -> tuple[str, ...]:
+    """`sales`, `sales.orders` or `sales.orders.email`, unquoted and lowercase; a schema alone means all its tables."""
     parts = tuple(part.strip().strip('"[]`').lower() for part in pattern.split("."))
-    if len(parts) == 1:
-        parts = (parts[0], "*")  # a schema alone: all its tables
-    if row is None:
-        return Rule(parts[:2], ALLOW)
-    return Rule(parts[:3], row.effect, row.mask or "full", row.keep_last)
+    return (parts[0], "*") if len(parts) == 1 else parts[:3]
+
+
+def _rule(row: Any) -> Rule:
+    return Rule(_parts(row.pattern), row.effect, row.mask or "full", row.keep_last)
 
 
 def masked_row(row: Any, masks: tuple[tuple[int, Rule], ...]) -> list[Any]:

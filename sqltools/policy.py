@@ -66,7 +66,7 @@ def statement_policy(
     policy's rewrite of it (sqltools.datapolicy), proven again.
     """
     conf = sqltools_settings()
-    reach = Reach(_lower(conf.READ_ONLY_EXTRA_FUNCTIONS), _lower(conf.READ_ONLY_EXTRA_RELATIONS))
+    reach = _operator_reach(conf.READ_ONLY_EXTRA_FUNCTIONS, conf.READ_ONLY_EXTRA_RELATIONS)
     restricted = access is not None and access.restricted
     if restricted and params is not None:  # the rewrite needs the values in the text: literals sqlglot writes
         sql, params = _with_literals(sql, params, dialect), None
@@ -164,7 +164,7 @@ def write_needed(*, sql: str, alias: str | None = None) -> bool:
     if conf.READ_ONLY:
         return False
     dialect = vendor_for(connections[alias or conf.ALIAS]).dialect
-    reach = Reach(_lower(conf.READ_ONLY_EXTRA_FUNCTIONS), _lower(conf.READ_ONLY_EXTRA_RELATIONS))
+    reach = _operator_reach(conf.READ_ONLY_EXTRA_FUNCTIONS, conf.READ_ONLY_EXTRA_RELATIONS)
     return _parsed(sql, dialect, conf.MAX_QUERY_CHARS, reach).kind is not Kind.READ
 
 
@@ -216,6 +216,12 @@ def _as_sent(sql: str, params: Sequence[Any] | None) -> str:
 
 
 _PLACEHOLDER = re.compile(r"%[s%]")
+
+
+@functools.lru_cache(maxsize=8)
+def _operator_reach(functions: tuple[str, ...], relations: tuple[str, ...]) -> Reach:
+    """READ_ONLY_EXTRA_FUNCTIONS and _RELATIONS as the guard takes them (built once, not on every call)."""
+    return Reach(_lower(functions), _lower(relations))
 
 
 def _lower(names: Sequence[str]) -> frozenset[str]:

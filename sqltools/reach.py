@@ -25,7 +25,6 @@ _SYNTAX_FUNCTIONS = (
     exp.CurrentTimestamp, exp.TimeStrToTime, exp.TsOrDsToDate, exp.TsOrDsToTimestamp,
     exp.MatchAgainst, exp.Chr, exp.Coalesce, exp.Interval, exp.ArrayAgg, exp.StringToArray, exp.Struct,
     exp.Count, exp.Max, exp.Min, exp.Sum, exp.Avg, exp.Lower, exp.Upper, exp.Length, exp.Concat, exp.Unnest,
-    exp.Anonymous,  # only reachable without a name token through sqlglot's own rewrites; checked by name below
 )
 # Metadata relations of each server's system schemas that reveal structure, not secrets, settings,
 # sampled data (pg_stats) or other sessions and databases.
@@ -81,16 +80,12 @@ def functions_check(*, tree: exp.Expression, sql: str, dialect: str, extra: froz
         if name is None:
             if isinstance(node, _OPERATORS) or node.sql_name().lower() in extra:
                 continue  # AND, OR, ||, -x: written as symbols or keywords, they call nothing by name
-            generated = _generated_name(node, dialect)
-            if isinstance(node, exp.Anonymous):
-                generated = node.name.lower()
-            elif isinstance(node, _SYNTAX_FUNCTIONS) or generated in allowed:
-                continue  # built from syntax (CAST, EXTRACT…), or a call sqlglot parsed without keeping its name
-            if generated not in allowed:
-                shown = generated or node.sql_name()
-                raise QueryRefused(f"The query uses {shown}, which is not on the read-only allow list for {dialect}, "
-                                   "so it was not run.")
-            continue
+            # Built from syntax (CAST, EXTRACT…), or a call sqlglot parsed without keeping the name written.
+            generated = node.name.lower() if isinstance(node, exp.Anonymous) else _generated_name(node, dialect)
+            if generated in allowed or isinstance(node, _SYNTAX_FUNCTIONS):
+                continue
+            raise QueryRefused(f"The query uses {generated or node.sql_name()}, which is not on the read-only allow "
+                               f"list for {dialect}, so it was not run.")
         key = name if quoted and dialect == "postgres" else name.lower()
         qualified = f"{qualifier.lower()}.{key}" if qualifier else key
         if qualified in extra or (key in allowed and qualifier.lower() in _BUILTIN_SCHEMAS[dialect]):
@@ -138,7 +133,7 @@ def relations_check(*, tree: exp.Expression, dialect: str, extra: frozenset[str]
                 raise QueryRefused("Four-part names reach linked servers, which the read-only guard does not allow.")
             continue  # a table function: the function check covers it
         schema, name = table.db.lower(), table.name.lower()
-        if not _is_system(dialect, schema, name):
+        if not is_system_relation(dialect, schema, name):
             continue
         if f"{schema}.{name}" in extra or name in extra or _is_metadata(dialect, schema, name):
             continue
@@ -156,7 +151,8 @@ def _is_metadata(dialect: str, schema: str, name: str) -> bool:
     return name in _SYSTEM_RELATIONS[dialect]
 
 
-def _is_system(dialect: str, schema: str, name: str) -> bool:
+def is_system_relation(dialect: str, schema: str, name: str) -> bool:
+    """Whether `schema.name` (schema '' when unqualified) is the server's own, not the user's data."""
     if schema:
         return schema in _SYSTEM_SCHEMAS[dialect] or dialect == "postgres" and schema.startswith("pg_")
     return name.startswith(_SYSTEM_PREFIXES[dialect])
