@@ -44,9 +44,7 @@ class Enforced:
 def policy_enforce(*, tree: exp.Expression, sql: str, dialect: str, access: Access, catalog: Catalog) -> Enforced:
     """The statement this caller may run for `tree` (a read, parsed from `sql`), or QueryRefused saying what was
     not allowed."""
-    if access.denied:
-        raise QueryRefused("Your account has no access to any data through this server; ask an administrator.",
-                           rule="DATA_POLICY_DEFAULT=deny_all")
+    _refuse_denied(access)
     _refuse_catalog_probes(tree, sql, dialect)
     tree = normalize_identifiers(tree.copy(), dialect=dialect)  # Orders is orders where the server folds case
     visible = _visible_schema(tree, dialect, access, catalog)
@@ -66,6 +64,12 @@ def policy_enforce(*, tree: exp.Expression, sql: str, dialect: str, access: Acce
     masks = tuple((i, masked[(id(root), p.alias_or_name)]) for i, p in enumerate(projections)
                   if (id(root), p.alias_or_name) in masked)
     return Enforced(tree.sql(dialect=dialect), masks)
+
+
+def _refuse_denied(access: Access) -> None:
+    if access.denied:
+        raise QueryRefused("Your account has no access to any data through this server; ask an administrator.",
+                           rule="DATA_POLICY_DEFAULT=deny_all")
 
 
 def _visible_schema(tree: exp.Expression, dialect: str, access: Access, catalog: Catalog) -> dict:
@@ -237,9 +241,7 @@ def policy_enforce_write(*, tree: exp.Expression, sql: str, dialect: str, access
     """An INSERT, UPDATE or DELETE under a data policy: one table with a write rule, no masked or hidden column,
     and an UPDATE or DELETE limited to the rows the caller's filters admit (an INSERT into a filtered table is
     refused: its rows could not be checked against the filter)."""
-    if access.denied:
-        raise QueryRefused("Your account has no access to any data through this server; ask an administrator.",
-                           rule="DATA_POLICY_DEFAULT=deny_all")
+    _refuse_denied(access)
     _refuse_catalog_probes(tree, sql, dialect)
     tree = normalize_identifiers(tree.copy(), dialect=dialect)
     table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
