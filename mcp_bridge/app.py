@@ -29,9 +29,10 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_bridge.conf import bridge_settings
-from mcp_bridge.gate import BearerGate, buffer_body, challenge_headers
+from mcp_bridge.errors import challenge_headers
+from mcp_bridge.gate import BearerGate, buffer_body
 from mcp_bridge.sse_relay import SseRelay
-from mcp_bridge.tokens import DjangoTokenVerifier
+from mcp_bridge.verifier import DjangoTokenVerifier
 from mcp_bridge.tools import chatgpt_server, servers_describe, sql_server
 from sqltools.audit import audit_writer
 from sqltools.conf import sqltools_settings

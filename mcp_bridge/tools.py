@@ -13,7 +13,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from mcp_bridge.gate import request_base_url
+from oauth_ext.discovery import request_base_url
 from mcp_bridge.render import json_result_fit, result_fit
 from mcp_bridge.schemas import DescribeOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread
