@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_bridge.conf import bridge_settings
 from mcp_bridge.errors import challenge_headers
+from mcp_bridge import token_cache
 from mcp_bridge.gate import BearerGate, buffer_body
 from mcp_bridge.sse_relay import SseRelay
 from mcp_bridge.verifier import DjangoTokenVerifier
@@ -170,6 +171,7 @@ class McpApplication:
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in self.transports:
                 await stack.enter_async_context(t.streamable.run())
+            await stack.enter_async_context(token_cache.watching())  # revocations pushed to this process
             _freeze_startup_objects()
             if self.relay is None:
                 yield

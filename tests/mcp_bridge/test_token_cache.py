@@ -3,11 +3,15 @@ revocation, deactivation or client disable in any process refuses the very next 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import secrets
+import time
 
 import httpx2
 import pytest
+import redis
 from django.conf import settings
 from django.utils import timezone
 from mcp import Client
@@ -209,3 +213,99 @@ async def test_a_change_in_another_process_refuses_the_very_next_call(live_redis
         live_redis.python(how.format(u=username))
         with pytest.raises(Exception):
             await client.call_tool("execute_sql", {"query": "SELECT 1"})
+
+
+# Revocations pushed to every server process (token_cache.watching): no round trip for a remembered token,
+# and still the very next call refused, even in a process whose push has not arrived.
+
+async def _trusting(watcher: token_cache._Watcher | None = None, timeout: float = 5.0) -> token_cache._Watcher:
+    deadline = time.monotonic() + timeout
+    while (watcher := watcher or token_cache._watcher) is None or watcher.trusted() is None:
+        assert time.monotonic() < deadline, "the subscription never became live"
+        await asyncio.sleep(0.01)
+    return watcher
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """Every generation read from Redis (the fallback round trip)."""
+    made, read = [], token_cache._GenerationReader.read
+
+    async def counted(self):
+        made.append(self.key)
+        return await read(self)
+
+    monkeypatch.setattr(token_cache._GenerationReader, "read", counted)
+    return made
+
+
+@db
+@pytest.mark.anyio
+async def test_a_pushed_generation_means_no_round_trip_and_still_hears_a_revocation(shared_cache, django_user_model,
+                                                                                     lookups, reads, anyio_backend):
+    raw = await in_thread(_token, django_user_model)
+    async with token_cache.watching():
+        await _trusting()
+        for _ in range(3):
+            assert (await verifier.token_check_async(raw)).username == "carol"
+        assert reads == [] and len(lookups) == 1  # no GET and no database read per call
+        started = time.monotonic()
+        await in_thread(lambda: get_access_token_model().objects.get().revoke())
+        assert time.monotonic() - started < token_cache.LEASE_SECONDS / 2  # acknowledged, not waited out
+        assert await verifier.token_check_async(raw) is None
+        assert reads == []
+
+
+@db
+@pytest.mark.anyio
+async def test_a_process_whose_push_is_late_still_refuses_the_very_next_call(shared_cache, django_user_model,
+                                                                              lookups, reads, anyio_backend, monkeypatch):
+    """Process B trusts its pushed generation and is registered, but its subscription has stalled: the change
+    will not reach it. Process A revokes. A's commit returns only once B can no longer trust what it heard
+    before, so B's next call reads the generation from Redis and is refused."""
+    raw = await in_thread(_token, django_user_model)
+    reader = token_cache._generation_reader()
+    b = token_cache._Watcher(reader)  # B, as its last ping left it; nothing will deliver to it
+    b.generation = await reader.read()
+    b.trusted_until = time.monotonic() + token_cache.LEASE_SECONDS
+    registered_until = time.time() + token_cache.LEASE_SECONDS + token_cache._MARGIN_SECONDS
+    redis.Redis.from_url(REDIS_URL).zadd(reader.registry, {b.worker: registered_until})
+    monkeypatch.setattr(token_cache, "_watcher", b)
+    reads.clear()
+    assert (await verifier.token_check_async(raw)) is not None
+    assert (await verifier.token_check_async(raw)) is not None
+    assert reads == [] and len(lookups) == 1  # B answers from its memo under the pushed generation
+    await in_thread(lambda: get_access_token_model().objects.get().revoke())  # A commits
+    assert time.time() >= registered_until  # A waited until B's registration (and so its lease) ran out
+    assert b.trusted() is None
+    assert await verifier.token_check_async(raw) is None  # B's very next call: the generation read, refused
+    assert len(reads) == 1
+
+
+@pytest.mark.anyio
+async def test_a_revocation_refuses_the_very_next_call_on_every_worker(tmp_path, anyio_backend):
+    """Two uvicorn workers, each having remembered the token; a revocation from a third process; the very
+    next calls, on fresh connections that land on either worker, are all refused."""
+    server = LiveServer(tmp_path, env={"REDIS_URL": REDIS_URL}, workers=2).start()
+    try:
+        token = server.token(username="two-workers", client="two-workers")
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+                   "Content-Type": "application/json"}
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "execute_sql", "arguments": {"query": "SELECT 1"}}}
+
+        async def statuses(n: int) -> list[int]:
+            async def one() -> int:
+                async with httpx2.AsyncClient(timeout=30) as http:  # a new connection: either worker
+                    return (await http.post(f"{server.base_url}/mcp", headers=headers, json=call)).status_code
+            return [await one() for _ in range(n)]
+
+        assert set(await statuses(30)) == {200}
+        client = redis.Redis.from_url(REDIS_URL)
+        channels = client.pubsub_channels("*token-generation:changes")
+        assert sum(n for _, n in client.pubsub_numsub(*channels)) >= 2  # both workers hear changes by push
+        server.python("from oauth2_provider.models import AccessToken\n"
+                      "[t.revoke() for t in AccessToken.objects.filter(user__username='two-workers')]")
+        assert set(await statuses(30)) == {401}
+    finally:
+        server.stop()
