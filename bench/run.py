@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +19,11 @@ import httpx2
 
 from bench.drive import TRANSPORTS, Call, Measurement, measure
 from bench.floor import raw_query
-from bench.servers import Server, Target, bare, product
+from bench.policy import POLICY_SETUP
+from bench.servers import Server, Target, bare, product, tree_cpu
 from bench.streams import raise_open_files, sse_streams
+from bench.throughput import throughput
+from tests.live import ROOT
 
 SELECT_1 = Call("select_1", "execute_sql", {"query": "SELECT 1"})
 SELECT_1_AGAIN = Call("select_1_attr", "execute_sql", {"query": "SELECT 1"})  # the attribution turns, apart from the main ones
@@ -53,12 +60,16 @@ class Plan:
     concurrency: tuple[int, ...] = (1, 10)
     redis_url: str = field(default_factory=local_redis)  # production's topology: cache and SSE relay on Redis
     attribution: bool = True  # SELECT 1 on mcp-2026 again without Redis, then without the audit log
+    policy_calls: int = 300  # in-process statement_policy timings of the three-table join, each kind
+    throughput_calls: int = 3000  # per round, SELECT 1 by lean clients, one worker against two
+    throughput_clients: int = 10
+    startups: int = 3  # server starts and manage.py commands timed for their CPU
 
     @classmethod
     def quick(cls) -> Plan:
         """Every scenario, server and check once or twice: proves the harness runs, measures nothing."""
         return cls(calls=2, rounds=1, calls_10k=2, streams=10, fresh_for_peak=False, raw_calls=2, concurrency=(1, 2),
-                   attribution=False)
+                   attribution=False, policy_calls=3, throughput_calls=20, throughput_clients=2, startups=1)
 
 
 @dataclass
@@ -76,12 +87,19 @@ class Run:
         redis = self.plan.redis_url
         self.servers["product"] = product("product", REDIS_URL=redis)
         self.servers["product-10k"] = product("product-10k", REDIS_URL=redis, MAX_ROWS="10000", MAX_RESULT_CHARS="10000000")
+        self.servers["product-2w"] = product("product-2w", workers=2, REDIS_URL=redis)
         if self.plan.attribution:
             if redis:  # LocMemCache: no remembered token checks, every call reads the database
                 self.servers["product-no-redis"] = product("product-no-redis")
             self.servers["product-no-audit"] = product("product-no-audit", REDIS_URL=redis, AUDIT_LOG="false")
         # The first start builds the migrated template and the demo database the bare servers read.
         self.targets["product"] = self.servers["product"].start()
+        # The same server, called by a user whose group has a data policy: three tables allowed, one column
+        # masked, one table's rows filtered (bench/policy.py).
+        live = self.servers["product"].live
+        live.python(POLICY_SETUP.format(username="bench-policy"))
+        self.targets["product-policy"] = Target("product-policy", live.base_url, live.process.pid,
+                                                live.token(username="bench-policy", scope="sql:read"))
         demo_db = self.servers["product"].demo_db
         for name in ("bare", "bare-10k"):
             self.servers[name] = bare(name, demo_db)
@@ -129,9 +147,12 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
     this = Run(plan, log)
     try:
         this.start()
+        _startup(this)
+        _policy(this)
         _raw(this)
         _rows_10k(this)
         _scenarios(this)
+        _throughput(this)
         _streams(this)
         this.extra["revocation"] = revocation_check(this.servers["product"])
         log(f"revocation takes effect on the next call: {this.extra['revocation']}")
@@ -171,6 +192,8 @@ def _scenarios(this: Run) -> None:
         for transport in TRANSPORTS:
             for clients in this.plan.concurrency:
                 names = ("bare", "product") if call.tool == "execute_sql" else ("product",)
+                if call is SELECT_1:
+                    names += ("product-policy",)
                 this.turns(names, transport, call, clients, this.plan.calls)
     this.log("where the time goes: SELECT 1 without Redis, without the audit log, and with a new SQL text each call")
     for clients in this.plan.concurrency:
@@ -178,6 +201,55 @@ def _scenarios(this: Run) -> None:
         if attribution:
             this.turns(("bare", "product", *attribution), "mcp-2026", SELECT_1_AGAIN, clients, this.plan.calls)
         this.turns(("bare", "product"), "mcp-2026", SELECT_N, clients, this.plan.calls)
+
+
+def _startup(this: Run) -> None:
+    """CPU to start: the server until /health answers (uvicorn and its worker), and manage.py commands."""
+    this.log("startup CPU: the server until /health answers, and manage.py commands")
+    server = this.servers["product-10k"]  # restarted before each 10,000-row scenario anyway
+    live = server.live
+    runs: dict[str, list[float]] = {"server": [], "manage.py check": [], "manage.py shell -c pass": []}
+    for _ in range(this.plan.startups):
+        server.stop()
+        this.targets[server.name] = server.start()
+        runs["server"].append(round(tree_cpu(live.process.pid), 2))
+        for label, args in (("manage.py check", ["check"]), ("manage.py shell -c pass", ["shell", "-c", "pass"])):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
+                           env=live.env, capture_output=True, check=True, timeout=300)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            runs[label].append(round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2))
+    this.extra["startup"] = {label: {"cpu_s": sorted(v), "median_cpu_s": sorted(v)[len(v) // 2] if v else None}
+                             for label, v in runs.items()}
+    for label, v in this.extra["startup"].items():
+        this.log(f"  {label:<26} CPU {v['cpu_s']} s")
+
+
+def _policy(this: Run) -> None:
+    """guard + policy + rewrite of a three-table join under a row filter and a mask, in-process (bench/policy.py)."""
+    this.log("statement policy in-process: a three-table join for a caller under a data policy")
+    live = this.servers["product"].live
+    done = subprocess.run([sys.executable, "-m", "bench.policy", "bench-policy", str(this.plan.policy_calls)],
+                          env=live.env, capture_output=True, text=True, check=True, timeout=300)
+    this.extra["policy"] = json.loads(done.stdout.strip().splitlines()[-1])
+    for label in ("seen_before", "new"):
+        r = this.extra["policy"][label]
+        this.log(f"  {label:<12} p50 {r['p50_ms']:.3f} ms  p95 {r['p95_ms']:.3f} ms  cpu {r['cpu_ms_per_call']:.3f} ms/call")
+
+
+def _throughput(this: Run) -> None:
+    """SELECT 1 by lean clients replaying the SDK's request: one uvicorn worker against two, taking turns."""
+    plan = this.plan
+    this.log(f"throughput: SELECT 1, {plan.throughput_clients} lean clients, uvicorn --workers 1 and 2")
+    rounds: dict[str, list[dict]] = {"product": [], "product-2w": []}
+    for _ in range(plan.rounds):
+        for name in rounds:
+            r = anyio.run(lambda: throughput(this.targets[name], SELECT_1, clients=plan.throughput_clients,
+                                             calls=plan.throughput_calls))
+            rounds[name].append(r)
+            this.log(f"  {name:<12} {r['calls_per_s']:8.1f}/s  server cpu {r['server_cpu_ms_per_call']:.3f} ms/call  "
+                     f"client cpu {r['client_cpu_ms_per_call']:.3f} ms/call  errors {r['errors']}")
+    this.extra["throughput"] = {name: rs for name, rs in rounds.items()}
 
 
 def _streams(this: Run) -> None:

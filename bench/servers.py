@@ -31,6 +31,20 @@ def proc_sample(pid: int) -> ProcSample:
     return ProcSample(cpu, int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0]))
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live descendants: uvicorn's supervisor and its workers."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += proc_sample(current).cpu_s
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def reset_peak(pid: int) -> bool:
     """Reset VmHWM to the current RSS (Linux 4.0+), so the next peak belongs to one scenario."""
     try:
@@ -57,9 +71,10 @@ class Target:
 class Server:
     """One uvicorn worker under test, on its own var/ directory: the product, or bench/bare_server.py."""
 
-    def __init__(self, name: str, *, app: str = "mcpsite.asgi:application", **env: str) -> None:
+    def __init__(self, name: str, *, app: str = "mcpsite.asgi:application", workers: int = 1, **env: str) -> None:
         self.name, self.product = name, app == "mcpsite.asgi:application"
-        self.live = LiveServer(Path(tempfile.mkdtemp(prefix=f"bench-{name}-")), env={**_SERVER_ENV, **env}, app=app)
+        self.live = LiveServer(Path(tempfile.mkdtemp(prefix=f"bench-{name}-")), env={**_SERVER_ENV, **env}, app=app,
+                               workers=workers)
         self.token: str | None = None
 
     def start(self) -> Target:
@@ -84,9 +99,9 @@ class Server:
         return self.live.var_dir / "demo.sqlite3"
 
 
-def product(name: str, **env: str) -> Server:
+def product(name: str, workers: int = 1, **env: str) -> Server:
     """The product as deployed: a real DOT token, audit log and read-only mode on (env may change them)."""
-    return Server(name, **{"AUDIT_LOG": "true", "READ_ONLY_MODE": "true", "REDIS_URL": "", **env})
+    return Server(name, workers=workers, **{"AUDIT_LOG": "true", "READ_ONLY_MODE": "true", "REDIS_URL": "", **env})
 
 
 def bare(name: str, demo_db: Path, **env: str) -> Server:

@@ -32,3 +32,8 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert result["raw"] and result["ratios"]
     assert [s["calls_ok"] for s in result["sse_streams"]] == [len(s["probed_streams"]) for s in result["sse_streams"]]
     assert result["revocation"]["immediate"] is True
+    assert ("product-policy", "select_1", "mcp-2026") in scenarios  # SELECT 1 for a caller under a data policy
+    assert result["policy"]["seen_before"]["calls"] and result["policy"]["new"]["calls"]
+    assert all(r["errors"] == 0 and r["calls"] for rs in result["throughput"].values() for r in rs)
+    assert set(result["throughput"]) == {"product", "product-2w"}
+    assert all(v["cpu_s"] for v in result["startup"].values())
