@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcp_bridge.conf import bridge_settings
 from mcp_bridge.errors import challenge_headers
 from mcp_bridge import token_cache
+from mcp_bridge.bulk import splicing
 from mcp_bridge.gate import BearerGate, buffer_body
 from mcp_bridge.sse_relay import SseRelay
 from mcp_bridge.verifier import DjangoTokenVerifier
@@ -128,6 +129,7 @@ class McpApplication:
             self.routes[f"{t.prefix}/mcp"] = BearerGate(t.streamable.handle_request, resource_path=f"{t.prefix}/mcp", verifier=verifier)
             self.routes[sse_resource] = _SseEndpoint(t, BearerGate(self._sse_or_streamable(t), resource_path=sse_resource, verifier=verifier))
             self.routes[f"{t.prefix}/messages"] = BearerGate(t.handle_message, resource_path=sse_resource, verifier=verifier)
+        self.routes = {path: splicing(app) for path, app in self.routes.items()}  # large results: JSON built once
 
     @staticmethod
     def _sse_or_streamable(t: Transports) -> ASGIApp:

@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 from mcp_types import CallToolResult, TextContent
 
+from mcp_bridge.bulk import BULK_CHARS, placeholder_result
+
 from sqltools.conf import sqltools_settings
 from sqltools.query import QueryResult
 from sqltools.values import json_text
@@ -29,9 +31,16 @@ def response_chars(result: CallToolResult) -> int:
     return len(result.model_dump_json(by_alias=True, exclude_none=True)) + ENVELOPE_CHARS
 
 
-def result_fit(tool: str, data: Any) -> CallToolResult:
-    """The tool's result (text + structuredContent) cut to fit MAX_RESULT_CHARS; see the module docstring."""
+def result_fit(tool: str, data: Any, bulk: bool = False) -> CallToolResult:
+    """The tool's result (text + structuredContent) cut to fit MAX_RESULT_CHARS; see the module docstring.
+
+    bulk: the response passes through mcp_bridge.bulk (its caller asked bulk_available() on the event loop),
+    so a large result may be a placeholder for JSON written once."""
     budget = sqltools_settings().MAX_RESULT_CHARS
+    if bulk and isinstance(data, QueryResult) and data.rows_json is not None and len(data.rows_json) >= BULK_CHARS:
+        bulk = _bulk_result(tool, data, budget)
+        if bulk is not None:
+            return bulk
     result = _result(tool, data)
     for _ in range(8):  # each pass cuts at least the measured excess; two are the rule
         excess = response_chars(result) - budget
@@ -43,7 +52,7 @@ def result_fit(tool: str, data: Any) -> CallToolResult:
     return _too_large(tool, budget)
 
 
-def json_result_fit(tool: str, data: dict[str, Any]) -> CallToolResult:
+def json_result_fit(tool: str, data: dict[str, Any], bulk: bool = False) -> CallToolResult:
     """search/fetch: exactly one text item holding the JSON document, cut to fit MAX_RESULT_CHARS."""
     budget = sqltools_settings().MAX_RESULT_CHARS
     for _ in range(8):
@@ -59,6 +68,21 @@ def json_result_fit(tool: str, data: dict[str, Any]) -> CallToolResult:
         else:
             break
     return _too_large(tool, budget)
+
+
+def _bulk_result(tool: str, data: QueryResult, budget: int) -> CallToolResult | None:
+    """A large result's JSON written once, reusing the rows' JSON from sqltools (mcp_bridge.bulk); None when it
+    does not fit the budget whole (the usual path cuts it)."""
+    structured = data.as_dict()
+    head = json_text({k: v for k, v in structured.items() if k != "rows"})
+    structured_json = f'{head[:-1]}, "rows": {data.rows_json}}}'
+    text_json = json_text(render_text(tool, structured))
+    if len(structured_json) + len(text_json) + _TEXT_ITEM_CHARS + ENVELOPE_CHARS > budget:
+        return None
+    return placeholder_result(text_json=text_json, structured_json=structured_json)
+
+
+_TEXT_ITEM_CHARS = 80  # {"content":[{"type":"text","text":…}],"structuredContent":…,"isError":false}
 
 
 def _result(tool: str, data: Any) -> CallToolResult:

@@ -7,7 +7,7 @@ import re
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
-from typing import Any, Iterator, Sequence
+from typing import Any, ClassVar, Iterator, Sequence
 
 from django.db import DatabaseError, Error, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -18,7 +18,7 @@ from sqltools.errors import InvalidArgument, QueryFailed, QueryRefused, QueryTim
 from sqltools.governance import Access, access_scope, current_access, masked_row
 from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
-from sqltools.values import json_text, rows_to_json
+from sqltools.values import json_text, rows_to_json_text
 from sqltools.vendors import Vendor, vendor_for
 from sqltools.vendors.base import rows_per_fetch
 
@@ -59,9 +59,13 @@ class QueryResult:
                          f"{self.limit_applied:,}); filter or aggregate for fewer.")
         return " ".join(notes) or None
 
+    # The JSON text of `rows` when sqltools encoded them (not a field: never part of the result's dict).
+    rows_json: ClassVar[str | None] = None
+
     def cut(self, count: int, reason: str = "max_chars") -> None:
         """Keep the first `count` rows (the response budget decides, sqltools.query or mcp_bridge)."""
         if count < len(self.rows):
+            self.rows_json = None
             self.rows = self.rows[:count]
             self.row_count, self.truncated, self.truncated_reason = count, True, reason
 
@@ -181,15 +185,18 @@ def _shape(
     """
     # The budget covers the JSON of columns and rows, with room for the other fields of the result.
     budget = sqltools_settings().MAX_RESULT_CHARS - len(json_text(columns)) - 200
-    rows, size = rows_to_json(raw_rows[:max_rows])
-    reason = None
+    rows, rows_json = rows_to_json_text(raw_rows[:max_rows] if len(raw_rows) > max_rows else raw_rows)
+    size, reason = len(rows_json), None
     # One encoding of the whole list is len(row) + 2 summed over the rows: the per-row sum, in one pass.
     if (rows and size > budget) or over_budget:
         rows, reason = _within(rows, budget), "max_chars"
     elif len(raw_rows) > max_rows:
         reason = "max_rows"
     elapsed = round((time.perf_counter() - started) * 1000, 3)
-    return QueryResult(columns, rows, len(rows), reason is not None, reason, elapsed, limit_applied=max_rows)
+    result = QueryResult(columns, rows, len(rows), reason is not None, reason, elapsed, limit_applied=max_rows)
+    if reason != "max_chars":
+        result.rows_json = rows_json
+    return result
 
 
 def _within(rows: list[list[Any]], budget: int) -> list[list[Any]]:

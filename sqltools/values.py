@@ -60,7 +60,13 @@ def value_to_json(value: Any) -> Any:
 
 
 def rows_to_json(rows: list[Sequence[Any]]) -> tuple[list[list[Any]], int]:
-    """JSON-safe rows as lists, and the length in characters of their JSON encoding.
+    """JSON-safe rows as lists, and the length in characters of their JSON encoding (rows_to_json_text)."""
+    rows, text = rows_to_json_text(rows)
+    return rows, len(text)
+
+
+def rows_to_json_text(rows: list[Sequence[Any]]) -> tuple[list[list[Any]], str]:
+    """JSON-safe rows as lists, and their JSON encoding (kept: a large result's response reuses it).
 
     Most results hold only values JSON takes as they are (ints, finite floats, text, NULL, and
     arrays of those): the C encoder proves that for the whole result in the pass that measures it,
@@ -68,11 +74,11 @@ def rows_to_json(rows: list[Sequence[Any]]) -> tuple[list[list[Any]], int]:
     result through value_to_json, which agrees with it on everything it accepts.
     """
     try:
-        size = len(json_text(rows, allow_nan=False, default=_not_native))
-        return [list(row) for row in rows], size
+        text = json_text(rows, allow_nan=False, default=_not_native)
+        return [list(row) for row in rows], text
     except (TypeError, ValueError):
         converted = [[value_to_json(value) for value in row] for row in rows]
-        return converted, len(json_text(converted))
+        return converted, json_text(converted)
 
 
 def json_text(value: Any, **options: Any) -> str:

@@ -1,0 +1,97 @@
+"""Large tool results serialized once, by us, and spliced into the response the SDK sends.
+
+The SDK turns a tool's result into its wire form by copying it several times over (model_dump,
+the per-version result check, the JSON-RPC envelope's model, json.dumps): for 10,000 rows that is
+most of a call's CPU and memory. For a result of at least BULK_CHARS characters, mcp_bridge.render
+writes the text item and the structuredContent as JSON once (sqltools already encoded the rows to
+measure them) and hands the SDK a small placeholder result instead: a text item and a
+structuredContent object that each carry a random key. `splicing` wraps the ASGI `send` of every
+MCP endpoint and replaces each placeholder in the response body (a JSON body or an SSE event) with
+its JSON, fixing Content-Length. Placeholders are made only while a request runs under `splicing`
+(a context variable says so), so a result built any other way is never a placeholder.
+
+Nothing about the result changes for the client: the same JSON, the same fields. The SDK's own
+server-side check of structuredContent against the tool's outputSchema is skipped for these
+results (the check validates what we built from a fixed model, mcp_bridge.schemas; clients check it).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import secrets
+import time
+
+from mcp_types import CallToolResult, TextContent
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BULK_CHARS = 16 * 1024  # smaller results go the SDK's way: splicing them would save less than it costs
+_MARK = "@@mcp-bulk-"
+_PLACEHOLDER = re.compile(rb'"@@mcp-bulk-([0-9a-f]{32}t)@@"|\{\s*"@@mcp-bulk-([0-9a-f]{32}s)@@"\s*:\s*0\s*\}')
+_active: contextvars.ContextVar[bool] = contextvars.ContextVar("mcp_bridge_bulk", default=False)
+_pending: dict[str, tuple[float, bytes]] = {}  # key -> (made at, its JSON)
+_FORGET_SECONDS = 300  # a placeholder whose response was never sent (the client left)
+
+
+def bulk_available() -> bool:
+    """This code runs for a request whose response passes through `splicing`."""
+    return _active.get()
+
+
+def placeholder_result(*, text_json: str, structured_json: str) -> CallToolResult:
+    """A result the SDK sends as is, whose text and structuredContent `splicing` replaces with these JSON texts."""
+    key = secrets.token_hex(16)
+    now = time.monotonic()
+    if len(_pending) > 32:
+        for old in [k for k, (made, _) in _pending.items() if now - made > _FORGET_SECONDS]:
+            _pending.pop(old, None)
+    _pending[f"{key}t"] = (now, text_json.encode("utf-8"))
+    _pending[f"{key}s"] = (now, structured_json.encode("utf-8"))
+    return CallToolResult(content=[TextContent(type="text", text=f"{_MARK}{key}t@@")],
+                          structured_content={f"{_MARK}{key}s@@": 0})
+
+
+def _splice(body: bytes) -> bytes:
+    def replace(match: re.Match[bytes]) -> bytes:
+        entry = _pending.pop((match.group(1) or match.group(2)).decode("ascii"), None)
+        return match.group(0) if entry is None else entry[1]
+    return _PLACEHOLDER.sub(replace, body)
+
+
+def splicing(app: ASGIApp) -> ASGIApp:
+    """`app` with its responses' placeholders replaced (see above)."""
+
+    async def spliced(scope: Scope, receive: Receive, send: Send) -> None:
+        held: Message | None = None
+
+        async def splice_send(message: Message) -> None:
+            nonlocal held
+            kind = message["type"]
+            if kind == "http.response.start":
+                held = message  # until the body: its Content-Length may change
+                return
+            if kind == "http.response.body":
+                body = message.get("body", b"")
+                if _pending and b"@@mcp-bulk-" in body and _PLACEHOLDER.search(body):
+                    spliced_body = _splice(body)
+                    message = {**message, "body": spliced_body}
+                    if held is not None and not message.get("more_body"):
+                        held = {**held, "headers": [
+                            (k, str(len(spliced_body)).encode("latin-1") if k.lower() == b"content-length" else v)
+                            for k, v in held["headers"]]}
+            if held is not None:
+                start, held = held, None
+                await send(start)
+            await send(message)
+
+        token = _active.set(True)
+        try:
+            await app(scope, receive, splice_send)
+        finally:
+            _active.reset(token)
+        if held is not None:  # a start without a body (not sent by the SDK, but pass it on)
+            await send(held)
+
+    return spliced
+
+

@@ -1,0 +1,107 @@
+"""Large results serialized once (mcp_bridge.bulk): the client receives exactly what the SDK would have sent,
+over every transport, and the splice touches nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from mcp_bridge import bulk
+from tests.live import LiveServer
+
+LARGE = "SELECT * FROM order_lines ORDER BY order_line_id LIMIT 3000"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def _spliced(body: bytes, headers: list[tuple[bytes, bytes]], more: list[bytes] = ()) -> list[dict]:
+    sent = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": bool(more)})
+        for i, chunk in enumerate(more):
+            await send({"type": "http.response.body", "body": chunk, "more_body": i < len(more) - 1})
+
+    async def send(message):
+        sent.append(message)
+
+    await bulk.splicing(app)({"type": "http"}, None, send)
+    return sent
+
+
+@pytest.mark.anyio
+async def test_placeholders_become_their_json_and_content_length_follows(anyio_backend):
+    token = bulk._active.set(True)
+    try:
+        assert bulk.bulk_available()
+        placeholder = bulk.placeholder_result(text_json=json.dumps("a\tb\n1\t2"), structured_json='{"rows": [[1, 2]]}')
+    finally:
+        bulk._active.reset(token)
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": placeholder.model_dump(mode="json", by_alias=True,
+                                                                                    exclude_none=True)},
+                      separators=(",", ":")).encode()
+    start, message = await _spliced(body, [(b"content-type", b"application/json"),
+                                           (b"content-length", str(len(body)).encode())])
+    result = json.loads(message["body"])["result"]
+    assert result["content"][0]["text"] == "a\tb\n1\t2" and result["structuredContent"] == {"rows": [[1, 2]]}
+    assert dict(start["headers"])[b"content-length"] == str(len(message["body"])).encode()
+    assert not bulk._pending  # each placeholder is spliced once, then forgotten
+
+
+@pytest.mark.anyio
+async def test_an_unknown_or_lookalike_marker_is_left_as_it_is(anyio_backend):
+    body = b'data: {"text":"@@mcp-bulk-' + b"0" * 32 + b't@@"}\r\n\r\n'
+    sent = await _spliced(b": ping\r\n\r\n", [(b"content-type", b"text/event-stream")], more=[body])
+    assert [m.get("body") for m in sent[1:]] == [b": ping\r\n\r\n", body]
+
+
+def test_outside_an_mcp_request_no_placeholder_is_made():
+    assert not bulk.bulk_available()
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory) -> LiveServer:
+    server = LiveServer(tmp_path_factory.mktemp("bulk"), env={"MAX_ROWS": "5000", "MAX_RESULT_CHARS": "10000000"})
+    yield server.start()
+    server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _client(server: LiveServer, token: str, transport: str):
+    headers = {"Authorization": f"Bearer {token}"}
+    if transport == "sse":
+        async with Client(sse_client(f"{server.base_url}/sse", headers=headers), mode="legacy") as client:
+            yield client
+        return
+    async with (httpx2.AsyncClient(headers=headers, timeout=60) as http,
+                Client(streamable_http_client(f"{server.base_url}/mcp", http_client=http),
+                       mode="legacy" if transport == "mcp-legacy" else "2026-07-28") as client):
+        yield client
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("transport", ["mcp-legacy", "mcp-2026", "sse"])
+async def test_a_large_result_arrives_whole_and_valid_on_every_transport(large, anyio_backend, transport):
+    token = large.token(username="bulk")
+    with sqlite3.connect(large.var_dir / "demo.sqlite3") as db:
+        expected = [list(row) for row in db.execute(LARGE)]
+    async with _client(large, token, transport) as client:  # the SDK client checks structuredContent's schema
+        result = await client.call_tool("execute_sql", {"query": LARGE})
+        small = await client.call_tool("execute_sql", {"query": "SELECT 1 AS one"})
+    assert not result.is_error
+    assert result.structured_content["rows"] == expected and result.structured_content["row_count"] == 3000
+    text = result.content[0].text
+    assert text.startswith("order_line_id\torder_id") and "3,000 rows" in text.splitlines()[-1]
+    assert len(text.splitlines()) == 3002
+    assert small.structured_content["rows"] == [[1]]
