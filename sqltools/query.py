@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Iterator, Sequence
 
 from django.db import DatabaseError, Error, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
@@ -138,18 +139,26 @@ def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
     """
     conf = sqltools_settings()
     batch = rows_per_fetch(conf.MAX_VALUE_BYTES)  # what one fetch may hold (a PostgreSQL FETCH is a round trip)
+    budget = conf.MAX_RESULT_CHARS
     rows: list[Sequence[Any]] = []
     size = 0
-    while len(rows) < limit:
-        chunk = reader.fetchmany(min(batch, limit - len(rows)))
-        if not chunk:
-            break
-        for row in chunk:
-            size += sum(len(value) for value in row if isinstance(value, (str, bytes, memoryview)))
-            if size > conf.MAX_RESULT_CHARS:
-                return rows, True
-            rows.append(row)
+    # The driver's cursor under one translation of its errors, not Django's wrapper around every fetch.
+    raw, errors = (reader.cursor, reader.db.wrap_database_errors) if isinstance(reader, CursorWrapper) \
+        else (reader, nullcontext())
+    with errors:
+        while len(rows) < limit:
+            chunk = raw.fetchmany(min(batch, limit - len(rows)))
+            if not chunk:
+                break
+            for row in chunk:
+                size += sum([len(value) for value in row if isinstance(value, _TEXTY)])
+                if size > budget:
+                    return rows, True
+                rows.append(row)
     return rows, False
+
+
+_TEXTY = (str, bytes, memoryview)
 
 
 def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
@@ -185,12 +194,13 @@ def _shape(
     """
     # The budget covers the JSON of columns and rows, with room for the other fields of the result.
     budget = sqltools_settings().MAX_RESULT_CHARS - len(json_text(columns)) - 200
-    rows, rows_json = rows_to_json_text(raw_rows[:max_rows] if len(raw_rows) > max_rows else raw_rows)
+    over_cap = len(raw_rows) > max_rows
+    rows, rows_json = rows_to_json_text(raw_rows[:max_rows] if over_cap else raw_rows, in_place=True)
     size, reason = len(rows_json), None
     # One encoding of the whole list is len(row) + 2 summed over the rows: the per-row sum, in one pass.
     if (rows and size > budget) or over_budget:
         rows, reason = _within(rows, budget), "max_chars"
-    elif len(raw_rows) > max_rows:
+    elif over_cap:
         reason = "max_rows"
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     result = QueryResult(columns, rows, len(rows), reason is not None, reason, elapsed, limit_applied=max_rows)

@@ -65,8 +65,10 @@ def rows_to_json(rows: list[Sequence[Any]]) -> tuple[list[list[Any]], int]:
     return rows, len(text)
 
 
-def rows_to_json_text(rows: list[Sequence[Any]]) -> tuple[list[list[Any]], str]:
+def rows_to_json_text(rows: list[Sequence[Any]], *, in_place: bool = False) -> tuple[list[list[Any]], str]:
     """JSON-safe rows as lists, and their JSON encoding (kept: a large result's response reuses it).
+    in_place: `rows` is the caller's to give up: each row becomes a list in it, one at a time (a result is not
+    held twice).
 
     Most results hold only values JSON takes as they are (ints, finite floats, text, NULL, and
     arrays of those): the C encoder proves that for the whole result in the pass that measures it,
@@ -75,7 +77,12 @@ def rows_to_json_text(rows: list[Sequence[Any]]) -> tuple[list[list[Any]], str]:
     """
     try:
         text = json_text(rows, allow_nan=False, default=_not_native)
-        return [list(row) for row in rows], text
+        if not in_place:
+            return [list(row) for row in rows], text
+        for i, row in enumerate(rows):
+            if type(row) is not list:
+                rows[i] = list(row)
+        return rows, text
     except (TypeError, ValueError):
         converted = [[value_to_json(value) for value in row] for row in rows]
         return converted, json_text(converted)

@@ -105,3 +105,18 @@ async def test_a_large_result_arrives_whole_and_valid_on_every_transport(large, 
     assert text.startswith("order_line_id\torder_id") and "3,000 rows" in text.splitlines()[-1]
     assert len(text.splitlines()) == 3002
     assert small.structured_content["rows"] == [[1]]
+
+
+@pytest.mark.parametrize("rows", [
+    [[i, -i // 3, i % 50, 12.5 + i % 13, 0.05, 1e-7, 10**20, 2.5e300] for i in range(300)], [[1]], [[1, 2], [3, 4]]])
+def test_a_table_of_numbers_reads_its_text_off_its_json(rows):
+    from mcp_bridge.render import _row_text, _rows_tsv
+
+    assert _rows_tsv(rows, json.dumps(rows, ensure_ascii=False)) == "\n".join(_row_text(r) for r in rows)
+
+
+@pytest.mark.parametrize("rows", [[[None, 1]], [[True]], [["x"]], [[[1, 2]]], [[{"a": 1}]], [[1, "2, 3"]]])
+def test_anything_but_numbers_takes_the_usual_way(rows):
+    from mcp_bridge.render import _rows_tsv
+
+    assert _rows_tsv(rows, json.dumps(rows, ensure_ascii=False)) is None
