@@ -74,19 +74,25 @@ class SQLite(Vendor):
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
         max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
     ) -> Iterator[CursorWrapper]:
-        # In-process, so no round trips: BEGIN, the pragma, the query, the pragma back, ROLLBACK.
+        # In-process, so no round trips: BEGIN, the pragma, the query, the pragma back, ROLLBACK. The transaction
+        # is begun and rolled back here rather than by atomic(): its savepoint and autocommit bookkeeping cost
+        # more than the rest of a small read, and own_transaction has made sure no atomic block is open.
         own_transaction(connection)
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        with connection.cursor() as cursor:
             raw = connection.connection  # the pragmas on the driver's connection: Django's wrappers add nothing here
-            raw.execute("PRAGMA query_only = ON")
-            _set_deadline(raw, timeout)
+            cursor.execute("BEGIN")
             try:
-                cursor.execute(sql, params)  # the driver runs one statement; None: no placeholders
-                yield cursor
+                raw.execute("PRAGMA query_only = ON")
+                _set_deadline(raw, timeout)
+                try:
+                    cursor.execute(sql, params)  # the driver runs one statement; None: no placeholders
+                    yield cursor
+                finally:
+                    raw.set_progress_handler(None, 0)
+                    raw.execute("PRAGMA query_only = OFF")
             finally:
-                raw.set_progress_handler(None, 0)
-                raw.execute("PRAGMA query_only = OFF")
-                transaction.set_rollback(True, using=connection.alias)
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
 
     @contextmanager
     def write_run(
