@@ -5,7 +5,20 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+from tests.services import require
 from tests.targets import target_params
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires(service): tests.services.require(service) before the test's fixtures")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`@pytest.mark.requires("redis")`: fail in CI, skip elsewhere, before any fixture starts a server."""
+    for mark in item.iter_markers("requires"):
+        for service in mark.args:
+            require(service)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from django.db import connections
 
 import mcpsite.health
 import sqltools.login
-from tests.live import free_port  # nothing listens there once the probe socket is closed
+from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 
 # The healthy case probes the test copy of the target; the unreachable target is an alias added for one
 # test, which Django's test-case isolation would refuse, so those tests open the blocker themselves.

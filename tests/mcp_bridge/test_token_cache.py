@@ -8,7 +8,6 @@ import secrets
 
 import httpx2
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -16,9 +15,9 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from mcp_bridge import tokens
 from mcp_bridge.threads import in_thread
-from tests.live import LiveServer
+from mcpsite.liveserver import LiveServer
 
-pytestmark = pytest.mark.skipif(not settings.SERVICES["redis"], reason="Redis is not listening on 127.0.0.1:6379")
+pytestmark = pytest.mark.requires("redis")
 REDIS_URL = "redis://127.0.0.1:6379/13"
 SHARED = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
 db = pytest.mark.django_db(transaction=True, databases="__all__")  # tests/conftest.py seeds every target alias

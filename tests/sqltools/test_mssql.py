@@ -6,7 +6,6 @@ that answers a script, it logs in, reads and writes in the batches we mean, time
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import environ
@@ -20,7 +19,7 @@ from sqltools.errors import QueryTimeout, TargetUnavailable
 from sqltools.query import query_read, query_run, target
 from sqltools.readonly import Kind, statement_parse
 from sqltools.vendors import VENDORS
-from tests.live import free_port  # nothing listens there once the probe socket is closed
+from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 from tests.sqltools.tds_responder import DROP, INT, NVARCHAR, SILENT, Rows, Rule, TdsResponder
 
 MSSQL = VENDORS["mssql"]
@@ -129,9 +128,7 @@ def _driver_alias(settings, *, port: int, python_driver: bool) -> str:
     return alias
 
 
-needs_freetds = pytest.mark.skipif(
-    not shutil.which("odbcinst") and not os.environ.get("CI"), reason="unixODBC/FreeTDS not installed (scripts/system-deps.sh)"
-)
+needs_freetds = pytest.mark.requires("freetds")
 
 
 @needs_freetds
