@@ -108,7 +108,8 @@ user, _ = get_user_model().objects.get_or_create(username={username!r})
 if "sql:write" in {scope!r}.split():
     user.user_permissions.add(Permission.objects.get(codename="write_sql"))
 app, _ = get_application_model().objects.get_or_create(name={client!r}, defaults=dict(
-    user=user, client_type="public", authorization_grant_type="authorization-code", redirect_uris="http://127.0.0.1/cb"))
+    user=user, client_type="public", authorization_grant_type="authorization-code",
+    redirect_uris="http://127.0.0.1/cb"))
 raw = token_issue(user=user, application=app, scope={scope!r}, expires_in=3600)
 if {resource!r}:
     issued = get_access_token_model().objects.filter(user=user, application=app).latest("pk")

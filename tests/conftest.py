@@ -64,6 +64,20 @@ def sqltools_config(settings):
     return apply
 
 
+# Every variable mcpsite.targetdb reads to build the target's DATABASES entry.
+TARGET_VARS = ["TARGET_DATABASE_URL", "MSSQL_HOST", "MSSQL_PORT", "MSSQL_USER", "MSSQL_PASSWORD", "MSSQL_DATABASE",
+               "MSSQL_DRIVER", "TrustServerCertificate", "Trusted_Connection", "Encrypt", "TARGET_CONN_MAX_AGE",
+               "MSSQL_PYTHON_DRIVER"]
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """None of the target's variables set (monkeypatch, returned, sets the ones a test wants)."""
+    for name in TARGET_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
 @pytest.fixture
 def alias_for(django_db_blocker):
     """alias_for(config, name=None) registers a database alias for this test only and returns its name.
