@@ -132,7 +132,7 @@ class LiveServer:
         }
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
-        self.log_path = var_dir / "server.log"
+        self.log_path = var_dir / f"server-{self.port}.log"  # servers may share a VAR_DIR (test_sse_relay)
 
     def start(self) -> LiveServer:
         """Put the product's migrated databases in VAR_DIR (unless there already), then serve()."""
