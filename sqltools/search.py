@@ -91,9 +91,12 @@ def fetch_run(*, id: str, alias: str | None = None, base_url: str = "") -> Fetch
     return FetchedRecord(id=id_, url=record_url(id_=id_, base_url=base_url), **record)
 
 
+RECORDS_PATH = "records/"  # the page sqltools.urls serves for a record id
+
+
 def record_url(*, id_: str, base_url: str = "") -> str:
     """Citations need a non-empty url: the public address when known, else a relative path."""
-    return f"{base_url.rstrip('/')}/records/{quote(id_, safe=':')}"
+    return f"{base_url.rstrip('/')}/{RECORDS_PATH}{quote(id_, safe=':')}"
 
 
 def table_id(ref: TableRef) -> str:
