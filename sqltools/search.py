@@ -33,7 +33,7 @@ from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, QueryRefused, TableNotFound
 from sqltools.governance import UNRESTRICTED, access_scope, current_access
 from sqltools.policy import catalog_cursor
-from sqltools.query import QueryResult, query_read, query_run, target
+from sqltools.query import QueryResult, query_read, query_run, row_cap, target
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _table_title(ref: TableRef, why: str = "") -> str:
 def _sample_hits(table: str, limit: int, alias: str | None) -> list[tuple[str, str]]:
     """One hit for the whole sample, then one per row when the table has a primary key (citable on its own)."""
     ref = table_resolve(table=table, alias=alias)
-    limit = max(1, min(limit, sqltools_settings().MAX_SAMPLE_ROWS))
+    limit = row_cap(max(1, limit), setting="MAX_SAMPLE_ROWS")  # search text asks loosely: 0 means one row
     result = table_sample(table=ref, limit=limit, alias=alias)
     whole = _cache_put(alias, sample_id(ref, limit), _sample_record(ref, limit, result))
     hits = [(sample_id(ref, limit), whole["title"])]
