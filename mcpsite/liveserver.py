@@ -103,7 +103,7 @@ _TOKEN_SCRIPT = """\
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from oauth2_provider.models import get_access_token_model, get_application_model
-from oauth_ext.tokens import token_issue
+from oauth_ext.grants import token_issue
 user, _ = get_user_model().objects.get_or_create(username={username!r})
 if "sql:write" in {scope!r}.split():
     user.user_permissions.add(Permission.objects.get(codename="write_sql"))

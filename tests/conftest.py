@@ -111,7 +111,7 @@ def access_token(django_user_model):
     own, and the raw value of an access token issued to them by the product's token_issue."""
     from oauth2_provider.models import get_application_model
 
-    from oauth_ext.tokens import token_issue
+    from oauth_ext.grants import token_issue
 
     def issue(*, username: str = "carol", scope: str = "sql:read", expires_in: int = 3600) -> str:
         user = django_user_model.objects.create_user(username=username)
