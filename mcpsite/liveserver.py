@@ -167,7 +167,7 @@ class LiveServer:
     def manage(self, *args: str) -> str:
         """`manage.py <args>` in the server's environment (its databases); its stdout."""
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=120, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
