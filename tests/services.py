@@ -14,8 +14,6 @@ import socket
 from pathlib import Path
 from typing import NoReturn
 
-import pytest
-
 IN_CI = os.environ.get("CI") == "true"
 E2E_BIN = Path(__file__).resolve().parent / "e2e" / "node_modules" / ".bin"
 CHROMIUM = "/usr/bin/chromium"
@@ -66,6 +64,8 @@ def require(service: str) -> None:
 
 def unavailable(reason: str) -> NoReturn:
     """What require() does when something is missing; for a test that found out itself (a refused login)."""
+    import pytest  # here, not above: tests/settings.py imports this module in memory_probe's measured process
+
     if IN_CI:
         pytest.fail(f"CI needs this: {reason}")
     pytest.skip(reason)
