@@ -36,7 +36,7 @@ from mcp_bridge.gate import BearerGate, buffer_body
 from mcp_bridge.sse_relay import SseRelay
 from mcp_bridge.verifier import DjangoTokenVerifier
 from mcp_bridge.tools import chatgpt_server, servers_describe, sql_server
-from oauth_ext.discovery import MCP_ENDPOINTS
+from oauth_ext.discovery import MCP_ENDPOINTS, public_url
 from sqltools.audit import audit_writer
 from sqltools.conf import sqltools_settings
 from sqltools.demo import demo_is_embedded
@@ -101,8 +101,8 @@ def transport_security() -> TransportSecuritySettings:
     allowed_hosts = hosts + [f"{h}:*" for h in hosts]
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("https", "http")]
     origins += [f"{o}:*" for o in origins]
-    if settings.PUBLIC_URL:
-        origins.append(settings.PUBLIC_URL)
+    if public_url():
+        origins.append(public_url())
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts,
                                      allowed_origins=origins + list(bridge_settings().ALLOWED_ORIGINS))
 
@@ -274,7 +274,7 @@ def _login_words(report: LoginReport | None, reasons: str) -> str:
 
 def _address_lines() -> list[str]:
     """Transports and URLs: PUBLIC_URL, else the HOST and PORT that `make run` and Compose pass to uvicorn."""
-    base = settings.PUBLIC_URL
+    base = public_url()
     if not base and os.environ.get("PORT"):
         host = os.environ.get("HOST", "127.0.0.1").replace("0.0.0.0", "127.0.0.1")
         base = f"http://{host}:{os.environ['PORT']}"
