@@ -7,6 +7,7 @@ import ssl
 import subprocess
 
 import pytest
+
 from mcpsite.liveserver import free_port
 from tests.deploy.deploy_harness import SECURITY_HEADERS, insecure_tls_context
 

@@ -24,8 +24,6 @@ from sqlglot import exp
 from sqltools.allowlists import FUNCTIONS
 from tests.services import unavailable
 
-
-
 # --- every dialect -------------------------------------------------------------------------------
 
 DANGEROUS = {

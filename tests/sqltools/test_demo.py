@@ -20,8 +20,8 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from sqltools.demo import MARKER, DemoRefused, demo_seed, demo_state
 from mcpsite.liveserver import ROOT
+from sqltools.demo import MARKER, DemoRefused, demo_seed, demo_state
 
 PG = django_settings.DATABASES.get("target_pg")
 needs_pg = pytest.mark.requires("postgresql")

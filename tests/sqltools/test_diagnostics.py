@@ -16,14 +16,14 @@ from django.db import DatabaseError, connections
 from sqlglot import exp
 
 import sqltools.login
+from mcp_bridge.app import startup_announce
+from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 from sqltools.checks import check_target_login
 from sqltools.diagnostics import connection_error_category, database_error_sentence
 from sqltools.errors import QueryFailed, TargetUnavailable
-from mcp_bridge.app import startup_announce
 from sqltools.login import LoginReport, login_privileges
 from sqltools.query import query_run, target
 from tests.targets import target_params
-from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 
 LOGIN = "diag_login_name"
 

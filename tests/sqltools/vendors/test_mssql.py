@@ -14,12 +14,12 @@ import sqlglot
 from django.db import connections, models
 from sqlglot import exp
 
+from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 from mcpsite.targetdb import target_database
 from sqltools.errors import QueryTimeout, TargetUnavailable
 from sqltools.query import query_read, query_run, target
 from sqltools.readonly import Kind, statement_parse
 from sqltools.vendors import VENDORS
-from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 from tests.sqltools.tds_responder import DROP, INT, NVARCHAR, SILENT, Rows, Rule, TdsResponder
 
 MSSQL = VENDORS["mssql"]
