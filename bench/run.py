@@ -23,7 +23,7 @@ from bench.policy import POLICY_SETUP
 from bench.servers import Server, Target, bare, product, tree_cpu
 from bench.streams import raise_open_files, sse_streams
 from bench.throughput import throughput
-from tests.live import ROOT
+from mcpsite.liveserver import ROOT
 
 SELECT_1 = Call("select_1", "execute_sql", {"query": "SELECT 1"})
 SELECT_1_AGAIN = Call("select_1_attr", "execute_sql", {"query": "SELECT 1"})  # the attribution turns, apart from the main ones

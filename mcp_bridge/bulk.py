@@ -5,7 +5,7 @@ the per-version result check, the JSON-RPC envelope's model, json.dumps): for 10
 most of a call's CPU and memory. For a result of at least BULK_CHARS characters, mcp_bridge.render
 writes the text item and the structuredContent as JSON once (sqltools already encoded the rows to
 measure them) and hands the SDK a small placeholder result instead: a text item and a
-structuredContent object that each carry a random key. `splicing` wraps the ASGI `send` of every
+structuredContent object that each carry a random key. `Splicing` wraps the ASGI `send` of every
 MCP endpoint and replaces each placeholder in the response body (a JSON body or an SSE event) with
 its JSON, fixing Content-Length. Placeholders are made only while a request runs under `splicing`
 (a context variable says so), so a result built any other way is never a placeholder.
@@ -34,12 +34,12 @@ _FORGET_SECONDS = 300  # a placeholder whose response was never sent (the client
 
 
 def bulk_available() -> bool:
-    """This code runs for a request whose response passes through `splicing`."""
+    """This code runs for a request whose response passes through `Splicing`."""
     return _active.get()
 
 
 def placeholder_result(*, text_json: str, structured_json: str) -> CallToolResult:
-    """A result the SDK sends as is, whose text and structuredContent `splicing` replaces with these JSON texts."""
+    """A result the SDK sends as is, whose text and structuredContent `Splicing` replaces with these JSON texts."""
     key = secrets.token_hex(16)
     now = time.monotonic()
     if len(_pending) > 32:
@@ -58,10 +58,14 @@ def _splice(body: bytes) -> bytes:
     return _PLACEHOLDER.sub(replace, body)
 
 
-def splicing(app: ASGIApp) -> ASGIApp:
-    """`app` with its responses' placeholders replaced (see above)."""
+class Splicing:
+    """An ASGI app: `app` with its responses' placeholders replaced (see above). A class, not a function, so that
+    Starlette's Route serves it as an ASGI app."""
 
-    async def spliced(scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         held: Message | None = None
 
         async def splice_send(message: Message) -> None:
@@ -86,12 +90,8 @@ def splicing(app: ASGIApp) -> ASGIApp:
 
         token = _active.set(True)
         try:
-            await app(scope, receive, splice_send)
+            await self.app(scope, receive, splice_send)
         finally:
             _active.reset(token)
         if held is not None:  # a start without a body (not sent by the SDK, but pass it on)
             await send(held)
-
-    return spliced
-
-

@@ -12,7 +12,7 @@ from django.conf import settings
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.live import LiveServer, free_port
+from mcpsite.liveserver import LiveServer, free_port
 
 PG = settings.DATABASES.get("target_pg")
 SECRET = "Sup3r-secret-pw"
@@ -79,7 +79,7 @@ SENTENCES = {
 }
 
 
-@pytest.mark.skipif(PG is None, reason="PostgreSQL does not answer on 127.0.0.1:5432 (the categories are its errors)")
+@pytest.mark.requires("postgresql")  # the categories are its errors
 @pytest.mark.parametrize("category", list(SENTENCES))
 @pytest.mark.anyio
 async def test_every_failure_category_starts_the_server_and_says_so(category, silent_port, tmp_path, anyio_backend):
@@ -101,3 +101,17 @@ async def test_every_failure_category_starts_the_server_and_says_so(category, si
         assert SECRET not in log and SECRET not in result.content[0].text and SECRET not in health.text
     finally:
         server.stop()
+
+
+def test_the_insecure_development_flags_and_workers_without_redis_are_system_checks(settings, monkeypatch):
+    from django.core.management import call_command
+
+    from mcp_bridge.checks import check_bridge
+
+    assert check_bridge() == []
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "ALLOW_UNAUTH_TOOLS_CALL": True}
+    settings.REDIS_URL = ""
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    ids = [message.id for message in check_bridge()]
+    assert ids == ["mcp_bridge.W001", "mcp_bridge.W002"]
+    call_command("check")  # warnings: reported, the command still succeeds

@@ -14,7 +14,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_bridge import bulk
-from tests.live import LiveServer
+from mcpsite.liveserver import LiveServer
 
 LARGE = "SELECT * FROM order_lines ORDER BY order_line_id LIMIT 3000"
 
@@ -36,7 +36,7 @@ async def _spliced(body: bytes, headers: list[tuple[bytes, bytes]], more: list[b
     async def send(message):
         sent.append(message)
 
-    await bulk.splicing(app)({"type": "http"}, None, send)
+    await bulk.Splicing(app)({"type": "http"}, None, send)
     return sent
 
 
