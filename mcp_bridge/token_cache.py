@@ -41,8 +41,6 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
-import redis
-import redis.asyncio as aioredis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -61,6 +59,9 @@ from mcp_bridge.threads import in_thread
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    import redis
+    import redis.asyncio as aioredis
+
     from mcp_bridge.verifier import TokenInfo
 
 Lookup = Callable[[str], "TokenInfo | None"]  # a token's checksum -> its owner and grants, or None
@@ -240,6 +241,8 @@ def _announce(reader: _GenerationReader, generation: str) -> None:
 
 @functools.lru_cache(maxsize=4)
 def _sync_redis(url: str) -> redis.Redis:
+    import redis  # imported when used: management commands that change nothing need not load it
+
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
@@ -274,6 +277,8 @@ class _Watcher:
             await asyncio.sleep(1)
 
     async def _subscribed(self) -> None:
+        import redis.asyncio as aioredis
+
         client = aioredis.from_url(self.reader.url, socket_timeout=None, socket_connect_timeout=2,
                                    health_check_interval=0)
         self.pings.clear()
@@ -361,6 +366,8 @@ class _GenerationReader:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:  # a client's connections belong to the loop that made them
+            import redis.asyncio as aioredis
+
             client = self._clients[loop] = aioredis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
         try:
             return await self.read_or_raise(client)

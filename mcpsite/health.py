@@ -15,7 +15,6 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse
-from mcp_types.version import LATEST_HANDSHAKE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
 
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import TIMEOUT, connection_error_category, target_unavailable
@@ -93,6 +92,9 @@ async def _login_read_only(alias: str, reachable: bool) -> bool | None:
 
 async def health(request: HttpRequest) -> JsonResponse:
     conf = sqltools_settings()
+    from mcp_types.version import LATEST_HANDSHAKE_VERSION, SUPPORTED_PROTOCOL_VERSIONS  # the SDK's models: not
+    # loaded by every management command that imports the URLs
+
     target = await _probe_cached(conf.ALIAS)
     login_read_only = await _login_read_only(conf.ALIAS, target["reachable"])
     body = {

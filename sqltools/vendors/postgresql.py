@@ -12,8 +12,6 @@ from __future__ import annotations
 from contextlib import contextmanager, suppress
 from typing import Any, Iterator, Sequence
 
-import psycopg
-
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
@@ -84,7 +82,7 @@ class PostgreSQL(Vendor):
         )
         return dict(cursor.fetchall())
 
-    def connection_setup(self, raw: psycopg.Connection, *, max_value_bytes: int) -> None:
+    def connection_setup(self, raw: Any, *, max_value_bytes: int) -> None:
         # The guard reads a backslash in '…' as a plain character, as PostgreSQL does by default: pin it.
         raw.execute("SET standard_conforming_strings = on")
 
@@ -156,6 +154,8 @@ class PostgreSQL(Vendor):
         # A link that broke under a pipeline surfaces client-side ("consuming input failed: server closed
         # the connection unexpectedly"), with no SQLSTATE: the server said nothing.
         driver = error.__cause__ or error
+        import psycopg  # loaded by Django's backend whenever a PostgreSQL connection exists
+
         return isinstance(driver, psycopg.OperationalError) and driver.sqlstate is None
 
 
@@ -185,5 +185,7 @@ class _Batches:
 
 def _rollback(control: CursorWrapper) -> None:
     """ROLLBACK if a transaction is open (a broken connection is UNKNOWN: the ROLLBACK then fails, and closing it ends the transaction)."""
+    import psycopg
+
     if control.db.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         control.execute("ROLLBACK")
