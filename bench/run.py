@@ -64,6 +64,7 @@ class Plan:
     throughput_calls: int = 3000  # per round, SELECT 1 by lean clients, one worker against two
     throughput_clients: int = 10
     startups: int = 3  # server starts and manage.py commands timed for their CPU
+    catalog: bool = True  # list_tables, describe_table, get_table_sample (no bare counterpart, no target)
 
     @classmethod
     def quick(cls) -> Plan:
@@ -188,7 +189,7 @@ def _rows_10k(this: Run) -> None:
 
 def _scenarios(this: Run) -> None:
     this.log(f"execute_sql and the catalog tools, {this.plan.calls} calls per scenario")
-    for call in (SELECT_1, ROWS_100, *CATALOG):
+    for call in (SELECT_1, ROWS_100, *(CATALOG if this.plan.catalog else ())):
         for transport in TRANSPORTS:
             for clients in this.plan.concurrency:
                 names = ("bare", "product") if call.tool == "execute_sql" else ("product",)

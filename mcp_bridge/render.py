@@ -73,13 +73,27 @@ def json_result_fit(tool: str, data: dict[str, Any], bulk: bool = False) -> Call
 
 def _bulk_result(tool: str, data: QueryResult, budget: int) -> CallToolResult | None:
     """A large result's JSON written once, reusing the rows' JSON from sqltools (mcp_bridge.bulk); None when it
-    does not fit the budget whole (the usual path cuts it)."""
+    does not fit the budget whole (the usual path cuts it).
+
+    Once its text is written and the whole surely fits, the result's rows are let go: from there on only
+    JSON text is held, and the rows (the largest part of a big result in memory) are freed before it is built.
+    """
     structured = data.as_dict()
+    rows_json = data.rows_json
     head = json_text({k: v for k, v in structured.items() if k != "rows"})
-    structured_json = f'{head[:-1]}, "rows": {data.rows_json}}}'
-    text_json = json_text(render_text(tool, structured, data.rows_json))
-    if len(structured_json) + len(text_json) + _TEXT_ITEM_CHARS + ENVELOPE_CHARS > budget:
+    text = render_text(tool, structured, rows_json)
+    del structured
+    fixed = len(head) + len(rows_json) + _TEXT_ITEM_CHARS + ENVELOPE_CHARS + 16
+    if fixed + len(text) > budget:
         return None
+    if fixed + 6 * len(text) + 2 <= budget:  # fits whatever the escaping: the rows are no longer needed
+        data.rows, data.rows_json = [], None
+    text_json = json_text(text)
+    del text
+    if fixed + len(text_json) > budget:
+        return None
+    structured_json = f'{head[:-1]}, "rows": {rows_json}}}'
+    del rows_json
     return placeholder_result(text_json=text_json, structured_json=structured_json)
 
 
