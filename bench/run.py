@@ -249,7 +249,8 @@ def _throughput(this: Run) -> None:
                                              calls=plan.throughput_calls))
             rounds[name].append(r)
             this.log(f"  {name:<12} {r['calls_per_s']:8.1f}/s  server cpu {r['server_cpu_ms_per_call']:.3f} ms/call  "
-                     f"client cpu {r['client_cpu_ms_per_call']:.3f} ms/call  errors {r['errors']}")
+                     f"client cpu {r['client_cpu_ms_per_call']:.3f} ms/call  other jobs {r['other_jobs_cores']:.2f} cores  "
+                     f"errors {r['errors']}")
     this.extra["throughput"] = {name: rs for name, rs in rounds.items()}
 
 
