@@ -26,7 +26,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_bridge.conf import bridge_settings
 from mcp_bridge.gate import BearerGate, buffer_body, challenge_headers
@@ -40,6 +40,7 @@ from sqltools.errors import TargetUnavailable
 from sqltools.login import LoginReport, login_report_remembered
 from sqltools.query import target
 from sqltools.target import TargetInfo, target_info
+from telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,12 @@ class Transports:
                 sessions.append(session_id)
                 await self.relay.claim(session_id)
             send = self.relay.watch_stream(send, claim)
+        metrics.SSE_STREAMS.inc()
         try:
             async with self.sse.connect_sse(scope, receive, send) as (read_stream, write_stream):
                 await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
         finally:
+            metrics.SSE_STREAMS.dec()
             for session_id in sessions:
                 await self.relay.release(session_id)
 
@@ -140,7 +143,10 @@ class McpApplication:
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
         if scope["type"] == "http":
-            app = self.routes.get(scope["path"].rstrip("/") or "/")
+            route = scope["path"].rstrip("/") or "/"
+            app = self.routes.get(route)
+            if tracing.enabled():
+                return await _traced(app or self.django_app, route if app is not None else "django", scope, receive, send)
             if app is not None:
                 return await app(scope, receive, send)
         await self.django_app(scope, receive, send)
@@ -166,6 +172,10 @@ class McpApplication:
         for t in self.transports:
             servers_describe(t.server, info)  # now with the version the target told
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(metrics.worker_exit)  # this worker's live gauges stop counting
+            if tracing.configured() and not tracing.enabled():
+                tracing.tracing_start()
+                stack.callback(tracing.tracing_stop)
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in self.transports:
                 await stack.enter_async_context(t.streamable.run())
@@ -182,6 +192,20 @@ class McpApplication:
                 group.start_soon(self.relay.run, deliver)
                 yield
                 group.cancel_scope.cancel()
+
+
+async def _traced(app: ASGIApp, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """`app` in a span for the HTTP request, a child of the caller's trace if it sent a traceparent."""
+    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())}
+    attributes = {"http.request.method": scope["method"], "http.route": route}
+    with tracing.span(f"{scope['method']} {route}", attributes, kind="SERVER",
+                      context=tracing.context_from_headers(headers)) as span:
+        async def status_seen(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                span.set_attribute("http.response.status_code", message["status"])
+            await send(message)
+
+        await app(scope, receive, status_seen)
 
 
 class _SseEndpoint:
@@ -237,8 +261,10 @@ def startup_announce() -> TargetInfo:
         target(conf.ALIAS)  # connects, or TargetUnavailable with its category
         report, problem = login_report_remembered(conf.ALIAS), None
         info = target_info(alias=conf.ALIAS)
+        metrics.TARGET_UP.set(1)
     except TargetUnavailable as error:  # its details are already logged under the reference it names
         problem, info = str(error), target_info(alias=conf.ALIAS, connect=False)
+        metrics.TARGET_UP.set(0)
     except Exception as error:  # a diagnosis must not keep the server from starting
         problem, info = f"not checked ({type(error).__name__}: {error})", target_info(alias=conf.ALIAS, connect=False)
     finally:

@@ -27,6 +27,7 @@ from oauth_ext.scopes import SCOPE_READ, SCOPE_WRITE
 from sqltools.conf import sqltools_settings
 from sqltools.errors import SqlToolError
 from sqltools.policy import write_needed
+from telemetry.metrics import auth_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -67,22 +68,26 @@ class BearerGate:
             return await self.app(scope, receive, send)
         body, receive = await buffer_body(scope, receive)
         if body is _TOO_LARGE:
+            auth_refusal(413, "body_too_large")
             return await send_json(send, 413, _rpc_error(-32600, "The request body is too large."))
         headers = Headers(scope=scope)
         token = _bearer(headers)
         access = await self.verifier.verify_token(token) if token else None
+        reason = "invalid_token" if token else "missing_token"
         if access is not None and not _issued_for_us(access, base=request_base_url(scope, headers)):
             logger.info("bearer token refused: issued for %s, not this server", (access.claims or {}).get("resources"))
-            access = None
+            access, reason = None, "other_resource"
         if access is None:
             if self._anonymous_allowed(scope, body):
                 return await self.app(scope, receive, send)
+            auth_refusal(401, reason)
             error = "invalid_token" if token else None
             return await send_json(send, 401, {"error": error or "invalid_request", "error_description":
                                                "A valid bearer token is required."},
                                    challenge_headers(scope, self.resource_path, error=error))
         needed = _scope_needed(body)
         if not needed <= set(access.scopes):
+            auth_refusal(403, "insufficient_scope")
             return await send_json(send, 403, {"error": "insufficient_scope", "error_description":
                                                f"This request needs the scope {' '.join(sorted(needed))}."},
                                    challenge_headers(scope, self.resource_path, error="insufficient_scope",

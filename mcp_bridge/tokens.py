@@ -43,6 +43,7 @@ from mcp_bridge.conf import bridge_settings
 from oauth_ext.access import user_is_blocked
 from oauth_ext.rights import scopes_allowed, user_may_connect
 from mcp_bridge.threads import in_thread
+from telemetry.metrics import TOKEN_CHECKS, labelled
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,16 @@ async def token_check_async(raw_token: str) -> TokenInfo | None:
 def _remembered(checksum: str, generation: str | None) -> TokenInfo | None:
     memo = _memos.get(checksum) if generation is not None else None
     if memo and memo.generation == generation and time.monotonic() < memo.until and time.time() < memo.info.expires_at:
+        _REMEMBERED.inc()
         return memo.info
     return None
 
 
+_REMEMBERED, _LOOKED_UP = labelled(TOKEN_CHECKS, "remembered"), labelled(TOKEN_CHECKS, "looked_up")
+
+
 def _lookup_and_remember(checksum: str, generation: str | None) -> TokenInfo | None:
+    _LOOKED_UP.inc()
     info = token_lookup(checksum=checksum)
     if generation is not None and info is not None:
         if len(_memos) >= _MAX_MEMOS:

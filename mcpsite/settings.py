@@ -176,6 +176,11 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
+# /metrics (Prometheus text, mcpsite/metrics.py): off unless METRICS_TOKEN is set (scrapers send it as a bearer
+# token) or METRICS_ALLOWED_IPS names addresses or networks admitted without it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = [a.strip() for a in env.list("METRICS_ALLOWED_IPS", default=[]) if a.strip()]
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
@@ -233,6 +238,9 @@ SQLTOOLS = {
     # Data policies (docs/governance.md): what users in no group with rules see, and whether superusers are bound.
     "DATA_POLICY_DEFAULT": env.str("DATA_POLICY_DEFAULT", default="allow_all"),
     "DATA_POLICY_SUPERUSER_EXEMPT": env.bool("DATA_POLICY_SUPERUSER_EXEMPT", default=False),
+    # Every statement sent to the target starts with a SQLCommenter tag: client, user id, tool, audit id.
+    "COMMENT_TAGS": env.bool("SQL_COMMENT_TAGS", default=True),
+    "COMMENT_USER_NAMES": env.bool("SQL_COMMENT_USER_NAMES", default=False),
 }
 
 # The MCP transports (mcp_bridge/conf.py). The two ALLOW_UNAUTH_* flags are the original

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import secrets
 import threading
 import time
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from django.utils import timezone
 from sqltools.conf import sqltools_settings
 from sqltools.connections import connections_refresh
 from sqltools.errors import SqlToolError
+from telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -34,26 +36,33 @@ class Actor:
 
 @dataclass
 class AuditRecord:
+    """What the block tells the entry (rows), and what the entry will say: its audit id, known before any
+    statement runs (statement tags carry it), and how the call ended."""
+
     rows: int | None = None
+    audit_id: str = ""
+    outcome: str = "ok"
+    rule: str = ""
 
 
 @contextmanager
 def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
     """Time the block and write one AuditEntry, whatever the outcome; re-raise errors."""
-    record = AuditRecord()
+    record = AuditRecord(audit_id=secrets.token_hex(8))
     started = time.perf_counter()
-    outcome, message, rule = "ok", "", ""
+    message = ""
     try:
         yield record
     except SqlToolError as error:
-        outcome, message, rule = error.code, error.message, error.rule
+        record.outcome, message, record.rule = error.code, error.message, error.rule
         raise
     except Exception as error:
-        outcome, message = "error", f"{type(error).__name__}: {error}"
+        record.outcome, message = "error", f"{type(error).__name__}: {error}"
         raise
     finally:
-        _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=outcome,
-               message=message, rule=rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000)
+        _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=record.outcome,
+               message=message, rule=record.rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000,
+               audit_id=record.audit_id)
 
 
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:
@@ -77,6 +86,7 @@ def _save(entries: list[dict[str, Any]]) -> None:
             for entry in entries:
                 _save([entry])
             return
+        metrics.AUDIT_FAILURES.inc()
         logger.exception("could not write the audit entry for %s: %s", entries[0]["tool"], _describe(entries[0]))
 
 
@@ -193,6 +203,7 @@ class AuditWriter:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+        metrics.AUDIT_QUEUE.set(self._queue.qsize())  # what waits behind this batch, once per batch
         return batch
 
 

@@ -30,6 +30,9 @@ class SqlToolsSettings:
     MAX_AFFECTED_ROWS: int = 1000
     DATA_POLICY_DEFAULT: str = "allow_all"
     DATA_POLICY_SUPERUSER_EXEMPT: bool = False
+    # Statement tags (sqltools.tags): a SQLCommenter comment first in every statement; the user's name only if allowed.
+    COMMENT_TAGS: bool = True
+    COMMENT_USER_NAMES: bool = False
 
 
 _cached: SqlToolsSettings | None = None

@@ -6,6 +6,10 @@ catalog queries of the vendor table (through `catalog_cursor`, approved once per
 are constants). It returns a `Checked` statement, and the functions that run statements take
 only that (sqltools.query), so no text reaches a cursor without it. The guard's own session
 statements (SET TRANSACTION READ ONLY, timeouts, row caps) are fixed text in the vendor table.
+
+Every statement sent starts with the call's tag (sqltools.tags), which `statement_tag` proves on the
+target's dialect to lex as one closed comment and nothing else: what follows it is lexed from a clean
+start, exactly as the guard lexed the statement alone. `Checked.text` is the tagged statement.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ from sqltools.conf import sqltools_settings
 from sqltools.datapolicy import Catalog, Enforced, policy_enforce, policy_enforce_write
 from sqltools.errors import QueryRefused
 from sqltools.governance import Access, Rule
+from sqltools.lexing import CODE, COMMENT, server_parts
 from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
+from sqltools.tags import TAG_SHAPE, current_tag
 from sqltools.vendors import Vendor, vendor_for
+from sqltools.vendors.base import tagged
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,13 @@ class Checked:
     verb: str
     params: Sequence[Any] | None = None
     masks: tuple[tuple[int, Rule], ...] = ()
+    tag: str = ""  # the call's statement tag, proven on this dialect (statement_tag): every statement sent starts with it
+
+    @property
+    def text(self) -> str:
+        """The statement as the target receives it: the tag, then the checked statement (a vendor may wrap the
+        statement, never the tag: the tag stays first)."""
+        return self.tag + self.sql
 
 
 # The vendor table's catalog queries use a few functions no analyst needs (SQLite's pragma functions,
@@ -87,12 +101,29 @@ def statement_policy(
             raise QueryRefused(f"{verb} without WHERE would change every row; add a WHERE clause "
                                "(an operator can allow it with ALLOW_UNFILTERED_WRITES=true).")
     if not restricted:
-        return Checked(sql, statement.kind, verb, params)
+        return Checked(sql, statement.kind, verb, params, tag=statement_tag(dialect))
     if statement.kind is Kind.DDL:
         raise QueryRefused(f"Your data policy does not let you change the schema, and this is {verb}.",
                            rule="data policy: no DDL")
     enforced = _enforced(statement, sql, dialect, access, catalog, reach)
-    return Checked(enforced.sql, statement.kind, verb, None, enforced.masks)
+    return Checked(enforced.sql, statement.kind, verb, None, enforced.masks, statement_tag(dialect))
+
+
+def statement_tag(dialect: str) -> str:
+    """The current call's tag (sqltools.tags), once proven on `dialect`: one closed comment then a space, holding
+    only the characters a tag may hold. QueryRefused if not, which would be a bug of the server's."""
+    tag = current_tag()
+    if tag:
+        _tag_check(tag, dialect)
+    return tag
+
+
+@functools.lru_cache(maxsize=64)
+def _tag_check(tag: str, dialect: str) -> None:
+    end = len(tag) - 1
+    if not TAG_SHAPE.fullmatch(tag) or server_parts(sql=tag, dialect=dialect) != [(COMMENT, 0, end), (CODE, end, end + 1)]:
+        raise QueryRefused("The server's statement tag is not one plain comment, so nothing was run; this is a bug, "
+                           "please report it.")
 
 
 def _enforced(statement: Statement, sql: str, dialect: str, access: Access, catalog: Catalog, reach: Reach) -> Enforced:
@@ -177,7 +208,7 @@ def catalog_cursor(connection: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
 
         def checked_execute(sql: str, params: Sequence[Any] | None = None) -> Any:
             _catalog_statement(_as_sent(sql, params), dialect)
-            return execute(sql, params)
+            return execute(tagged(statement_tag(dialect), sql, params), params)
 
         cursor.execute = checked_execute
         yield cursor

@@ -19,6 +19,7 @@ from mcpsite.targetdb import target_database
 from sqltools.errors import QueryTimeout, TargetUnavailable
 from sqltools.query import query_read, query_run, target
 from sqltools.readonly import Kind, statement_parse
+from sqltools.tags import SERVER_TAG
 from sqltools.vendors import VENDORS
 from tests.live import free_port  # nothing listens there once the probe socket is closed
 from tests.sqltools.tds_responder import DROP, INT, NVARCHAR, SILENT, Rows, Rule, TdsResponder
@@ -195,7 +196,8 @@ def responder_alias(request, settings, responder, django_db_blocker, sqltools_co
 
 
 def _sent_since(responder: TdsResponder, start: int) -> list[str]:
-    return [text for kind, text in responder.requests[start:] if kind != "attention"]
+    """What went since `start`, each without the statement tag it starts with (tests/sqltools/test_tags.py)."""
+    return [text.removeprefix(SERVER_TAG) for kind, text in responder.requests[start:] if kind != "attention"]
 
 
 @needs_freetds
