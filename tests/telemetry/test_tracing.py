@@ -1,0 +1,78 @@
+"""Traces, captured with the OpenTelemetry SDK's in-memory exporter: one tool call is one trace, from the HTTP
+request through the MCP method (the mcp SDK's own span) and the tool call to each statement, with the audit id."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx2
+import pytest
+from django.core.asgi import get_asgi_application
+
+from mcp_bridge.app import McpApplication
+from sqltools.models import AuditEntry
+from telemetry import tracing
+
+pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def exporter():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.tracing_start(provider)
+    yield exporter
+    tracing.tracing_stop()
+
+
+async def test_one_tool_call_is_one_trace_down_to_its_statements(exporter, settings):
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "ALLOW_UNAUTH_TOOLS_CALL": True}
+    app = McpApplication(get_asgi_application())
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # the client's own trace
+    async with app._running():
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://localhost") as client:
+            exporter.clear()
+            response = await client.post("/mcp", headers={
+                "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25",
+                "traceparent": caller}, json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                    "name": "execute_sql", "arguments": {"query": "SELECT 42 AS answer"}}})
+    assert response.json()["result"]["structuredContent"]["rows"] == [[42]]
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    http, method, tool, statement = (spans[name] for name in ("POST /mcp", "tools/call execute_sql", "tool execute_sql",
+                                                              "db SELECT"))
+    assert {span.context.trace_id for span in spans.values()} == {0x0AF7651916CD43DD8448EB211C80319C}
+    assert http.parent.span_id == 0xB7AD6B7169203331 and http.attributes["http.response.status_code"] == 200
+    assert method.parent.span_id == http.context.span_id
+    assert tool.parent.span_id == method.context.span_id
+    assert statement.parent.span_id == tool.context.span_id
+    audit_id = tool.attributes["mcp.audit_id"]
+    assert statement.attributes["mcp.audit_id"] == audit_id and statement.attributes["db.system"] == "sqlite"
+    assert "SELECT 42" not in str(dict(statement.attributes))  # no SQL text in a span
+    entry = await AuditEntry.objects.aget(audit_id=audit_id)
+    assert entry.tool == "execute_sql" and entry.sql == "SELECT 42 AS answer"
+
+
+def test_without_an_otlp_endpoint_the_sdk_is_never_imported():
+    """Startup cost: a server without tracing loads neither the OpenTelemetry SDK's tracing nor an exporter.
+
+    (redis-py 8 imports opentelemetry.sdk.metrics by itself whenever the SDK is installed: its own choice.)"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    code = ("import django, sys; django.setup(); import mcpsite.asgi; print(sorted(m for m in sys.modules "
+            "if m.startswith(('opentelemetry.sdk.trace', 'opentelemetry.exporter'))))")
+    done = subprocess.run([sys.executable, "-c", code], env={**env, "DJANGO_SETTINGS_MODULE": "mcpsite.settings"},
+                          capture_output=True, text=True, timeout=60, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                              os.path.abspath(__file__)))))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
