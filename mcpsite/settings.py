@@ -8,6 +8,7 @@ PUBLIC_URL, and turns on the HTTPS-only settings that `manage.py check --deploy`
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -180,6 +181,11 @@ if PRODUCTION:
 # token) or METRICS_ALLOWED_IPS names addresses or networks admitted without it.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = [a.strip() for a in env.list("METRICS_ALLOWED_IPS", default=[]) if a.strip()]
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or network (10.0.0.5, 10.0.0.0/8).")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
