@@ -11,6 +11,7 @@ statement carries it (sqltools.policy.statement_tag), and the user's SQL follows
 
 from __future__ import annotations
 
+import functools
 import re
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,9 +39,23 @@ _current: ContextVar[CallTag | None] = ContextVar("sqltools_call_tag", default=N
 
 
 def tag_render(fields: dict[str, str]) -> str:
-    """`/*key='value',…*/ ` (SQLCommenter: keys sorted, both URL-encoded; then a space), '' for no fields."""
-    pairs = [f"{quote(key, safe='')}='{quote(value, safe='')}'" for key, value in sorted(fields.items()) if value]
+    """`/*key='value',…*/ ` (SQLCommenter: keys sorted, values URL-encoded; then a space), '' for no fields.
+    Keys are the server's own names, letters and underscores, which encode as themselves."""
+    pairs = [f"{key}='{_encoded(value)}'" for key, value in sorted(fields.items()) if value]  # keys: [a-z_]
     return f"/*{','.join(pairs)}*/ " if pairs else ""
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what URL-encoding leaves as it is
+
+
+def _encoded(value: str) -> str:
+    """URL-encoded (RFC 3986, every reserved character): ids and tool names as they are, others remembered."""
+    return value if _UNRESERVED.fullmatch(value) else _quoted(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _quoted(value: str) -> str:  # client and user names: a few per deployment
+    return quote(value, safe="")
 
 
 @contextmanager

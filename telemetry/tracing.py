@@ -65,7 +65,7 @@ def span(name: str, attributes: Mapping[str, Any] | None = None, *, kind: str = 
          context: Any = None) -> ContextManager[Any]:
     """A span under the current one (or `context`), or nothing when tracing is off."""
     if _tracer is None:
-        return nullcontext()
+        return _NOTHING
     from opentelemetry.trace import SpanKind
 
     return _tracer.start_as_current_span(name, attributes=dict(attributes or {}), kind=getattr(SpanKind, kind),
@@ -81,12 +81,16 @@ def context_current() -> Any:
     return context.get_current()
 
 
-@contextmanager
-def context_attached(ctx: Any) -> Iterator[None]:
+def context_attached(ctx: Any) -> ContextManager[None]:
     """Make `ctx` (from context_current, maybe in another thread) the current trace context within the block."""
-    if ctx is None:
-        yield
-        return
+    return _NOTHING if ctx is None else _attached(ctx)
+
+
+_NOTHING = nullcontext()  # reusable: it holds no state
+
+
+@contextmanager
+def _attached(ctx: Any) -> Iterator[None]:
     from opentelemetry import context
 
     token = context.attach(ctx)

@@ -48,7 +48,8 @@ def test_prometheus_and_grafana_are_an_opt_in_profile(prod):
 def test_prometheus_scrapes_the_app_with_the_token_compose_gives_it(prod):
     config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
     (job,) = config["scrape_configs"]
-    assert job["static_configs"] == [{"targets": ["app:8008"]}] and job["metrics_path"] == "/metrics"
+    (discovery,) = job["dns_sd_configs"]  # each app container of `--scale app=N` is scraped on its own
+    assert discovery["names"] == ["app"] and discovery["port"] == 8008 and job["metrics_path"] == "/metrics"
     assert "8008" in prod["services"]["app"]["expose"]
     assert job["authorization"]["credentials_file"] == "/run/secrets/metrics_token"  # where Compose puts the secret
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in prod["services"]["prometheus"]["volumes"]}
