@@ -14,20 +14,19 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from mcp_bridge.gate import request_base_url
+from oauth_ext.discovery import request_base_url
 from mcp_bridge.render import json_result_fit, result_fit
 from mcp_bridge.schemas import DescribeOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread
 from oauth_ext.scopes import SCOPE_WRITE
-from sqltools.audit import Actor, AuditRecord, audit_call
+from sqltools.audit import Actor, AuditRecord, tool_call
 from sqltools.catalog import table_describe, table_sample, tables_list, unknown_name_hint
 from sqltools.conf import sqltools_settings
 from sqltools.errors import QueryFailed, QueryRefused, SqlToolError
 from sqltools.hints import DIALECT_TIPS, dialect_hint
-from sqltools.governance import access_for_user_id, access_scope
 from sqltools.query import QueryResult, query_run
 from sqltools.search import fetch_run, search_run
-from sqltools.tags import CallTag, call_tag_scope
+from sqltools.tags import CallTag, current_call
 from sqltools.target import TargetInfo, target_info
 from telemetry import metrics, tracing
 
@@ -67,11 +66,8 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
 
     def audited() -> CallToolResult:
         with tracing.context_attached(parent), \
-                audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as seen.record, \
-                tracing.span(f"tool {tool}", {"mcp.tool": tool, "mcp.audit_id": seen.record.audit_id}), \
-                call_tag_scope(client=actor.client_name, user_id=actor.user_id, username=actor.username, tool=tool,
-                               audit_id=seen.record.audit_id, traceparent=tracing.traceparent()) as seen.call, \
-                access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name)):
+                tool_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as seen.record:
+            seen.call = current_call()
             data = work()
             result = shape(tool, data)  # may leave rows out to fit: the audit counts what was sent
             record, seen.truncated = seen.record, _truncated(data)

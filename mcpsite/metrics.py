@@ -2,7 +2,7 @@
 
 Off (404) unless METRICS_TOKEN or METRICS_ALLOWED_IPS is set. A request needs `Authorization: Bearer
 <METRICS_TOKEN>` (compared in constant time) or an address in METRICS_ALLOWED_IPS, which is read the
-way every other address check of the server reads it (oauth_ext.ratelimit.client_address: the hop
+way every other address check of the server reads it (oauth_ext.discovery.client_address: the hop
 our trusted proxy appended, else the peer).
 """
 
@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from oauth_ext.ratelimit import client_address
+from oauth_ext.discovery import client_address
 from telemetry.metrics import metrics_exposition
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,9 @@ from django.utils import timezone
 from sqltools.conf import sqltools_settings
 from sqltools.connections import connections_refresh
 from sqltools.errors import SqlToolError
-from telemetry import metrics
+from sqltools.governance import access_for_user_id, access_scope
+from sqltools.tags import call_tag_scope
+from telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,21 @@ def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict
         _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=record.outcome,
                message=message, rule=record.rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000,
                audit_id=record.audit_id)
+
+
+@contextmanager
+def tool_call(*, tool: str, actor: Actor, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
+    """One tool call made as `actor`: audited (audit_call) under the caller's data policies (sqltools.governance).
+
+    Every tool path runs its work inside this: the MCP tools and the /records/ page alike. Its statements
+    carry the call's tag (sqltools.tags) with the audit id, which a trace span of the call holds too.
+    """
+    with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record, \
+            tracing.span(f"tool {tool}", {"mcp.tool": tool, "mcp.audit_id": record.audit_id}), \
+            call_tag_scope(client=actor.client_name, user_id=actor.user_id, username=actor.username, tool=tool,
+                           audit_id=record.audit_id, traceparent=tracing.traceparent()), \
+            access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name)):
+        yield record
 
 
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:

@@ -93,7 +93,7 @@ def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None
         connection, vendor = target(alias)
         checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
                                    access=access, catalog=catalog_view(connection, vendor))
-        cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
+        cap = row_cap(max_rows)
         if checked.kind is Kind.READ:
             result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap,
                                 checked=checked)
@@ -221,13 +221,19 @@ def _within(rows: list[list[Any]], budget: int) -> list[list[Any]]:
     return rows
 
 
-def _cap(requested: int | None, configured: int) -> int:
-    """The row cap of a call: the configured maximum, or less when the caller asks for less (never below 1)."""
+def row_cap(requested: object, *, setting: str = "MAX_ROWS") -> int:
+    """The row cap of a call: the setting's maximum (MAX_ROWS or MAX_SAMPLE_ROWS), or less when the caller asks
+    for less; a limit under 1, or not a whole number, is refused with the range."""
+    configured = getattr(sqltools_settings(), setting)
     if requested is None:
         return configured
-    if int(requested) < 1:
-        raise InvalidArgument(f"The row limit must be at least 1; {requested} was given.")
-    return min(int(requested), configured)
+    try:
+        value = int(requested)
+    except (TypeError, ValueError):
+        raise InvalidArgument("limit must be a whole number.") from None
+    if value < 1:
+        raise InvalidArgument(f"limit must be at least 1 (and at most {configured}, {setting}); {requested} was given.")
+    return min(value, configured)
 
 
 @contextmanager

@@ -62,7 +62,7 @@ for _event in OAUTH_EVENT_NAMES:  # every series exists from the start, so a rat
     labelled(OAUTH_EVENTS, _event)
 for _result in ("remembered", "looked_up"):
     labelled(TOKEN_CHECKS, _result)
-for _status, _reason in (("401", "missing_token"), ("401", "invalid_token"), ("401", "other_resource"),
+for _status, _reason in (("401", "missing_token"), ("401", "invalid_token"),
                          ("403", "insufficient_scope"), ("413", "body_too_large")):
     labelled(AUTH_REFUSALS, _status, _reason)
 
