@@ -185,7 +185,8 @@ for _entry in METRICS_ALLOWED_IPS:
     try:
         ipaddress.ip_network(_entry, strict=False)
     except ValueError:
-        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or network (10.0.0.5, 10.0.0.0/8).")
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or network (10.0.0.5, 10.0.0.0/8).")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {

@@ -47,7 +47,7 @@ class Checked:
     verb: str
     params: Sequence[Any] | None = None
     masks: tuple[tuple[int, Rule], ...] = ()
-    tag: str = ""  # the call's statement tag, proven on this dialect (statement_tag): every statement sent starts with it
+    tag: str = ""  # the call's statement tag, proven on this dialect (statement_tag): every statement starts with it
 
     @property
     def text(self) -> str:
@@ -121,7 +121,8 @@ def statement_tag(dialect: str) -> str:
 @functools.lru_cache(maxsize=64)
 def _tag_check(tag: str, dialect: str) -> None:
     end = len(tag) - 1
-    if not TAG_SHAPE.fullmatch(tag) or server_parts(sql=tag, dialect=dialect) != [(COMMENT, 0, end), (CODE, end, end + 1)]:
+    one_comment = [(COMMENT, 0, end), (CODE, end, end + 1)]
+    if not TAG_SHAPE.fullmatch(tag) or server_parts(sql=tag, dialect=dialect) != one_comment:
         raise QueryRefused("The server's statement tag is not one plain comment, so nothing was run; this is a bug, "
                            "please report it.")
 

@@ -172,7 +172,8 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked,
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     started = time.perf_counter()
     with statement_span(vendor, checked), _database_errors(vendor, timeout, connection), \
-            vendor.write_run(connection, sql=checked.sql, timeout=timeout, identity=_identity(), tag=checked.tag) as writer:
+            vendor.write_run(connection, sql=checked.sql, timeout=timeout, identity=_identity(),
+                             tag=checked.tag) as writer:
         affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
         cap = sqltools_settings().MAX_AFFECTED_ROWS
         if affected is not None and affected > cap:  # raised inside the write: it rolls back

@@ -14,8 +14,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _ROWS = (0, 1, 10, 100, 1000, 10_000, 100_000)
@@ -36,13 +44,15 @@ SSE_STREAMS = Gauge("mcp_sse_streams_open", "Legacy SSE streams open.", multipro
 THREADS_BUSY = Gauge("mcp_worker_threads_busy", "Worker threads running a tool call or a token lookup.",
                      multiprocess_mode="livesum")
 THREADS = Gauge("mcp_worker_threads", "Worker threads (MCP_WORKER_THREADS per process).", multiprocess_mode="livesum")
-AUDIT_QUEUE = Gauge("mcp_audit_queue_depth", "Audit entries waiting for the writer thread.", multiprocess_mode="livesum")
+AUDIT_QUEUE = Gauge("mcp_audit_queue_depth", "Audit entries waiting for the writer thread.",
+                    multiprocess_mode="livesum")
 AUDIT_FAILURES = Counter("mcp_audit_write_failures_total", "Audit entries that could not be written (logged in full).")
 TARGET_UP = Gauge("mcp_target_up", "Whether the SQL target answered its last probe or call (1) or not (0).",
                   multiprocess_mode="livemostrecent")
 
 # The outcomes a tool call can have (sqltools.errors' codes, grouped for an operator).
-OUTCOMES = {"ok": "ok", "refused": "refused_guard", "refused_policy": "refused_policy", "invalid_argument": "invalid", "not_found": "invalid",
+OUTCOMES = {"ok": "ok", "refused": "refused_guard", "refused_policy": "refused_policy",
+            "invalid_argument": "invalid", "not_found": "invalid",
             "timeout": "timeout", "query_error": "db_error", "unavailable": "unavailable", "error": "error"}
 OAUTH_EVENT_NAMES = ("registered", "registration_refused", "authorization_granted", "authorization_denied",
                      "token_issued", "token_refreshed", "token_revoked")

@@ -46,8 +46,8 @@ def tracing_start(provider: Any = None) -> None:
         resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "mcp-sql-server")})
         provider = TracerProvider(resource=resource)
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        logger.info("OpenTelemetry traces are exported over OTLP to %s",
-                    os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        logger.info("OpenTelemetry traces are exported over OTLP to %s", endpoint)
     trace.set_tracer_provider(provider)  # global: the mcp SDK's own spans (the MCP method) use it
     _provider = provider
     _tracer = provider.get_tracer("mcp-sql-server")

@@ -97,8 +97,8 @@ class MySQL(Vendor):
                 yield streaming
                 return
             with connection.cursor() as cursor:
-                cursor.execute(f"{tag}SET SESSION transaction_read_only = 1, max_execution_time = {int(timeout * 1000)}, "
-                               f"sql_select_limit = {limit}")
+                cursor.execute(f"{tag}SET SESSION transaction_read_only = 1, "
+                               f"max_execution_time = {int(timeout * 1000)}, sql_select_limit = {limit}")
                 # The result is read to its end (closed) first: the connection is busy until then.
                 with ended_by(lambda: (_close_quietly(streaming), cursor.execute(tag + _MYSQL_RESET))):
                     streaming.execute(tagged(tag, sql, params), params)

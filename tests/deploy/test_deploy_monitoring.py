@@ -74,7 +74,8 @@ def _queries() -> list[str]:
 
 def test_the_dashboard_shows_calls_errors_latency_refusals_and_oauth_from_exported_metrics():
     dashboard = json.loads(DASHBOARD.read_text())
-    uid = yaml.safe_load((MONITORING / "grafana/provisioning/datasources/prometheus.yml").read_text())["datasources"][0]["uid"]
+    sources = yaml.safe_load((MONITORING / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    uid = sources["datasources"][0]["uid"]
     assert {panel["datasource"]["uid"] for panel in dashboard["panels"]} == {uid}
     titles = " ".join(panel["title"] for panel in dashboard["panels"]).lower()
     for shown in ("tool calls", "error", "latency", "refusals", "oauth"):

@@ -46,8 +46,9 @@ def called(metered) -> LiveServer:
 
 
 def _call(server: LiveServer, headers: dict[str, str], sql: str) -> dict:
-    response = httpx2.post(f"{server.base_url}/mcp", headers=headers, timeout=30, json={
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": sql}}})
+    call = {"name": "execute_sql", "arguments": {"query": sql}}
+    response = httpx2.post(f"{server.base_url}/mcp", headers=headers, timeout=30,
+                           json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call})
     assert response.status_code == 200, response.text
     return response.json()
 

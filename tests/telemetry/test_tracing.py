@@ -14,6 +14,7 @@ from django.core.asgi import get_asgi_application
 from mcp_bridge.app import McpApplication
 from sqltools.models import AuditEntry
 from telemetry import tracing
+from tests.live import ROOT
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -72,7 +73,6 @@ def test_without_an_otlp_endpoint_the_sdk_is_never_imported():
     code = ("import django, sys; django.setup(); import mcpsite.asgi; print(sorted(m for m in sys.modules "
             "if m.startswith(('opentelemetry.sdk.trace', 'opentelemetry.exporter'))))")
     done = subprocess.run([sys.executable, "-c", code], env={**env, "DJANGO_SETTINGS_MODULE": "mcpsite.settings"},
-                          capture_output=True, text=True, timeout=60, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
-                              os.path.abspath(__file__)))))
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
