@@ -26,9 +26,8 @@ def main() -> None:
     from mcp_bridge.tools import _Seen
     from sqltools.audit import AuditRecord
     from sqltools.policy import Checked, statement_tag
-    from sqltools.query import statement_span
     from sqltools.readonly import Kind
-    from sqltools.tags import call_tag_scope
+    from sqltools.tags import call_tag_scope, statement_timed
     from sqltools.vendors import VENDORS
     from telemetry import metrics, tracing
 
@@ -45,7 +44,7 @@ def main() -> None:
                     client="Claude", user_id=7, username="alice", tool="execute_sql", audit_id=seen.record.audit_id,
                     traceparent=tracing.traceparent()) as seen.call:
                 tag = statement_tag("postgres")
-                with statement_span(vendor, checked):
+                with statement_timed(system=vendor.name, operation=checked.verb):
                     [tag + text for text in ("BEGIN READ ONLY", "SELECT set_config", "DECLARE", "FETCH", "ROLLBACK")]
         metrics.THREADS_BUSY.dec()
         seen.record.rows = 1

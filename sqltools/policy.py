@@ -32,7 +32,7 @@ from sqltools.errors import QueryRefused
 from sqltools.governance import Access, Rule
 from sqltools.lexing import CODE, COMMENT, server_parts
 from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
-from sqltools.tags import TAG_SHAPE, current_tag
+from sqltools.tags import TAG_SHAPE, current_tag, statement_timed
 from sqltools.vendors import Vendor, vendor_for
 from sqltools.vendors.base import tagged
 
@@ -203,13 +203,15 @@ def write_needed(*, sql: str, alias: str | None = None) -> bool:
 @contextmanager
 def catalog_cursor(connection: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
     """A cursor whose every statement passes the policy first (the vendor table's catalog queries)."""
-    dialect = vendor_for(connection).dialect
+    vendor = vendor_for(connection)
+    dialect = vendor.dialect
     with connection.cursor() as cursor:
         execute = cursor.execute
 
         def checked_execute(sql: str, params: Sequence[Any] | None = None) -> Any:
             _catalog_statement(_as_sent(sql, params), dialect)
-            return execute(tagged(statement_tag(dialect), sql, params), params)
+            with statement_timed(system=vendor.name, operation="catalog"):
+                return execute(tagged(statement_tag(dialect), sql, params), params)
 
         cursor.execute = checked_execute
         yield cursor

@@ -18,11 +18,10 @@ from sqltools.errors import InvalidArgument, QueryFailed, QueryRefused, QueryTim
 from sqltools.governance import Access, access_scope, current_access, masked_row
 from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
-from sqltools.tags import current_call
+from sqltools.tags import statement_timed
 from sqltools.values import json_text, rows_to_json
 from sqltools.vendors import Vendor, vendor_for
 from sqltools.vendors.base import rows_per_fetch
-from telemetry import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +116,8 @@ def query_read(
     timeout, value_cap = conf.QUERY_TIMEOUT_SECONDS, conf.MAX_VALUE_BYTES
     started = time.perf_counter()
     sql = vendor.read_sql(sql, max_value_bytes=value_cap)
-    with statement_span(vendor, checked), _database_errors(vendor, timeout, connection), vendor.read_run(
+    with statement_timed(system=vendor.name, operation=checked.verb), \
+            _database_errors(vendor, timeout, connection), vendor.read_run(
         connection, sql=sql, params=params, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap,
         identity=_identity(), tag=checked.tag,
     ) as reader:
@@ -126,24 +126,6 @@ def query_read(
     if checked.masks:
         raw_rows = [masked_row(row, checked.masks) for row in raw_rows]
     return _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
-
-
-@contextmanager
-def statement_span(vendor: Vendor, checked: Checked) -> Iterator[None]:
-    """Count the statement's time for the call (its metrics), in a trace span when tracing is on: the vendor,
-    the verb and the audit id, never the SQL text."""
-    started = time.perf_counter()
-    call = current_call()
-    try:
-        if not tracing.enabled():
-            yield
-            return
-        with tracing.span(f"db {checked.verb}", {"db.system": vendor.name, "db.operation.name": checked.verb,
-                                                 "mcp.audit_id": call.audit_id if call else ""}):
-            yield
-    finally:
-        if call is not None:
-            call.db_seconds += time.perf_counter() - started
 
 
 def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
@@ -171,7 +153,7 @@ def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
 def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked, max_rows: int) -> QueryResult:
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     started = time.perf_counter()
-    with statement_span(vendor, checked), _database_errors(vendor, timeout, connection), \
+    with statement_timed(system=vendor.name, operation=checked.verb), _database_errors(vendor, timeout, connection), \
             vendor.write_run(connection, sql=checked.sql, timeout=timeout, identity=_identity(),
                              tag=checked.tag) as writer:
         affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None

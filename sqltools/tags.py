@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Iterator
 from urllib.parse import quote
 
 from sqltools.conf import sqltools_settings
+from telemetry import tracing
 
 # What a rendered tag may hold: the proof that the characters of a value cannot change the comment.
 TAG_SHAPE = re.compile(r"/\*(?:[a-z_]+='[A-Za-z0-9_.~%-]*'(?:,(?=[a-z]))?)*\*/ ")
@@ -89,3 +91,21 @@ def current_tag() -> str:
 
 def current_call() -> CallTag | None:
     return _current.get()
+
+
+@contextmanager
+def statement_timed(*, system: str, operation: str) -> Iterator[None]:
+    """Count a statement's time on the target for the call in progress (its metrics), in a trace span when
+    tracing is on: the database system, the operation and the audit id, never the SQL text."""
+    started = time.perf_counter()
+    call = _current.get()
+    try:
+        if not tracing.enabled():
+            yield
+            return
+        with tracing.span(f"db {operation}", {"db.system": system, "db.operation.name": operation,
+                                              "mcp.audit_id": call.audit_id if call else ""}):
+            yield
+    finally:
+        if call is not None:
+            call.db_seconds += time.perf_counter() - started
