@@ -3,9 +3,12 @@ request through the MCP method (the mcp SDK's own span) and the tool call to eac
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import httpx2
 import pytest
@@ -14,7 +17,7 @@ from django.core.asgi import get_asgi_application
 from mcp_bridge.app import McpApplication
 from sqltools.models import AuditEntry
 from telemetry import tracing
-from tests.live import ROOT
+from tests.live import ROOT, LiveServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -76,3 +79,55 @@ def test_without_an_otlp_endpoint_the_sdk_is_never_imported():
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP endpoint on loopback: keeps each export request's spans."""
+
+    received: list = []
+
+    def do_POST(self) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for resource in request.resource_spans:
+            service = {a.key: a.value.string_value for a in resource.resource.attributes}.get("service.name")
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    attributes = {a.key: a.value.string_value for a in span.attributes}
+                    self.received.append((self.path, service, span.name, attributes))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_server_with_an_otlp_endpoint_exports_its_spans_there(tmp_path):
+    """The standard variable is all it takes: a real uvicorn exports the call's spans over OTLP/HTTP."""
+    collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    server = LiveServer(tmp_path, env={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}",
+                                       "OTEL_BSP_SCHEDULE_DELAY": "100"}).start()
+    try:
+        headers = {"Authorization": f"Bearer {server.token()}", "Accept": "application/json, text/event-stream",
+                   "MCP-Protocol-Version": "2025-11-25"}
+        call = {"name": "execute_sql", "arguments": {"query": "SELECT 7 AS n"}}
+        response = httpx2.post(f"{server.base_url}/mcp", headers=headers, timeout=30,
+                               json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call})
+        assert response.json()["result"]["structuredContent"]["rows"] == [[7]]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(name == "db SELECT" for _, _, name, _ in _Collector.received):
+            time.sleep(0.1)
+    finally:
+        server.stop()
+        collector.shutdown()
+    names = {name for _, _, name, _ in _Collector.received}
+    assert {"POST /mcp", "tools/call execute_sql", "tool execute_sql", "db SELECT"} <= names, names
+    assert {path for path, *_ in _Collector.received} == {"/v1/traces"}
+    assert {service for _, service, *_ in _Collector.received} == {"mcp-sql-server"}
+    (tool,) = [attributes for _, _, name, attributes in _Collector.received if name == "tool execute_sql"]
+    assert len(tool["mcp.audit_id"]) == 16 and "OpenTelemetry traces are exported over OTLP" in server.log()
