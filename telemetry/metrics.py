@@ -25,6 +25,9 @@ from prometheus_client import (
     multiprocess,
 )
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # a command run beside the server (manage.py) may come first
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _ROWS = (0, 1, 10, 100, 1000, 10_000, 100_000)
 
