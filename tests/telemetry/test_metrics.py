@@ -13,7 +13,7 @@ import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live import LiveServer, free_port
+from mcpsite.liveserver import LiveServer, free_port
 
 METRICS_TOKEN = "metrics-test-token-0123456789"
 CALLS = 6

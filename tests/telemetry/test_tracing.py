@@ -15,9 +15,9 @@ import pytest
 from django.core.asgi import get_asgi_application
 
 from mcp_bridge.app import McpApplication
+from mcpsite.liveserver import ROOT, LiveServer
 from sqltools.models import AuditEntry
 from telemetry import tracing
-from tests.live import ROOT, LiveServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True, databases="__all__")]
 

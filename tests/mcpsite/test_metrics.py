@@ -9,7 +9,7 @@ import sys
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live import ROOT
+from mcpsite.liveserver import ROOT
 
 TOKEN = "t" * 40
 
