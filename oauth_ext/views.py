@@ -30,6 +30,7 @@ from oauth_ext.conf import oauth_ext_settings
 from oauth_ext.consent import consent_context, page_protect
 from oauth_ext.discovery import client_address, issuer_for_request, request_base_url
 from oauth_ext.errors import OAuthError, error_response
+from oauth_ext.grants import token_request_check
 from oauth_ext.ratelimit import rate_limit_hit
 from oauth_ext.registration import (
     client_metadata_check,
@@ -40,7 +41,6 @@ from oauth_ext.registration import (
 from oauth_ext.resources import resources_check
 from oauth_ext.rights import scopes_allowed, user_may_connect
 from oauth_ext.scopes import WRITE_SCOPES
-from oauth_ext.grants import token_request_check
 from telemetry.metrics import oauth_event
 
 

@@ -32,7 +32,10 @@ def connections_refresh() -> None:
     now = time.monotonic()
     for connection in connections.all(initialized_only=True):
         connection.close_if_unusable_or_obsolete()
-        if connection.connection is not None and now - getattr(connection, "_sqltools_used_at", float("-inf")) < RECENT_SECONDS:
+        if (
+            connection.connection is not None
+            and now - getattr(connection, "_sqltools_used_at", float("-inf")) < RECENT_SECONDS
+        ):
             connection.health_check_done = True
 
 

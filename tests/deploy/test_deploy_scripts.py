@@ -25,7 +25,8 @@ def test_shellcheck_is_clean(script):
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[str(path.relative_to(REPO)) for path in SCRIPTS])
 def test_scripts_are_executable(script):
-    # The official nginx image skips /docker-entrypoint.d scripts that are not executable (docker/*.sh are mounted there).
+    # The official nginx image skips /docker-entrypoint.d scripts that are not executable
+    # (docker/*.sh are mounted there).
     assert script.stat().st_mode & 0o111
 
 

@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from mcp_bridge.verifier import token_check
-from sqltools.target import database_label
 from oauth_ext.codes import code_redemption_record
 from oauth_ext.models import CodeRedemption
+from sqltools.target import database_label
 from tests.oauth_ext.oauth_testing import CLAUDE_REDIRECT, PASSWORD, OAuthHelper, Pkce, params_of, stored_token
 
 pytestmark = pytest.mark.django_db
