@@ -233,6 +233,12 @@ SQLTOOLS = {
     # Data policies (docs/governance.md): what users in no group with rules see, and whether superusers are bound.
     "DATA_POLICY_DEFAULT": env.str("DATA_POLICY_DEFAULT", default="allow_all"),
     "DATA_POLICY_SUPERUSER_EXEMPT": env.bool("DATA_POLICY_SUPERUSER_EXEMPT", default=False),
+    # A person approves on /approvals/<id> (docs/approvals.md): every write, and reads over the cost guard.
+    "WRITE_APPROVAL": env.str("WRITE_APPROVAL", default="off"),
+    "MAX_ESTIMATED_ROWS": env.int("MAX_ESTIMATED_ROWS", default=0),
+    "MAX_ESTIMATED_COST": env.float("MAX_ESTIMATED_COST", default=0),
+    "OVER_LIMIT": env.str("OVER_LIMIT", default="approve"),
+    "APPROVAL_TTL_SECONDS": env.int("APPROVAL_TTL_SECONDS", default=600),
 }
 
 # The MCP transports (mcp_bridge/conf.py). The two ALLOW_UNAUTH_* flags are the original

@@ -24,3 +24,9 @@ class SqlToolsConfig(AppConfig):
                 signal.connect(policies_changed, sender=model, dispatch_uid=f"sqltools.policies.{model._meta.label}")
         m2m_changed.connect(policies_changed, sender=get_user_model().groups.through,
                             dispatch_uid="sqltools.policies.groups")
+        from sqltools.approvals import limits_changed
+        from sqltools.models import GroupLimits
+
+        for signal in (post_save, post_delete):
+            signal.connect(limits_changed, sender=GroupLimits, dispatch_uid="sqltools.limits")
+        m2m_changed.connect(limits_changed, sender=get_user_model().groups.through, dispatch_uid="sqltools.limits.groups")

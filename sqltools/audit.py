@@ -56,6 +56,12 @@ def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict
                message=message, rule=rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000)
 
 
+def audit_event(*, tool: str, actor: Actor, sql: str, arguments: dict[str, Any], outcome: str, message: str) -> None:
+    """One AuditEntry for something that is not a tool call (a person approving or declining a statement)."""
+    _write(tool=tool, actor=actor, sql=sql, arguments=arguments, outcome=outcome, message=message, rule="",
+           rows=None, duration_ms=0.0)
+
+
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:
     if not sqltools_settings().AUDIT:
         return

@@ -17,6 +17,7 @@ import psycopg
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
+from sqltools.plans import Plan, postgresql_plan
 from sqltools.vendors.base import FETCH_BYTES, Vendor, ended_by, own_transaction
 
 # The start of the server's error when a row is over the cap: the wrapper casts this sentence to
@@ -145,6 +146,23 @@ class PostgreSQL(Vendor):
                     _rollback(control)
                 raise
             control.execute("COMMIT")
+
+    explain_prefix = "EXPLAIN (FORMAT JSON) "
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Any:
+        # One round trip, pipelined like a read: BEGIN READ ONLY, the timeout, the EXPLAIN (extended protocol:
+        # one statement), ROLLBACK. EXPLAIN without ANALYZE plans the statement and runs nothing of it.
+        own_transaction(connection)
+        with connection.cursor() as control, connection.cursor() as cursor:
+            with ended_by(lambda: _rollback(control)):
+                with connection.wrap_database_errors, connection.connection.pipeline():
+                    control.execute("BEGIN READ ONLY")
+                    control.execute(_SESSION_SQL, [f"{int(timeout * 1000)}ms", "", ""])
+                    cursor.execute(sql)
+                return cursor.fetchone()[0]
+
+    def plan_parse(self, raw: Any) -> Plan:
+        return postgresql_plan(raw)
 
     def is_timeout(self, error: BaseException) -> bool:
         return getattr(error.__cause__, "sqlstate", None) == "57014" or "statement timeout" in str(error)
