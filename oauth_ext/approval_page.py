@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from sqltools.target import database_label
 from oauth_ext.consent import page_protect
 from sqltools.approvals import ApprovalInvalid, approval_decide, approval_for_user, approval_problem
 from sqltools.target import database_label
