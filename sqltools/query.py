@@ -137,7 +137,7 @@ def plan_of(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked
                                explained=checked)
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     with _database_errors(vendor, timeout, connection):
-        raw = vendor.explain_run(connection, sql=explain.sql, timeout=timeout)
+        raw = vendor.explain_run(connection, sql=explain.sql, timeout=timeout, write=checked.kind is not Kind.READ)
     return vendor.plan_parse(raw)
 
 

@@ -88,9 +88,10 @@ class Vendor:
     # sqltools.policy admits an EXPLAIN only as this prefix and a statement it admitted.
     explain_prefix: str = ""
 
-    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Any:
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False) -> Any:
         """Send `sql` (explain_prefix and an admitted statement) and return the plan as the database gives it,
-        in a read-only transaction where the database has one, rolled back, with a timeout."""
+        in a read-only transaction where the database has one (MariaDB refuses the EXPLAIN of a `write` in one:
+        there it is an ordinary transaction), rolled back, with a timeout."""
         raise NotImplementedError
 
     def plan_parse(self, raw: Any) -> Any:

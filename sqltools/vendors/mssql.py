@@ -143,7 +143,7 @@ class MSSQL(Vendor):
         and returns its plan instead of running it."""
         return ["SET SHOWPLAN_XML ON", sql, "SET SHOWPLAN_XML OFF"]
 
-    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> str:
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False) -> str:
         # Three batches on one statement handle, then the connection is closed: a session whose SHOWPLAN
         # state is in doubt (an error between ON and OFF) is never used again.
         own_transaction(connection)

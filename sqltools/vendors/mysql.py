@@ -130,14 +130,14 @@ class MySQL(Vendor):
 
     explain_prefix = "EXPLAIN FORMAT=JSON "
 
-    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Any:
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False) -> Any:
         # A read-only transaction, rolled back. MariaDB may evaluate a constant subquery while it plans; the
         # statement passed the read guard, so that reads only. MariaDB bounds the time in the same round trip.
         own_transaction(connection)
         if connection.mysql_is_mariadb:
             sql = f"SET STATEMENT max_statement_time = {float(timeout):.3f} FOR {sql}"
         with connection.cursor() as cursor:
-            cursor.execute("START TRANSACTION READ ONLY")
+            cursor.execute("START TRANSACTION" if write else "START TRANSACTION READ ONLY")
             try:
                 cursor.execute(sql)
                 return cursor.fetchone()[0]

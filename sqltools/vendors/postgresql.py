@@ -149,7 +149,7 @@ class PostgreSQL(Vendor):
 
     explain_prefix = "EXPLAIN (FORMAT JSON) "
 
-    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> Any:
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False) -> Any:
         # One round trip, pipelined like a read: BEGIN READ ONLY, the timeout, the EXPLAIN (extended protocol:
         # one statement), ROLLBACK. EXPLAIN without ANALYZE plans the statement and runs nothing of it.
         own_transaction(connection)

@@ -104,7 +104,7 @@ class SQLite(Vendor):
 
     explain_prefix = "EXPLAIN QUERY PLAN "
 
-    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float) -> list[tuple]:
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False) -> list[tuple]:
         # Prepares the statement and describes it; query_only and the rollback hold even for a write's plan.
         own_transaction(connection)
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
