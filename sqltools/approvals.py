@@ -227,7 +227,7 @@ def approval_status(*, approval_id: Any) -> str | None:
 
 
 _LIMITS_SECONDS = 5.0
-_limits_memo: dict[int | None, tuple[float, Limits]] = {}
+_limits_memo: dict[int | None, tuple[float, Any, Limits]] = {}
 
 
 def limits_for(*, user_id: int | None) -> Limits:
@@ -235,10 +235,10 @@ def limits_for(*, user_id: int | None) -> Limits:
     groups, as rights are the union of a user's groups'), else the server's. Remembered for a few seconds."""
     from sqltools.models import GroupLimits
 
-    remembered = _limits_memo.get(user_id)
-    if remembered is not None and time.monotonic() - remembered[0] < _LIMITS_SECONDS:
-        return remembered[1]
     conf = sqltools_settings()
+    remembered = _limits_memo.get(user_id)
+    if remembered is not None and remembered[1] is conf and time.monotonic() - remembered[0] < _LIMITS_SECONDS:
+        return remembered[2]
     rows, cost, over = float(conf.MAX_ESTIMATED_ROWS), float(conf.MAX_ESTIMATED_COST), conf.OVER_LIMIT
     groups = list(GroupLimits.objects.filter(group__user=user_id)) if user_id is not None else []
     if groups:
@@ -249,7 +249,7 @@ def limits_for(*, user_id: int | None) -> Limits:
     limits = Limits(rows, cost, over)
     if len(_limits_memo) > 10_000:
         _limits_memo.clear()
-    _limits_memo[user_id] = (time.monotonic(), limits)
+    _limits_memo[user_id] = (time.monotonic(), conf, limits)
     return limits
 
 
