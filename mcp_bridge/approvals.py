@@ -53,10 +53,11 @@ def approval_text(error: ApprovalRequired, url: str) -> str:
     """Path 3: words an assistant can pass on in a chat."""
     approval = error.approval
     expires = approval.expires_at.strftime("%H:%M UTC")
-    return (f"{error.message} Please ask the user to open {url} (signed in to this server as "
-            f"{approval.user.get_username()}), check the statement and click Approve, then ask you to run it "
-            f"again: the same statement will then run once, without asking. The link expires at {expires}. "
-            "If the user clicks Decline, it will not run.")
+    minutes = max(1, round((approval.expires_at - approval.created_at).total_seconds() / 60))
+    return (f"{error.message} Ask the user to open {url} (signed in to this server as {error.username}), check "
+            "the statement and click Approve, and to tell you when that is done; then run the same statement again "
+            f"and it will run once, without asking. The link expires at {expires} (in {minutes} minutes). If the "
+            "user clicks Decline, it will not run.")
 
 
 def error_result(text: str) -> CallToolResult:
@@ -79,7 +80,8 @@ async def approval_ask(ctx: Context, error: ApprovalRequired,
     """The answer to a call whose statement waits for approval: paths 1, 2 or 3 (module docstring)."""
     approval = error.approval
     url = approval_url(ctx, approval.pk)
-    message = f"{error.message} Open the page, check the statement and click Approve or Decline."
+    message = (f"{error.message} Open the page, check the statement and click Approve or Decline; the call goes on "
+               "once you have decided.")
     if _modern(ctx) and _url_elicitation(ctx):
         request = ElicitRequest(params=ElicitRequestURLParams(message=message, url=url))
         return InputRequiredResult(input_requests={ELICITATION_KEY: request}, request_state=str(approval.pk))

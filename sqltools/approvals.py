@@ -32,9 +32,9 @@ class ApprovalRequired(SqlToolError):
 
     code = "approval_needed"
 
-    def __init__(self, message: str, *, approval: Any) -> None:
+    def __init__(self, message: str, *, approval: Any, username: str = "") -> None:
         super().__init__(message)
-        self.approval = approval
+        self.approval, self.username = approval, username
 
 
 class ApprovalInvalid(SqlToolError):
@@ -106,8 +106,8 @@ def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: A
                                 sql=sql, reason=reason, plan=plan, tables=_tables(checked.sql, dialect))
     why = ("the server requires a person to approve every change to the data (WRITE_APPROVAL=required)"
            if reason == "write" else f"its plan estimates {over}")
-    raise ApprovalRequired(f"This statement was not run: it needs your approval first, because {why}.",
-                           approval=approval)
+    raise ApprovalRequired(f"This statement was not run: it needs the user's approval first, because {why}.",
+                           approval=approval, username=access.username)
 
 
 def _quietly(estimate: Callable[[], Plan]) -> Plan | None:
