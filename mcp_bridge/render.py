@@ -74,7 +74,8 @@ def explain_fit(tool: str, summary: dict[str, Any]) -> CallToolResult:
             return result
         raw = summary["raw_plan"]
         if raw:
-            kept = max(0, len(raw) - excess - 200)
+            escaped = len(json.dumps(raw))  # what it costs on the wire: quotes and newlines take two characters
+            kept = max(0, len(raw) * (escaped - excess - 200) // escaped)
             if not summary["raw_plan_truncated"]:
                 summary["notice"] += (f" raw_plan was cut to fit MAX_RESULT_CHARS ({budget:,} characters): it holds the "
                                       f"first part of a {len(raw):,}-character plan.")

@@ -66,7 +66,8 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
 
     def audited() -> CallToolResult:
         with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record, \
-                access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name)):
+                access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name,
+                                                client_id=actor.client_id)):
             data = work()
             result = shape(tool, data)  # may leave rows out to fit: the audit counts what was sent
             record.rows = data.row_count if isinstance(data, QueryResult) else data.get("row_count")
@@ -107,15 +108,19 @@ async def execute_sql(query: Annotated[str, Field(description="One SQL statement
     actor, scopes = caller(ctx)
 
     def run(ask: Callable[[ApprovalRequired], Awaitable[Any]]) -> Awaitable[CallToolResult]:
-        return tool_run("execute_sql", actor, lambda: _sql_run(query, allow_write=SCOPE_WRITE in scopes,
-                                                               client_id=actor.client_id), sql=query, on_approval=ask)
-
-    async def link_only(error: ApprovalRequired) -> CallToolResult:  # a retry never asks a second time
-        return error_result(approval_text(error, approval_url(ctx, error.approval.pk)))
+        return tool_run("execute_sql", actor, lambda: _sql_run(query, allow_write=SCOPE_WRITE in scopes), sql=query,
+                        on_approval=ask)
 
     if ctx.request_state is not None:  # 2026-07-28: the retry after the approval page (mcp_bridge.approvals)
-        return await approval_resumed(ctx, lambda: run(link_only))
-    return await run(lambda error: approval_ask(ctx, error, lambda: run(link_only)))
+        return await approval_resumed(ctx, lambda: run(_link_only(ctx)))  # a retry never asks a second time
+    return await run(lambda error: approval_ask(ctx, error, lambda: run(_link_only(ctx))))
+
+
+def _link_only(ctx: Context) -> Callable[[ApprovalRequired], Awaitable[CallToolResult]]:
+    """Path 3 of mcp_bridge.approvals: the link in words."""
+    async def answer(error: ApprovalRequired) -> CallToolResult:
+        return error_result(approval_text(error, approval_url(ctx, error.approval.pk)))
+    return answer
 
 
 async def explain_sql(query: Annotated[str, Field(description="One SQL statement in the database's dialect")],
@@ -125,10 +130,10 @@ async def explain_sql(query: Annotated[str, Field(description="One SQL statement
         sql=query, allow_write=SCOPE_WRITE in scopes)), sql=query, shape=explain_fit)
 
 
-def _sql_run(sql: str, *, allow_write: bool, client_id: str = "") -> QueryResult:
+def _sql_run(sql: str, *, allow_write: bool) -> QueryResult:
     """query_run, with the fix for a cross-dialect slip or a misspelt name added to its error."""
     try:
-        return query_run(sql=sql, allow_write=allow_write, client_id=client_id)
+        return query_run(sql=sql, allow_write=allow_write)
     except (QueryRefused, QueryFailed) as error:
         extra = unknown_name_hint(message=error.message, sql=sql) if isinstance(error, QueryFailed) else ""
         hint = dialect_hint(sql=sql, dialect=target_info(connect=False).dialect)
@@ -151,13 +156,13 @@ async def search(query: Annotated[str, Field(description="Natural language query
 
     def work() -> dict:
         return {"results": [hit.as_dict() for hit in search_run(query=query, base_url=base)]}
-    return await tool_run("search", caller(ctx)[0], work, sql=query, shape=json_result_fit)
+    return await tool_run("search", caller(ctx)[0], work, sql=query, shape=json_result_fit, on_approval=_link_only(ctx))
 
 
 async def fetch(id: Annotated[str, Field(description="Record ID from search results")], ctx: Context) -> CallToolResult:
     base = _base_url(ctx)
     return await tool_run("fetch", caller(ctx)[0], lambda: fetch_run(id=id, base_url=base).as_dict(),
-                          arguments={"id": id}, shape=json_result_fit)
+                          arguments={"id": id}, shape=json_result_fit, on_approval=_link_only(ctx))
 
 
 def _base_url(ctx: Context) -> str:
@@ -228,7 +233,7 @@ def describe_texts(info: TargetInfo) -> dict[str, str]:
     return {
         "instructions": (f"Tools for a {dialect} database ({info.database}). Write SQL in {dialect} syntax: {tips}. "
                          "Start with list_tables, then describe_table; execute_sql runs one statement per call "
-                         f"({mode}). {caps}"),
+                         f"({mode}); explain_sql shows a statement's estimated plan without running it.{guard} {caps}"),
         "chatgpt": (f"Search a {dialect} database ({info.database}) and fetch tables, rows and query results by id. "
                     f"SQL in a search is {dialect} syntax: {tips}. {caps}"),
         "list_tables": f"List the tables and views of the {dialect} database, schema-qualified, with row estimates "

@@ -75,7 +75,7 @@ def estimate_words(plan: Plan | None) -> str:
     return "estimated " + ", ".join(p for p in parts if p) + scans
 
 
-def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: Access, client_id: str,
+def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: Access,
                   estimate: Callable[[], Plan]) -> None:
     """Return when the statement may run now; raise QueryRefused (over a refusing cost guard, or no user to ask)
     or ApprovalRequired (a pending approval, made or found). A statement approved for this user, client and
@@ -100,9 +100,9 @@ def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: A
         reason = "cost"
     if access.user_id is None:
         raise QueryRefused("This statement needs a person's approval, and this call has no signed-in user to give it.")
-    if approval_use(user_id=access.user_id, client_id=client_id, alias=alias, sql=sql):
+    if approval_use(user_id=access.user_id, client_id=access.client_id, alias=alias, sql=sql):
         return
-    approval = approval_request(user_id=access.user_id, client_id=client_id, client_name=access.client, alias=alias,
+    approval = approval_request(user_id=access.user_id, client_id=access.client_id, client_name=access.client, alias=alias,
                                 sql=sql, reason=reason, plan=plan, tables=_tables(checked.sql, dialect))
     why = ("the server requires a person to approve every change to the data (WRITE_APPROVAL=required)"
            if reason == "write" else f"its plan estimates {over}")

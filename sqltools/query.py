@@ -86,15 +86,15 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
 
 
 def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True,
-              purpose: str = "execute_sql", access: Access | None = None, client_id: str = "") -> QueryResult:
+              purpose: str = "execute_sql", access: Access | None = None) -> QueryResult:
     """Run one statement the policy admits for the caller (`access`, else the tool call's): reads always,
     writes as sqltools.policy decides, and either only once a person approved it when the settings say so
-    (sqltools.approvals: the user, `client_id`, the statement and the target bind the approval)."""
+    (sqltools.approvals: the user, the client, the statement and the target bind the approval)."""
     with access_scope(access or current_access()) as access:
         connection, vendor = target(alias)
         checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
                                    access=access, catalog=catalog_view(connection, vendor))
-        approval_gate(sql=sql, checked=checked, dialect=vendor.dialect, alias=connection.alias, access=access, client_id=client_id,
+        approval_gate(sql=sql, checked=checked, dialect=vendor.dialect, alias=connection.alias, access=access,
                       estimate=lambda: plan_of(connection=connection, vendor=vendor, checked=checked))
         cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
         if checked.kind is Kind.READ:

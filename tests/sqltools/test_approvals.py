@@ -39,8 +39,8 @@ def writes_need_approval(sqltools_config):
 
 
 def run(sql: str, alias: str, user, client_id: str = "client-1"):
-    access = Access(user_id=user.pk, username=user.get_username(), client="Claude")
-    return query_run(sql=sql, alias=alias, allow_write=True, access=access, client_id=client_id)
+    access = Access(user_id=user.pk, username=user.get_username(), client="Claude", client_id=client_id)
+    return query_run(sql=sql, alias=alias, allow_write=True, access=access)
 
 
 def asked(sql: str, alias: str, user, client_id: str = "client-1") -> Approval:
