@@ -26,13 +26,17 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_bridge.checks import check_bridge
 from mcp_bridge.conf import bridge_settings
-from mcp_bridge.gate import BearerGate, buffer_body, challenge_headers
+from mcp_bridge.errors import challenge_headers
+from mcp_bridge.gate import BearerGate, buffer_body
 from mcp_bridge.sse_relay import SseRelay
-from mcp_bridge.tokens import DjangoTokenVerifier
+from mcp_bridge.verifier import DjangoTokenVerifier
 from mcp_bridge.tools import chatgpt_server, servers_describe, sql_server
+from oauth_ext.discovery import MCP_ENDPOINTS, public_url
 from sqltools.audit import audit_writer
 from sqltools.conf import sqltools_settings
 from sqltools.demo import demo_is_embedded
@@ -97,8 +101,8 @@ def transport_security() -> TransportSecuritySettings:
     allowed_hosts = hosts + [f"{h}:*" for h in hosts]
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("https", "http")]
     origins += [f"{o}:*" for o in origins]
-    if settings.PUBLIC_URL:
-        origins.append(settings.PUBLIC_URL)
+    if public_url():
+        origins.append(public_url())
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts,
                                      allowed_origins=origins + list(bridge_settings().ALLOWED_ORIGINS))
 
@@ -112,20 +116,31 @@ def _transports(prefix: str, server: MCPServer, security: TransportSecuritySetti
 
 
 class McpApplication:
+    """Starlette's Router over the MCP endpoints (MCP_ENDPOINTS), Django for every other path, and the lifespan."""
+
     def __init__(self, django_app: ASGIApp) -> None:
-        self.django_app = django_app
         security = transport_security()
         verifier = DjangoTokenVerifier()
         self.relay = SseRelay(settings.REDIS_URL) if settings.REDIS_URL else None
         info = target_info(connect=False)  # the version is asked at startup (startup_announce)
-        self.transports = [_transports("", sql_server(info), security, self.relay),
-                           _transports("/chatgpt", chatgpt_server(info), security, self.relay)]
-        self.routes: dict[str, ASGIApp] = {}
-        for t in self.transports:
-            sse_resource = f"{t.prefix}/sse"
-            self.routes[f"{t.prefix}/mcp"] = BearerGate(t.streamable.handle_request, resource_path=f"{t.prefix}/mcp", verifier=verifier)
-            self.routes[sse_resource] = _SseEndpoint(t, BearerGate(self._sse_or_streamable(t), resource_path=sse_resource, verifier=verifier))
-            self.routes[f"{t.prefix}/messages"] = BearerGate(t.handle_message, resource_path=sse_resource, verifier=verifier)
+        servers = {"sql": sql_server(info), "chatgpt": chatgpt_server(info)}
+        self.transports = {endpoint.path: _transports(endpoint.path.rpartition("/")[0], servers[endpoint.server],
+                                                      security, self.relay)
+                           for endpoint in MCP_ENDPOINTS if endpoint.transport == "streamable-http"}
+        routes: list[Route] = []
+        for endpoint in MCP_ENDPOINTS:
+            t = self.transports[f"{endpoint.path.rpartition('/')[0]}/mcp"]
+            if endpoint.transport == "streamable-http":
+                app: ASGIApp = BearerGate(t.streamable.handle_request, resource_path=endpoint.path, verifier=verifier)
+            else:
+                app = _SseEndpoint(t, BearerGate(self._sse_or_streamable(t), resource_path=endpoint.path, verifier=verifier))
+                routes += _routes(f"{t.prefix}/messages", BearerGate(t.handle_message, resource_path=endpoint.path,
+                                                                     verifier=verifier))
+            routes += _routes(endpoint.path, app)
+        self.router = Router(routes, redirect_slashes=False, default=django_app, lifespan=self._lifespan)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.router(scope, receive, send)
 
     @staticmethod
     def _sse_or_streamable(t: Transports) -> ASGIApp:
@@ -136,44 +151,33 @@ class McpApplication:
                 await t.streamable.handle_request(scope, receive, send)
         return endpoint
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            return await self._lifespan(receive, send)
-        if scope["type"] == "http":
-            app = self.routes.get(scope["path"].rstrip("/") or "/")
-            if app is not None:
-                return await app(scope, receive, send)
-        await self.django_app(scope, receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        message = await receive()
-        assert message["type"] == "lifespan.startup"
-        try:
-            async with self._running():
-                await send({"type": "lifespan.startup.complete"})
-                message = await receive()
-                assert message["type"] == "lifespan.shutdown"
-        except Exception as error:
-            logger.exception("MCP bridge failed to start")
-            await send({"type": "lifespan.startup.failed", "message": str(error)})
-            return
-        await send({"type": "lifespan.shutdown.complete"})
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: object) -> AsyncIterator[None]:
+        """Starlette's lifespan protocol around _running; a failed startup is logged, then uvicorn stops."""
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self._running())
+            except Exception:
+                logger.exception("MCP bridge failed to start")
+                raise
+            yield
 
     @contextlib.asynccontextmanager
     async def _running(self) -> AsyncIterator[None]:
-        _warn_about_development_flags()
+        _check_messages_log()
         info = await anyio.to_thread.run_sync(startup_announce)  # refuses to start only if the login must be read-only
-        for t in self.transports:
+        transports = list(self.transports.values())
+        for t in transports:
             servers_describe(t.server, info)  # now with the version the target told
         async with contextlib.AsyncExitStack() as stack:
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
-            for t in self.transports:
+            for t in transports:
                 await stack.enter_async_context(t.streamable.run())
             _freeze_startup_objects()
             if self.relay is None:
                 yield
                 return
-            by_prefix = {t.prefix: t for t in self.transports}
+            by_prefix = {t.prefix: t for t in transports}
 
             async def deliver(prefix: str, scope: Scope, receive: Receive, send: Send) -> None:
                 await by_prefix[prefix].sse.handle_post_message(scope, receive, send)
@@ -182,6 +186,11 @@ class McpApplication:
                 group.start_soon(self.relay.run, deliver)
                 yield
                 group.cancel_scope.cancel()
+
+
+def _routes(path: str, app: ASGIApp) -> list[Route]:
+    """The path with and without a trailing slash, served alike (no redirect: a POST must not bounce)."""
+    return [Route(path, app), Route(f"{path}/", app)]
 
 
 class _SseEndpoint:
@@ -212,15 +221,10 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _warn_about_development_flags() -> None:
-    if not settings.REDIS_URL and int(os.environ.get("WEB_CONCURRENCY", "1") or 1) > 1:
-        logger.warning("Several workers without REDIS_URL: legacy SSE messages can reach a worker without their stream.")
-    conf = bridge_settings()
-    if conf.ALLOW_UNAUTH_METHODS or conf.ALLOW_UNAUTH_TOOLS_CALL:
-        logger.warning(
-            "!!! INSECURE: %s is on: MCP requests are accepted WITHOUT a token. Development only; never in production. !!!",
-            " and ".join(n for n, on in (("ALLOW_UNAUTH_METHODS", conf.ALLOW_UNAUTH_METHODS),
-                                         ("ALLOW_UNAUTH_TOOLS_CALL", conf.ALLOW_UNAUTH_TOOLS_CALL)) if on))
+def _check_messages_log() -> None:
+    """The bridge's system checks (mcp_bridge/checks.py), logged: uvicorn runs no `manage.py check`."""
+    for message in check_bridge():
+        logger.log(logging.ERROR if message.is_serious() else logging.WARNING, "%s (%s)", message.msg, message.id)
 
 
 def startup_announce() -> TargetInfo:
@@ -270,7 +274,7 @@ def _login_words(report: LoginReport | None, reasons: str) -> str:
 
 def _address_lines() -> list[str]:
     """Transports and URLs: PUBLIC_URL, else the HOST and PORT that `make run` and Compose pass to uvicorn."""
-    base = settings.PUBLIC_URL
+    base = public_url()
     if not base and os.environ.get("PORT"):
         host = os.environ.get("HOST", "127.0.0.1").replace("0.0.0.0", "127.0.0.1")
         base = f"http://{host}:{os.environ['PORT']}"

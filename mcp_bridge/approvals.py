@@ -25,10 +25,11 @@ from mcp.server.request_state import RequestStateSecurity
 from mcp_types import CallToolResult, ElicitRequest, ElicitRequestURLParams, InputRequiredResult, TextContent
 from mcp_types.version import is_version_at_least
 
-from mcp_bridge.gate import request_base_url
 from mcp_bridge.threads import in_thread
-from sqltools.approvals import ApprovalRequired, approval_status
+from oauth_ext.discovery import public_url, request_base_url
+from sqltools.approvals import approval_status
 from sqltools.conf import sqltools_settings
+from sqltools.errors import ApprovalRequired
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def request_state_security() -> RequestStateSecurity:
 
 def approval_url(ctx: Context, approval_id: Any) -> str:
     request = ctx.request_context.request if ctx.request_context else None
-    base = settings.PUBLIC_URL or (request_base_url(request.scope) if request is not None else "")
+    base = request_base_url(request.scope) if request is not None else public_url()
     return f"{base}/approvals/{approval_id}"
 
 

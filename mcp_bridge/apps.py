@@ -6,6 +6,7 @@ class McpBridgeConfig(AppConfig):
     verbose_name = "MCP bridge"
 
     def ready(self) -> None:
-        from mcp_bridge.tokens import watch_token_changes
+        from mcp_bridge import checks  # noqa: F401  (registers the system checks)
+        from mcp_bridge.token_cache import watch_token_changes
 
         watch_token_changes()

@@ -15,7 +15,7 @@ class BridgeSettings:
     ALLOW_UNAUTH_TOOLS_CALL: bool = False  # tools/call without a token (development only)
     MAX_BODY_BYTES: int = 1_000_000
     ALLOWED_ORIGINS: tuple[str, ...] = ()  # extra browser origins allowed to call the MCP endpoints
-    TOKEN_CACHE_SECONDS: int = 60  # with a shared cache only (mcp_bridge/tokens.py); 0 turns it off
+    TOKEN_CACHE_SECONDS: int = 60  # with a shared cache only (mcp_bridge/token_cache.py); 0 turns it off
     WORKER_THREADS: int = 16  # tool calls one worker process runs at once (mcp_bridge/threads.py)
 
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
-from django.conf import settings
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken, TokenVerifier
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_bridge.conf import bridge_settings
-from oauth_ext.discovery import base_url
-from oauth_ext.resources import resource_allowed
+from mcp_bridge.errors import BodyTooLarge, GateRefusal, ScopeInsufficient, TokenInvalid, TokenMissing, refusal_send
+from mcp_bridge.verifier import DjangoTokenVerifier
+from oauth_ext.discovery import request_base_url
 from oauth_ext.scopes import SCOPE_READ, SCOPE_WRITE
 from sqltools.conf import sqltools_settings
 from sqltools.errors import SqlToolError
@@ -33,62 +31,37 @@ logger = logging.getLogger(__name__)
 _HANDSHAKE_METHODS = {"initialize", "ping", "tools/list"}
 
 
-def request_base_url(scope: Scope, headers: Headers | None = None) -> str:
-    headers = headers or Headers(scope=scope)
-    host = headers.get("host", "localhost")
-    if getattr(settings, "TRUST_PROXY_HEADERS", False):
-        host = headers.get("x-forwarded-host", host).split(",")[0].strip()
-    return base_url(scheme=scope.get("scheme", "http"), host=host)
-
-
-def challenge_headers(scope: Scope, resource_path: str, *, error: str | None = None, scope_needed: str = SCOPE_READ) -> list[tuple[bytes, bytes]]:
-    metadata = f"{request_base_url(scope)}/.well-known/oauth-protected-resource{resource_path}"
-    parts = [f'resource_metadata="{metadata}"', f'scope="{scope_needed}"']
-    if error:
-        parts.insert(0, f'error="{error}"')
-    return [(b"www-authenticate", ("Bearer " + ", ".join(parts)).encode())]
-
-
-async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
-    payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *headers]})
-    await send({"type": "http.response.body", "body": payload})
-
-
 class BearerGate:
     """Wrap one MCP endpoint; `resource_path` is the protected resource it belongs to (/mcp, /sse...)."""
 
-    def __init__(self, app: ASGIApp, *, resource_path: str, verifier: TokenVerifier) -> None:
+    def __init__(self, app: ASGIApp, *, resource_path: str, verifier: DjangoTokenVerifier) -> None:
         self.app, self.resource_path, self.verifier = app, resource_path, verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        try:
+            scope, receive = await self._admitted(scope, receive)
+        except GateRefusal as refusal:
+            return await refusal_send(send, refusal, scope=scope, resource_path=self.resource_path)
+        await self.app(scope, receive, send)
+
+    async def _admitted(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+        """The scope with its user, and a receive that replays the body; or the GateRefusal to answer."""
         body, receive = await buffer_body(scope, receive)
         if body is _TOO_LARGE:
-            return await send_json(send, 413, _rpc_error(-32600, "The request body is too large."))
-        headers = Headers(scope=scope)
-        token = _bearer(headers)
-        access = await self.verifier.verify_token(token) if token else None
-        if access is not None and not _issued_for_us(access, base=request_base_url(scope, headers)):
-            logger.info("bearer token refused: issued for %s, not this server", (access.claims or {}).get("resources"))
-            access = None
+            raise BodyTooLarge("The request body is too large.")
+        token = _bearer(Headers(scope=scope))
+        access = await self.verifier.verify_for(token, base=request_base_url(scope)) if token else None
         if access is None:
             if self._anonymous_allowed(scope, body):
-                return await self.app(scope, receive, send)
-            error = "invalid_token" if token else None
-            return await send_json(send, 401, {"error": error or "invalid_request", "error_description":
-                                               "A valid bearer token is required."},
-                                   challenge_headers(scope, self.resource_path, error=error))
+                return scope, receive
+            raise (TokenInvalid if token else TokenMissing)("A valid bearer token is required.")
         needed = _scope_needed(body)
         if not needed <= set(access.scopes):
-            return await send_json(send, 403, {"error": "insufficient_scope", "error_description":
-                                               f"This request needs the scope {' '.join(sorted(needed))}."},
-                                   challenge_headers(scope, self.resource_path, error="insufficient_scope",
-                                                     scope_needed=" ".join(sorted(needed))))
-        scope = {**scope, "user": AuthenticatedUser(access), "auth": AuthCredentials(access.scopes)}
-        await self.app(scope, receive, send)
+            raise ScopeInsufficient(f"This request needs the scope {' '.join(sorted(needed))}.",
+                                    scope_needed=" ".join(sorted(needed)))
+        return {**scope, "user": AuthenticatedUser(access), "auth": AuthCredentials(access.scopes)}, receive
 
     def _anonymous_allowed(self, scope: Scope, body: bytes) -> bool:
         conf = bridge_settings()
@@ -103,12 +76,6 @@ class BearerGate:
         if conf.ALLOW_UNAUTH_TOOLS_CALL:
             allowed |= _HANDSHAKE_METHODS | {"tools/call"}
         return all(method in allowed or method.startswith("notifications/") for method, _ in calls)
-
-
-def _issued_for_us(access: AccessToken, *, base: str) -> bool:
-    """RFC 8707 audience: no resource (valid for the whole server) or one of this server's URLs."""
-    resources = (access.claims or {}).get("resources") or []
-    return not resources or any(resource_allowed(r, base=base) for r in resources)
 
 
 def _scope_needed(body: bytes) -> set[str]:
@@ -181,7 +148,3 @@ def _rpc_calls(body: bytes) -> list[tuple[str, dict]]:
             params = message.get("params")
             calls.append((message["method"], params if isinstance(params, dict) else {}))
     return calls
-
-
-def _rpc_error(code: int, message: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}

@@ -18,6 +18,7 @@ from mcp_types import CallToolResult, TextContent
 
 from sqltools.conf import sqltools_settings
 from sqltools.query import QueryResult
+from sqltools.render import describe_text
 from sqltools.values import json_text
 
 # {"jsonrpc":"2.0","id":…,"result":…} around the result, and what the SDK may add to it (_meta, resultType).
@@ -135,7 +136,7 @@ def render_text(tool: str, data: Any) -> str:
         notice = f"\n{data['notice']}" if data.get("notice") else ""
         return f"{len(lines)} tables and views:\n" + "\n".join(lines) + notice
     if tool == "describe_table":
-        return _describe_text(data)
+        return describe_text(data)
     return json.dumps(data, default=str)
 
 
@@ -168,23 +169,3 @@ def _table_text(data: dict[str, Any]) -> str:
     if data.get("notice"):
         summary += f" {data['notice']}"
     return "\n".join(lines + [summary])
-
-
-def _describe_text(data: dict[str, Any]) -> str:
-    lines = [f"{data['table']['name']} ({data['table']['kind']})"]
-    if data.get("description"):
-        lines.append(data["description"])
-    for c in data["columns"]:
-        extra = " NOT NULL" if not c["nullable"] else ""
-        extra += f" DEFAULT {c['default']}" if c["default"] is not None else ""
-        extra += f" MASKED ({c['masked']})" if c.get("masked") else ""
-        lines.append(f"  {c['name']} {c['type']}{extra}" + (f"  -- {c['description']}" if c.get("description") else ""))
-    if data["primary_key"]:
-        lines.append(f"Primary key: {', '.join(data['primary_key'])}")
-    for fk in data["foreign_keys"]:
-        lines.append(f"FK {', '.join(fk['columns'])} -> {fk['referenced_table']}({', '.join(fk['referenced_columns'])})")
-    for fk in data["referenced_by"]:
-        lines.append(f"Referenced by {fk['table']}({', '.join(fk['columns'])})")
-    for ix in data["indexes"]:
-        lines.append(f"Index {ix['name']}{' UNIQUE' if ix['unique'] else ''} ({', '.join(ix['columns'])})")
-    return "\n".join(lines)

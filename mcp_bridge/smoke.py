@@ -18,6 +18,8 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from oauth_ext.discovery import MCP_ENDPOINT_PATHS
+
 LOOPBACK_REDIRECT = "http://127.0.0.1:8976/callback"
 FALLBACK_REDIRECT = "https://claude.ai/api/mcp/auth_callback"  # never followed: the code is read from Location
 SQL_CALLS = [("list_tables", {}), ("describe_table", {"table_name": "{table}"}),
@@ -48,7 +50,7 @@ def smoke_run(*, url: str, token: str | None = None, username: str = "", passwor
 
     report = report or SmokeReport()
     base = url.rstrip("/")
-    for endpoint in ("/mcp", "/sse", "/chatgpt/mcp", "/chatgpt/sse"):
+    for endpoint in sorted(MCP_ENDPOINT_PATHS, key=len, reverse=True):
         if base.endswith(endpoint):
             base = base[: -len(endpoint)]
     try:

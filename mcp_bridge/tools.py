@@ -15,19 +15,17 @@ from pydantic import Field
 
 from mcp_bridge.approvals import (approval_ask, approval_resumed, approval_text, approval_url, error_result,
                                   request_state_security)
-from mcp_bridge.gate import request_base_url
 from mcp_bridge.render import explain_fit, json_result_fit, result_fit
 from mcp_bridge.schemas import DescribeOutput, ExplainOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread
+from oauth_ext.discovery import request_base_url
 from oauth_ext.scopes import SCOPE_WRITE
-from sqltools.approvals import ApprovalRequired
-from sqltools.audit import Actor, audit_call
+from sqltools.audit import Actor, tool_call
 from sqltools.catalog import table_describe, table_sample, tables_list, unknown_name_hint
 from sqltools.conf import sqltools_settings
-from sqltools.errors import QueryFailed, QueryRefused, SqlToolError
+from sqltools.errors import ApprovalRequired, QueryFailed, QueryRefused, SqlToolError
 from sqltools.explain import plan_explain, plan_summary
 from sqltools.hints import DIALECT_TIPS, dialect_hint
-from sqltools.governance import access_for_user_id, access_scope
 from sqltools.query import QueryResult, query_run
 from sqltools.search import fetch_run, search_run
 from sqltools.target import TargetInfo, target_info
@@ -65,9 +63,7 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
     """
 
     def audited() -> CallToolResult:
-        with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record, \
-                access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name,
-                                                client_id=actor.client_id)):
+        with tool_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record:
             data = work()
             result = shape(tool, data)  # may leave rows out to fit: the audit counts what was sent
             record.rows = data.row_count if isinstance(data, QueryResult) else data.get("row_count")

@@ -20,8 +20,8 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION, SUPPORTED_PROTOCOL_VERSI
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import TIMEOUT, connection_error_category, target_unavailable
 from sqltools.policy import catalog_cursor
-from sqltools.target import database_label  # noqa: F401 (imported from here by consent and records)
 from sqltools.login import login_report_cached, login_report_remembered
+from sqltools.target import database_label
 
 logger = logging.getLogger(__name__)
 

@@ -2,12 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from mcpsite.health import health
-from mcpsite.records import record_show
 
 urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("records/<path:record_id>", record_show, name="record"),  # where ChatGPT's citations link
+    path("", include("sqltools.urls")),  # /records/<id>, where ChatGPT's citations link
     path("", include("oauth_ext.urls")),  # OAuth: /authorize, /token, /register, /.well-known/*
 ]

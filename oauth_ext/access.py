@@ -7,7 +7,7 @@ every ACCESS_TOKEN_EXPIRE_SECONDS, so that is as fresh as the token tables can t
 
 Blocking a user revokes everything they hold and keeps a BlockedUser row; while it exists
 /authorize shows an error page, /token refuses their codes and refresh tokens
-(oauth_ext.validators) and the MCP token check refuses their tokens (mcp_bridge.tokens).
+(oauth_ext.validators) and the MCP token check refuses their tokens (mcp_bridge.verifier).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from oauth_ext.consent import page_protect
-from sqltools.approvals import ApprovalInvalid, approval_decide, approval_for_user, approval_problem
+from sqltools.approvals import approval_decide, approval_for_user, approval_problem
+from sqltools.errors import ApprovalInvalid
 from sqltools.target import database_label
 
 _TEMPLATE = "oauth_ext/approval.html"

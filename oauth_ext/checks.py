@@ -7,6 +7,7 @@ from django.core.checks import Error, Tags, Warning, register
 from oauth2_provider.settings import oauth2_settings
 
 from oauth_ext.conf import oauth_ext_settings
+from oauth_ext.discovery import public_url
 from oauth_ext.ratelimit import rate_parse
 
 
@@ -18,8 +19,7 @@ def check_oauth(app_configs=None, **kwargs) -> list:
                               hint='Set OAUTH2_PROVIDER["PKCE_REQUIRED"] and '
                                    '["COMPLIANT_BCP_RFC9700_PKCE_METHOD"] to True.',
                               id="oauth_ext.W001"))
-    public_url = (getattr(settings, "PUBLIC_URL", "") or "").rstrip("/")
-    if oauth2_settings.OIDC_ISS_ENDPOINT.rstrip("/") != public_url:
+    if oauth2_settings.OIDC_ISS_ENDPOINT.rstrip("/") != public_url():
         errors.append(Error("OAUTH2_PROVIDER['OIDC_ISS_ENDPOINT'] differs from PUBLIC_URL: the issuer would drift.",
                             hint="Leave OIDC_ISS_ENDPOINT as the settings set it (equal to PUBLIC_URL).",
                             id="oauth_ext.E001"))

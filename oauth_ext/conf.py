@@ -7,6 +7,7 @@ Everything DOT itself understands lives in OAUTH2_PROVIDER and is read through D
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -22,25 +23,19 @@ class OAuthExtSettings:
     WRITE_REQUIRES: str = "perm:oauth_ext.write_sql"
 
 
-_cached: OAuthExtSettings | None = None
-
-
+@lru_cache(maxsize=1)
 def oauth_ext_settings() -> OAuthExtSettings:
-    global _cached
-    if _cached is None:
-        known = {f.name for f in fields(OAuthExtSettings)}
-        values = {k: v for k, v in getattr(settings, "OAUTH_EXT", {}).items() if k in known}
-        if "ALLOWED_REDIRECT_HOSTS" in values:
-            hosts = values["ALLOWED_REDIRECT_HOSTS"]
-            values["ALLOWED_REDIRECT_HOSTS"] = tuple(host.strip().lower() for host in hosts if host.strip())
-        _cached = OAuthExtSettings(**values)
-    return _cached
+    known = {f.name for f in fields(OAuthExtSettings)}
+    values = {k: v for k, v in getattr(settings, "OAUTH_EXT", {}).items() if k in known}
+    if "ALLOWED_REDIRECT_HOSTS" in values:
+        hosts = values["ALLOWED_REDIRECT_HOSTS"]
+        values["ALLOWED_REDIRECT_HOSTS"] = tuple(host.strip().lower() for host in hosts if host.strip())
+    return OAuthExtSettings(**values)
 
 
 def _reset(*, setting: str, **kwargs: object) -> None:
-    global _cached
     if setting == "OAUTH_EXT":
-        _cached = None
+        oauth_ext_settings.cache_clear()
 
 
 setting_changed.connect(_reset)

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from django.http import HttpResponse
 from django.urls import reverse
 
-from mcpsite.health import database_label
 from oauth_ext.scopes import scope_descriptions
 from sqltools.conf import sqltools_settings
+from sqltools.target import database_label
 
 # No scripts, no framing, styles only from our own origin. No form-action: browsers apply it
 # to the redirect that follows Allow/Deny, which goes to the client's own host.

@@ -6,9 +6,7 @@ import hashlib
 import logging
 import time
 
-from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
 
 from oauth_ext.errors import RateLimited
 
@@ -25,15 +23,6 @@ def rate_parse(rate: str) -> tuple[int, int] | None:
     if not count.isdigit() or unit not in _PERIODS:
         raise ValueError(f"rate {rate!r} must look like 30/h (a count per s, m, h or d)")
     return int(count), _PERIODS[unit]
-
-
-def client_address(request: HttpRequest) -> str:
-    """The caller's address: the hop our trusted proxy appended to X-Forwarded-For, else REMOTE_ADDR."""
-    if getattr(settings, "TRUST_PROXY_HEADERS", False):
-        forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        if forwarded:
-            return forwarded[-1]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def _hit(key: str, period: int) -> int:

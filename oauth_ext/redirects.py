@@ -14,10 +14,10 @@ and the list checked is the list DOT will store.
 from __future__ import annotations
 
 import unicodedata
-from urllib.parse import urlsplit
 
 from oauth_ext.conf import oauth_ext_settings
 from oauth_ext.errors import InvalidRedirectURI
+from oauth_ext.uris import uri_parts
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MAX_URI_LENGTH = 2000
@@ -30,16 +30,14 @@ def uri_characters_safe(uri: str) -> bool:
 
 
 def _host_and_port(uri: str) -> tuple[str, str, int | None]:
-    try:
-        parts = urlsplit(uri)
-        port = parts.port
-    except ValueError as error:
-        raise InvalidRedirectURI(f"Redirect URI {uri!r} has an invalid port.") from error
-    if not parts.hostname:
+    parts = uri_parts(uri)
+    if parts is None:
+        raise InvalidRedirectURI(f"Redirect URI {uri!r} has an invalid port.")
+    if not parts.host:
         raise InvalidRedirectURI(f"Redirect URI {uri!r} must be an absolute URL with a host.")
-    if "@" in parts.netloc or "#" in uri:
+    if parts.credentials or parts.fragment:
         raise InvalidRedirectURI(f"Redirect URI {uri!r} must not contain credentials or a fragment.")
-    return parts.scheme.lower(), parts.hostname.lower(), port
+    return parts.scheme, parts.host, parts.port
 
 
 def redirect_uri_check(uri: object) -> None:

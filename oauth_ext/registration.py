@@ -17,9 +17,9 @@ from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from oauth_ext.errors import InvalidClientMetadata
+from oauth_ext.grants import grant_types as allowed_grant_types
 from oauth_ext.redirects import redirect_uris_check, uri_characters_safe
 
-GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
 RESPONSE_TYPES = frozenset({"code"})
 DEFAULT_AUTH_METHOD = "client_secret_basic"  # RFC 7591 §2
 MAX_CLIENT_NAME = 200
@@ -75,7 +75,7 @@ def client_uris_check(metadata: dict[str, Any]) -> None:
 def client_metadata_check(metadata: dict[str, Any]) -> None:
     """Raise InvalidClientMetadata / InvalidRedirectURI unless this server can serve the client."""
     grant_types = set(_string_list(metadata, "grant_types", ["authorization_code"]))
-    if "authorization_code" not in grant_types or not grant_types <= GRANT_TYPES:
+    if "authorization_code" not in grant_types or not grant_types <= set(allowed_grant_types()):
         raise InvalidClientMetadata("grant_types must be authorization_code, optionally with refresh_token.")
     if not set(_string_list(metadata, "response_types", ["code"])) <= RESPONSE_TYPES:
         raise InvalidClientMetadata('response_types must be ["code"].')

@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from oauth_ext.discovery import MCP_ENDPOINT_PATHS
 from oauth_ext.errors import InvalidTarget
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+from oauth_ext.uris import uri_parts
 
 
 def _normalise(uri: str) -> tuple[str, str, int | None, str] | None:
     """(scheme, host, port, path) with case, default port and trailing slash folded; None if unusable."""
-    try:
-        parts = urlsplit(uri)
-        port = parts.port
-    except ValueError:
+    parts = uri_parts(uri)
+    if parts is None or not parts.scheme or not parts.host or parts.query or parts.fragment or parts.credentials:
         return None
-    if not parts.scheme or not parts.hostname or parts.query or parts.fragment or "#" in uri or "@" in parts.netloc:
-        return None
-    scheme = parts.scheme.lower()
-    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS.get(scheme), parts.path.rstrip("/")
+    return parts.place()
 
 
 @functools.lru_cache(maxsize=256)  # asked on every MCP request, with the same few answers

@@ -28,9 +28,9 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 from oauth_ext.access import user_client_revoke, user_connections, user_is_blocked
 from oauth_ext.conf import oauth_ext_settings
 from oauth_ext.consent import consent_context, page_protect
-from oauth_ext.discovery import base_url_for_request, issuer_for_request
+from oauth_ext.discovery import client_address, issuer_for_request, request_base_url
 from oauth_ext.errors import OAuthError, error_response
-from oauth_ext.ratelimit import client_address, rate_limit_hit
+from oauth_ext.ratelimit import rate_limit_hit
 from oauth_ext.registration import (
     client_metadata_check,
     registration_body_parse,
@@ -40,7 +40,7 @@ from oauth_ext.registration import (
 from oauth_ext.resources import resources_check
 from oauth_ext.rights import scopes_allowed, user_may_connect
 from oauth_ext.scopes import WRITE_SCOPES
-from oauth_ext.tokens import token_request_check
+from oauth_ext.grants import token_request_check
 
 
 def cors_public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -88,7 +88,7 @@ class AuthorizeView(AuthorizationView):
         try:
             if credentials.get("code_challenge_method") != "S256":
                 raise OAuthError('PKCE is required with code_challenge_method "S256".')
-            resources_check(request.GET.getlist("resource"), base=base_url_for_request(request))
+            resources_check(request.GET.getlist("resource"), base=request_base_url(request))
         except OAuthError as error:
             state, redirect_uri = credentials.get("state"), credentials["redirect_uri"]
             raise _toolkit_error(error, state=state, redirect_uri=redirect_uri) from error
@@ -110,7 +110,7 @@ class AuthorizeView(AuthorizationView):
         try:
             if application is None:
                 raise OAuthError("The client is no longer registered.")
-            resources_check((data.get("resource") or "").split(), base=base_url_for_request(self.request))
+            resources_check((data.get("resource") or "").split(), base=request_base_url(self.request))
         except OAuthError as error:
             # The hidden fields were changed since the GET: show the error, never redirect.
             fatal = CustomOAuth2Error(error=error.error, description=error.description)
@@ -120,7 +120,7 @@ class AuthorizeView(AuthorizationView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(consent_context(scopes=kwargs.get("scopes") or [], redirect_uri=kwargs.get("redirect_uri"),
-                                       base_url=base_url_for_request(self.request)))
+                                       base_url=request_base_url(self.request)))
         return context
 
     def redirect(self, redirect_to: str, application) -> HttpResponse:
@@ -136,7 +136,7 @@ class TokenView(DotTokenView):
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
-            token_request_check(request.POST, base=base_url_for_request(request))
+            token_request_check(request.POST, base=request_base_url(request))
         except OAuthError as error:
             return error_response(error)
         response = super().post(request, *args, **kwargs)

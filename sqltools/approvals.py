@@ -5,7 +5,7 @@ cost guard (MAX_ESTIMATED_ROWS / MAX_ESTIMATED_COST, server-wide or per group) w
 (OVER_LIMIT=refuse refuses it instead). An approval binds the user, the OAuth client (its client_id), the
 exact statement (its SHA-256) and the target alias; it expires (APPROVAL_TTL_SECONDS) and is used once:
 the statement runs after an UPDATE that moves it from approved to used, which only one call can win.
-Deciding is for the user who asked, on the approval page (sqltools.views); both decisions are audited.
+Deciding is for the user who asked, on the approval page (oauth_ext.approval_page); both decisions are audited.
 """
 
 from __future__ import annotations
@@ -21,30 +21,10 @@ from django.utils import timezone
 
 from sqltools.audit import Actor, audit_event
 from sqltools.conf import sqltools_settings
-from sqltools.errors import QueryRefused, SqlToolError
+from sqltools.errors import ApprovalInvalid, ApprovalRequired, QueryRefused, SqlToolError
 from sqltools.governance import Access
 from sqltools.plans import Plan
 from sqltools.readonly import Kind
-
-
-class ApprovalRequired(SqlToolError):
-    """The statement waits for the user's click on /approvals/<id> (mcp_bridge tells the client how to get there)."""
-
-    code = "approval_needed"
-
-    def __init__(self, message: str, *, approval: Any, username: str = "") -> None:
-        super().__init__(message)
-        self.approval, self.username = approval, username
-
-
-class ApprovalInvalid(SqlToolError):
-    """The approval page's answer to a link that cannot be decided (unknown, expired, decided, another user's)."""
-
-    code = "invalid_argument"
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from sqltools.conf import sqltools_settings
 from sqltools.connections import connections_refresh
 from sqltools.errors import SqlToolError
+from sqltools.governance import access_for_user_id, access_scope
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,17 @@ def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict
     finally:
         _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=outcome,
                message=message, rule=rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000)
+
+
+@contextmanager
+def tool_call(*, tool: str, actor: Actor, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
+    """One tool call made as `actor`: audited (audit_call) under the caller's data policies (sqltools.governance).
+
+    Every tool path runs its work inside this: the MCP tools and the /records/ page alike.
+    """
+    with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record, \
+            access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name, client_id=actor.client_id)):
+        yield record
 
 
 def audit_event(*, tool: str, actor: Actor, sql: str, arguments: dict[str, Any], outcome: str, message: str) -> None:

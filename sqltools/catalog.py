@@ -15,7 +15,7 @@ from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, TableNotFound
 from sqltools.governance import MASK, Access, current_access
 from sqltools.policy import catalog_cursor
-from sqltools.query import QueryResult, query_read, target
+from sqltools.query import QueryResult, query_read, row_cap, target
 from sqltools.vendors import vendor_for
 
 
@@ -185,15 +185,8 @@ def _foreign_key_visible(row: tuple, ref: TableRef, visible: dict, access: Acces
 def table_sample(*, table: str | TableRef, limit: int = 10, alias: str | None = None) -> QueryResult:
     """The first `limit` rows. A limit over MAX_SAMPLE_ROWS is lowered to it, and the result says so
     (`limit_requested`, `limit_applied`, `notice`); a limit under 1 is refused."""
-    conf = sqltools_settings()
-    try:
-        requested = int(limit)
-    except (TypeError, ValueError):
-        raise InvalidArgument("limit must be a whole number.") from None
-    if requested < 1:
-        raise InvalidArgument(f"limit must be at least 1 (and at most {conf.MAX_SAMPLE_ROWS}, MAX_SAMPLE_ROWS); "
-                              f"{requested} was given.")
-    cap = min(requested, conf.MAX_SAMPLE_ROWS)
+    cap = row_cap(limit, setting="MAX_SAMPLE_ROWS")
+    requested = int(limit)
     ref = table if isinstance(table, TableRef) else table_resolve(table=table, alias=alias)
     connection, vendor = target(alias)
     # One row more than the cap when the cap lowered the limit: it tells whether the table holds more.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 
 from sqltools.conf import sqltools_settings
 from sqltools.errors import TargetUnavailable
 from sqltools.login import login_privileges
-from sqltools.vendors import VENDORS
+from sqltools.vendors import vendor_for
 
 
 @register(Tags.database, Tags.compatibility, deploy=False)
@@ -20,9 +22,11 @@ def check_target(app_configs=None, **kwargs) -> list:
         return [Error(f"The SQL target alias '{conf.ALIAS}' is not in DATABASES.",
                       hint="Set TARGET_DATABASE_URL or MSSQL_HOST, or leave both unset for the demo database.", id="sqltools.E001")]
     engine = target.get("ENGINE", "")
-    vendor = {"mssql": "mssql", "django.db.backends.postgresql": "postgresql", "django.db.backends.mysql": "mysql",
-              "django.db.backends.sqlite3": "sqlite"}.get(engine)
-    if vendor not in VENDORS:
+    try:  # the connection object only: nothing connects here
+        vendor = vendor_for(connections[conf.ALIAS]).name
+    except (LookupError, ImportError, ImproperlyConfigured):  # not a vendor we know, or its driver is missing
+        vendor = None
+    if vendor is None:
         errors.append(Error(f"The SQL target engine '{engine}' is not supported.",
                             hint="Use mssql://, postgres://, mysql:// or sqlite:/// in TARGET_DATABASE_URL.", id="sqltools.E002"))
     if conf.MAX_ROWS < 1 or conf.MAX_SAMPLE_ROWS < 1 or conf.MAX_RESULT_CHARS < 1000 or conf.QUERY_TIMEOUT_SECONDS <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -39,21 +40,15 @@ class SqlToolsSettings:
     APPROVAL_TTL_SECONDS: int = 600
 
 
-_cached: SqlToolsSettings | None = None
-
-
+@lru_cache(maxsize=1)
 def sqltools_settings() -> SqlToolsSettings:
-    global _cached
-    if _cached is None:
-        known = {f.name for f in fields(SqlToolsSettings)}
-        _cached = SqlToolsSettings(**{k: v for k, v in getattr(settings, "SQLTOOLS", {}).items() if k in known})
-    return _cached
+    known = {f.name for f in fields(SqlToolsSettings)}
+    return SqlToolsSettings(**{k: v for k, v in getattr(settings, "SQLTOOLS", {}).items() if k in known})
 
 
 def _reset(*, setting: str, **kwargs: object) -> None:
-    global _cached
     if setting == "SQLTOOLS":
-        _cached = None
+        sqltools_settings.cache_clear()
 
 
 setting_changed.connect(_reset)

@@ -8,21 +8,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from sqltools.errors import outcome_choices
+
 
 class AuditEntry(models.Model):
-    class Outcome(models.TextChoices):
-        OK = "ok", "ok"
-        REFUSED = "refused", "refused"
-        INVALID = "invalid_argument", "invalid argument"
-        NOT_FOUND = "not_found", "not found"
-        TIMEOUT = "timeout", "timeout"
-        QUERY_ERROR = "query_error", "query error"
-        UNAVAILABLE = "unavailable", "database unavailable"
-        ERROR = "error", "error"
-        APPROVED = "approved", "approved"
-        DECLINED = "declined", "declined"
-        APPROVAL_NEEDED = "approval_needed", "waiting for approval"
-
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted.")
@@ -31,7 +20,7 @@ class AuditEntry(models.Model):
     tool = models.CharField(max_length=64, db_index=True)
     arguments = models.JSONField(default=dict, blank=True, help_text="Tool arguments other than the SQL text.")
     sql = models.TextField(blank=True)
-    outcome = models.CharField(max_length=32, choices=Outcome.choices, db_index=True)
+    outcome = models.CharField(max_length=32, choices=outcome_choices(), db_index=True)
     message = models.TextField(blank=True)
     rule = models.CharField(max_length=255, blank=True, db_index=True, help_text="The data-policy rule that refused.")
     rows = models.IntegerField(null=True, blank=True)

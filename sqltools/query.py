@@ -96,7 +96,7 @@ def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None
                                    access=access, catalog=catalog_view(connection, vendor))
         approval_gate(sql=sql, checked=checked, dialect=vendor.dialect, alias=connection.alias, access=access,
                       estimate=lambda: plan_of(connection=connection, vendor=vendor, checked=checked))
-        cap = _cap(max_rows, sqltools_settings().MAX_ROWS)
+        cap = row_cap(max_rows)
         if checked.kind is Kind.READ:
             result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap,
                                 checked=checked)
@@ -216,13 +216,19 @@ def _within(rows: list[list[Any]], budget: int) -> list[list[Any]]:
     return rows
 
 
-def _cap(requested: int | None, configured: int) -> int:
-    """The row cap of a call: the configured maximum, or less when the caller asks for less (never below 1)."""
+def row_cap(requested: object, *, setting: str = "MAX_ROWS") -> int:
+    """The row cap of a call: the setting's maximum (MAX_ROWS or MAX_SAMPLE_ROWS), or less when the caller asks
+    for less; a limit under 1, or not a whole number, is refused with the range."""
+    configured = getattr(sqltools_settings(), setting)
     if requested is None:
         return configured
-    if int(requested) < 1:
-        raise InvalidArgument(f"The row limit must be at least 1; {requested} was given.")
-    return min(int(requested), configured)
+    try:
+        value = int(requested)
+    except (TypeError, ValueError):
+        raise InvalidArgument("limit must be a whole number.") from None
+    if value < 1:
+        raise InvalidArgument(f"limit must be at least 1 (and at most {configured}, {setting}); {requested} was given.")
+    return min(value, configured)
 
 
 @contextmanager

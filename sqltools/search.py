@@ -33,7 +33,8 @@ from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, QueryRefused, TableNotFound
 from sqltools.governance import UNRESTRICTED, access_scope, current_access
 from sqltools.policy import catalog_cursor
-from sqltools.query import QueryResult, query_read, query_run, target
+from sqltools.query import QueryResult, query_read, query_run, row_cap, target
+from sqltools.render import describe_text, markdown_cell, markdown_table, rows_words
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,12 @@ def fetch_run(*, id: str, alias: str | None = None, base_url: str = "") -> Fetch
     return FetchedRecord(id=id_, url=record_url(id_=id_, base_url=base_url), **record)
 
 
+RECORDS_PATH = "records/"  # the page sqltools.urls serves for a record id
+
+
 def record_url(*, id_: str, base_url: str = "") -> str:
     """Citations need a non-empty url: the public address when known, else a relative path."""
-    return f"{base_url.rstrip('/')}/records/{quote(id_, safe=':')}"
+    return f"{base_url.rstrip('/')}/{RECORDS_PATH}{quote(id_, safe=':')}"
 
 
 def table_id(ref: TableRef) -> str:
@@ -127,14 +131,14 @@ def _search_dispatch(text: str, alias: str | None) -> list[tuple[str, str]]:
 
 def _table_title(ref: TableRef, why: str = "") -> str:
     if not why and ref.row_estimate is not None:
-        why = f"about {_rows(ref.row_estimate)}"
+        why = f"about {rows_words(ref.row_estimate)}"
     return f"{ref.kind.capitalize()} {ref.qualified_name}{f' ({why})' if why else ''}"
 
 
 def _sample_hits(table: str, limit: int, alias: str | None) -> list[tuple[str, str]]:
     """One hit for the whole sample, then one per row when the table has a primary key (citable on its own)."""
     ref = table_resolve(table=table, alias=alias)
-    limit = max(1, min(limit, sqltools_settings().MAX_SAMPLE_ROWS))
+    limit = row_cap(max(1, limit), setting="MAX_SAMPLE_ROWS")  # search text asks loosely: 0 means one row
     result = table_sample(table=ref, limit=limit, alias=alias)
     whole = _cache_put(alias, sample_id(ref, limit), _sample_record(ref, limit, result))
     hits = [(sample_id(ref, limit), whole["title"])]
@@ -193,7 +197,7 @@ def _column_index(alias: str | None) -> list[tuple[TableRef, list[str]]]:
 def _fetch_table(rest: str, alias: str | None) -> dict[str, Any]:
     described = table_describe(table=_id_table(rest, alias), alias=alias)
     title = f"{described['table']['kind'].capitalize()} {described['table']['name']}"
-    return {"title": title, "text": _describe_text(described), "metadata": described}
+    return {"title": title, "text": describe_text(described), "metadata": described}
 
 
 def _fetch_row(rest: str, alias: str | None) -> dict[str, Any]:
@@ -240,11 +244,11 @@ def _query_signer() -> signing.Signer:
 def _query_record(sql: str, alias: str | None) -> dict[str, Any]:
     result = _read_only_run(sql, alias)
     one_line = " ".join(sql.split())
-    count = f"{_rows(result.row_count)}{', more exist' if result.truncated else ''}"
+    count = f"{rows_words(result.row_count)}{', more exist' if result.truncated else ''}"
     title = f"Query ({count}): {one_line[:100]}{'…' if len(one_line) > 100 else ''}"
     metadata = {"sql": sql, "columns": result.columns, "row_count": result.row_count, "truncated": result.truncated,
                 "truncated_reason": result.truncated_reason, "elapsed_ms": result.elapsed_ms}
-    return {"title": title, "text": _table_text(result), "metadata": metadata}
+    return {"title": title, "text": markdown_table(result), "metadata": metadata}
 
 
 def _read_only_run(sql: str, alias: str | None) -> QueryResult:
@@ -261,65 +265,16 @@ _FETCHERS: dict[str, Callable[[str, str | None], dict[str, Any]]] = {
 def _sample_record(ref: TableRef, limit: int, result: QueryResult) -> dict[str, Any]:
     metadata = {"table": ref.qualified_name, "limit": limit, "columns": result.columns, "row_count": result.row_count,
                 "truncated": result.truncated, "truncated_reason": result.truncated_reason}
-    title = f"Sample of {ref.qualified_name} (first {_rows(result.row_count)})"
-    return {"title": title, "text": _table_text(result), "metadata": metadata}
+    title = f"Sample of {ref.qualified_name} (first {rows_words(result.row_count)})"
+    return {"title": title, "text": markdown_table(result), "metadata": metadata}
 
 
 def _row_record(ref: TableRef, primary_key: list[str], values: dict[str, Any]) -> dict[str, Any]:
     key = ", ".join(f"{c}={values[c]}" for c in primary_key)
-    preview = ", ".join(_cell(v) for c, v in values.items() if c not in primary_key and v is not None)[:80]
+    preview = ", ".join(markdown_cell(v) for c, v in values.items() if c not in primary_key and v is not None)[:80]
     title = f"Row {ref.qualified_name} {key}{f' — {preview}' if preview else ''}"
     metadata = {"table": ref.qualified_name, "primary_key": {c: values[c] for c in primary_key}, "values": values}
-    return {"title": title, "text": "\n".join(f"{c}: {_cell(v)}" for c, v in values.items()), "metadata": metadata}
-
-
-def _describe_text(described: dict[str, Any]) -> str:
-    table, primary_key = described["table"], described["primary_key"]
-    lines = [f"{table['kind'].capitalize()} {table['name']}"
-             + (f" (about {table['row_estimate']} rows)" if table["row_estimate"] is not None else "")]
-    if described["description"]:
-        lines.append(f"Description: {described['description']}")
-    lines.append("Columns:")
-    for column in described["columns"]:
-        notes = ["NULL" if column["nullable"] else "NOT NULL"]
-        notes += [f"default {column['default']}"] if column["default"] is not None else []
-        notes += ["primary key"] if column["name"] in primary_key else []
-        notes += [f"masked ({column['masked']}) by your data policy"] if column.get("masked") else []
-        notes += [column["description"]] if column["description"] else []
-        lines.append(f"- {column['name']} {column['type']} ({', '.join(notes)})")
-    lines.append(f"Primary key: {', '.join(primary_key) or 'none'}")
-    for label, keys in (("Foreign keys", described["foreign_keys"]), ("Referenced by", described["referenced_by"])):
-        lines += [f"{label}:"] * bool(keys) + [_key_line(key) for key in keys]
-    lines += ["Indexes:"] * bool(described["indexes"]) + [
-        f"- {i['name']} ({', '.join(i['columns'])}){' unique' * i['unique']}{' primary' * i['primary']}"
-        for i in described["indexes"]]
-    return "\n".join(lines)
-
-
-def _key_line(key: dict[str, Any]) -> str:
-    source = f"{key['table']}({', '.join(key['columns'])})"
-    return f"- {source} -> {key['referenced_table']}({', '.join(key['referenced_columns'])})"
-
-
-def _table_text(result: QueryResult) -> str:
-    """A markdown table: compact, and read well by language models."""
-    lines = ["| " + " | ".join(_cell(c) for c in result.columns) + " |", "|" + " --- |" * len(result.columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in result.rows]
-    reasons = {"max_rows": "more rows exist than the row cap", "max_sample_rows": "more rows exist than the sample cap",
-               "max_chars": "the result hit the character cap"}
-    why = f"; truncated: {reasons.get(result.truncated_reason or '', 'capped')}" if result.truncated else ""
-    return "\n".join(lines + ["", f"{_rows(result.row_count)}{why}."])
-
-
-def _rows(count: int) -> str:
-    return f"{count} row{'' if count == 1 else 's'}"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return {"title": title, "text": "\n".join(f"{c}: {markdown_cell(v)}" for c, v in values.items()), "metadata": metadata}
 
 
 def _id_table(text: str, alias: str | None) -> TableRef:

@@ -101,3 +101,17 @@ async def test_every_failure_category_starts_the_server_and_says_so(category, si
         assert SECRET not in log and SECRET not in result.content[0].text and SECRET not in health.text
     finally:
         server.stop()
+
+
+def test_the_insecure_development_flags_and_workers_without_redis_are_system_checks(settings, monkeypatch):
+    from django.core.management import call_command
+
+    from mcp_bridge.checks import check_bridge
+
+    assert check_bridge() == []
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "ALLOW_UNAUTH_TOOLS_CALL": True}
+    settings.REDIS_URL = ""
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    ids = [message.id for message in check_bridge()]
+    assert ids == ["mcp_bridge.W001", "mcp_bridge.W002"]
+    call_command("check")  # warnings: reported, the command still succeeds

@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from oauth2_provider.models import get_access_token_model, get_application_model
 
-from mcp_bridge import tokens
+from mcp_bridge import token_cache, verifier
 from mcp_bridge.threads import in_thread
 from tests.live import LiveServer
 
@@ -27,9 +27,9 @@ db = pytest.mark.django_db(transaction=True, databases="__all__")  # tests/conft
 @pytest.fixture
 def shared_cache(settings):
     settings.CACHES = SHARED
-    tokens._memos.clear()
+    token_cache._memos.clear()
     yield
-    tokens._memos.clear()
+    token_cache._memos.clear()
 
 
 def _token(django_user_model, *, username: str = "carol", expires_in: int = 3600) -> str:
@@ -45,24 +45,24 @@ def _token(django_user_model, *, username: str = "carol", expires_in: int = 3600
 @db
 def test_a_repeated_check_reads_no_database(shared_cache, django_user_model, django_assert_num_queries):
     raw = _token(django_user_model)
-    assert tokens.token_check(raw).username == "carol"
+    assert verifier.token_check(raw).username == "carol"
     with django_assert_num_queries(0):
-        assert tokens.token_check(raw).username == "carol"
+        assert verifier.token_check(raw).username == "carol"
 
 
 @db
 def test_without_a_shared_cache_every_check_reads_the_database(django_user_model, django_assert_num_queries):
     raw = _token(django_user_model)
-    tokens.token_check(raw)
+    verifier.token_check(raw)
     with django_assert_num_queries(1):
-        assert tokens.token_check(raw) is not None
+        assert verifier.token_check(raw) is not None
 
 
 @db
 @pytest.mark.parametrize("change", ["revoke", "deactivate user", "rename client"])
 def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cache, django_user_model, change):
     raw = _token(django_user_model)
-    assert tokens.token_check(raw) is not None
+    assert verifier.token_check(raw) is not None
     token = get_access_token_model().objects.get()
     if change == "revoke":
         token.revoke()
@@ -72,7 +72,7 @@ def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cac
     else:
         token.application.name = "Renamed"
         token.application.save()
-    after = tokens.token_check(raw)
+    after = verifier.token_check(raw)
     if change == "rename client":
         assert after.client_name == "Renamed"
     else:
@@ -92,55 +92,55 @@ def test_losing_the_write_right_is_seen_by_the_next_check(shared_cache, django_u
     writers = Group.objects.create(name="writers")
     writers.permissions.add(permission)
     (token.user.user_permissions.add(permission) if how == "permission" else token.user.groups.add(writers))
-    assert "sql:write" in tokens.token_check(raw).scopes
-    assert "sql:write" in tokens.token_check(raw).scopes  # remembered now
+    assert "sql:write" in verifier.token_check(raw).scopes
+    assert "sql:write" in verifier.token_check(raw).scopes  # remembered now
     if how == "permission":
         token.user.user_permissions.remove(permission)
     else:
         writers.permissions.clear()  # the group keeps its member and loses the permission
-    assert tokens.token_check(raw).scopes == frozenset({"sql:read"})
+    assert verifier.token_check(raw).scopes == frozenset({"sql:read"})
 
 
 @db
 def test_a_sign_in_keeps_remembered_checks(shared_cache, django_user_model, django_assert_num_queries):
     raw = _token(django_user_model)
-    tokens.token_check(raw)
+    verifier.token_check(raw)
     user = get_access_token_model().objects.get().user
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])  # what django.contrib.auth.login does on every consent sign-in
     with django_assert_num_queries(0):
-        assert tokens.token_check(raw) is not None
+        assert verifier.token_check(raw) is not None
 
 
 @db
 def test_a_remembered_token_still_expires_on_time(shared_cache, django_user_model, monkeypatch):
     raw = _token(django_user_model, expires_in=60)
-    info = tokens.token_check(raw)
+    info = verifier.token_check(raw)
     later = datetime.datetime.fromtimestamp(info.expires_at + 1, tz=datetime.UTC)
-    monkeypatch.setattr(tokens.time, "time", later.timestamp)
-    monkeypatch.setattr(tokens.timezone, "now", lambda: later)
-    assert tokens.token_check(raw) is None
+    monkeypatch.setattr(token_cache.time, "time", later.timestamp)
+    monkeypatch.setattr(verifier.timezone, "now", lambda: later)
+    assert verifier.token_check(raw) is None
 
 
 @db
 def test_a_new_token_keeps_the_remembered_checks_of_others(shared_cache, django_user_model, django_assert_num_queries):
     raw = _token(django_user_model)
-    tokens.token_check(raw)
+    verifier.token_check(raw)
     _token(django_user_model, username="dave")  # every sign-in and refresh creates one
     with django_assert_num_queries(0):
-        assert tokens.token_check(raw) is not None
+        assert verifier.token_check(raw) is not None
 
 
 @pytest.fixture
 def lookups(monkeypatch) -> list[str]:
     """Every database lookup a token check makes (they run in worker threads, out of the test's query capture)."""
-    made, lookup = [], tokens.token_lookup
+    made, lookup = [], verifier._token_lookup
 
-    def counted(*, checksum: str):
+    def counted(checksum: str):
         made.append(checksum)
-        return lookup(checksum=checksum)
+        return lookup(checksum)
 
-    monkeypatch.setattr(tokens, "token_lookup", counted)
+    monkeypatch.setattr(verifier, "_token_lookup", counted)
     return made
 
 
@@ -153,12 +153,12 @@ def anyio_backend():
 @pytest.mark.anyio
 async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(shared_cache, django_user_model, lookups, anyio_backend):
     raw = await in_thread(_token, django_user_model)
-    assert tokens._generation_reader() is not None  # the Redis path: no worker thread on a remembered token
-    assert (await tokens.token_check_async(raw)).username == "carol"
-    assert (await tokens.token_check_async(raw)).username == "carol"
+    assert token_cache._generation_reader() is not None  # the Redis path: no worker thread on a remembered token
+    assert (await verifier.token_check_async(raw)).username == "carol"
+    assert (await verifier.token_check_async(raw)).username == "carol"
     assert len(lookups) == 1
     await in_thread(lambda: get_access_token_model().objects.get().revoke())
-    assert await tokens.token_check_async(raw) is None
+    assert await verifier.token_check_async(raw) is None
     assert len(lookups) == 2
 
 
@@ -166,11 +166,11 @@ async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(share
 @pytest.mark.anyio
 async def test_an_unreachable_redis_means_a_database_check_every_time(settings, django_user_model, lookups, anyio_backend, caplog,
                                                                      monkeypatch):
-    monkeypatch.setattr(tokens, "_last_unreadable", float("-inf"))
+    monkeypatch.setattr(token_cache, "_last_unreadable", float("-inf"))
     settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
     raw = await in_thread(_token, django_user_model)
     for _ in range(2):
-        assert (await tokens.token_check_async(raw)).username == "carol"
+        assert (await verifier.token_check_async(raw)).username == "carol"
     assert len(lookups) == 2
     assert caplog.text.count("token cache unreadable; checking tokens in the database until it answers") == 1
 
@@ -179,9 +179,9 @@ async def test_an_unreachable_redis_means_a_database_check_every_time(settings, 
 @pytest.mark.anyio
 async def test_without_a_shared_cache_the_event_loop_check_reads_the_database(django_user_model, lookups, anyio_backend):
     raw = await in_thread(_token, django_user_model)
-    assert tokens._generation_reader() is None
+    assert token_cache._generation_reader() is None
     for _ in range(2):
-        assert (await tokens.token_check_async(raw)).username == "carol"
+        assert (await verifier.token_check_async(raw)).username == "carol"
     assert len(lookups) == 2
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model, get_grant_model, get_refresh_token_model
 
-from mcp_bridge.tokens import token_check
+from mcp_bridge.verifier import token_check
 from oauth_ext.models import BlockedUser
 from tests.oauth_ext.oauth_testing import stored_token
 
@@ -140,7 +140,7 @@ def test_block_and_unblock_from_the_users_page(blocker, oauth, app, user):
 def test_a_token_that_outlived_the_block_is_refused_by_the_mcp_check(oauth, app, user):
     """Blocking deletes every token; a token written by other means afterwards is refused all the same."""
     from oauth_ext.access import user_block
-    from oauth_ext.tokens import token_issue
+    from oauth_ext.grants import token_issue
 
     user_block(user=user)
     raw = token_issue(user=user, application=_application(app), scope="sql:read", expires_in=600)

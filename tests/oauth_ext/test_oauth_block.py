@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from oauth2_provider.models import get_application_model
 
-from mcp_bridge.tokens import token_check
+from mcp_bridge.verifier import token_check
 from oauth_ext.access import user_block, user_unblock
 from tests.oauth_ext.oauth_testing import OAuthHelper, stored_token
 

@@ -116,7 +116,7 @@ def test_the_write_scope_is_marked_in_words_and_colour(browser, live_server, con
 
 
 def test_your_connections_lists_the_client_and_revoking_stops_its_token(browser, live_server, connector):
-    from mcp_bridge.tokens import token_check
+    from mcp_bridge.verifier import token_check
 
     app, callback = connector
     pkce = Pkce.make()

@@ -12,8 +12,8 @@ from django.utils.html import escape
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from mcp_bridge.tokens import token_check
-from mcpsite.health import database_label
+from mcp_bridge.verifier import token_check
+from sqltools.target import database_label
 from oauth_ext.codes import code_redemption_record
 from oauth_ext.models import CodeRedemption
 from tests.oauth_ext.oauth_testing import CLAUDE_REDIRECT, PASSWORD, OAuthHelper, Pkce, params_of, stored_token

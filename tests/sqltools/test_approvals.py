@@ -10,9 +10,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from sqltools.approvals import (ApprovalInvalid, ApprovalRequired, approval_decide, approval_use, limits_for,
-                                statement_hash)
-from sqltools.errors import QueryRefused
+from sqltools.approvals import approval_decide, approval_use, limits_for, statement_hash
+from sqltools.errors import ApprovalInvalid, ApprovalRequired, QueryRefused
 from sqltools.governance import Access
 from sqltools.models import Approval, AuditEntry, GroupLimits
 from sqltools.query import query_run

@@ -1,4 +1,4 @@
-"""Token requests this server accepts, and access tokens issued by an operator."""
+"""The grants this server offers: which token requests it accepts, and tokens an operator issues."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import QueryDict
 from django.utils import timezone
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.models import AbstractApplication, get_access_token_model, set_token_value
 from oauthlib.common import generate_token
 
@@ -16,13 +17,17 @@ from oauth_ext.resources import resources_check
 
 logger = logging.getLogger(__name__)
 
-GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+def grant_types() -> tuple[str, ...]:
+    """The grants the metadata announces (OAUTH2_PROVIDER's OAUTH2_GRANT_TYPES_SUPPORTED): the only ones accepted."""
+    return tuple(oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED)
 
 
 def token_request_check(params: QueryDict, *, base: str) -> None:
     """What DOT would accept but this server does not: other grants, a missing verifier, a foreign resource."""
     grant_type = params.get("grant_type")
-    if grant_type not in GRANT_TYPES:
+    if grant_type not in grant_types():
         raise UnsupportedGrantType("grant_type must be authorization_code or refresh_token.")
     if grant_type == "authorization_code" and not params.get("code_verifier"):
         # Every code here was issued against an S256 challenge (RFC 7636 §4.6).

@@ -6,21 +6,20 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from mcpsite.health import database_label
-from sqltools.audit import Actor, audit_call
+from sqltools.audit import Actor, tool_call
 from sqltools.conf import sqltools_settings
 from sqltools.errors import SqlToolError
-from sqltools.governance import access_for_user_id, access_scope
 from sqltools.search import fetch_run
+from sqltools.target import database_label
 
 
 @login_required
 def record_show(request: HttpRequest, record_id: str) -> HttpResponse:
+    """The fetch tool's answer as a page, audited and under the user's data policies like the tool."""
     actor = Actor(user_id=request.user.pk, username=request.user.get_username(), client_name="web (citation link)")
     context = {"database_name": database_label(sqltools_settings().ALIAS)}
     try:
-        with audit_call(tool="fetch", actor=actor, arguments={"id": record_id}), \
-                access_scope(access_for_user_id(user_id=request.user.pk, client=actor.client_name)):
+        with tool_call(tool="fetch", actor=actor, arguments={"id": record_id}):
             context["record"] = fetch_run(id=record_id)
     except SqlToolError as error:
         context["error"] = error.message

@@ -1,6 +1,6 @@
-"""Bearer tokens are DOT access tokens: looked up by checksum, checked for expiry and owner.
+"""Token checks remembered per process, and forgotten everywhere the moment anything they read changes.
 
-With a cache shared by every process (django-redis), a process remembers the lookups it made and
+mcp_bridge/verifier.py looks a token up; this module remembers the answer. With a cache shared by every process (django-redis), a process remembers the lookups it made and
 trusts one while a shared "generation" stays the same. Saving or deleting any access token,
 client or user sets a new generation once its transaction commits, so a revocation made in any
 process refuses the very next call in every process, for the price of one cache read instead of
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import secrets
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -34,28 +33,17 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
 from django.db import router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.utils import timezone
-from mcp.server.auth.provider import AccessToken as McpAccessToken
-from mcp.server.auth.provider import TokenVerifier
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from mcp_bridge.conf import bridge_settings
-from oauth_ext.access import user_is_blocked
-from oauth_ext.rights import scopes_allowed, user_may_connect
 from mcp_bridge.threads import in_thread
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from mcp_bridge.verifier import TokenInfo
 
-@dataclass(frozen=True)
-class TokenInfo:
-    user_id: int
-    username: str
-    client_id: str
-    client_name: str
-    scopes: frozenset[str]
-    resources: tuple[str, ...]
-    expires_at: int
+Lookup = Callable[[str], "TokenInfo | None"]  # a token's checksum -> its owner and grants, or None
 
 
 @dataclass(frozen=True)
@@ -70,22 +58,20 @@ _MAX_MEMOS = 10_000
 _memos: dict[str, _Memo] = {}
 
 
-def token_check(raw_token: str) -> TokenInfo | None:
-    """token_lookup, remembered while nothing that could change its answer has changed (see above)."""
-    checksum = hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+def token_remembered(checksum: str, lookup: Lookup) -> TokenInfo | None:
+    """lookup(checksum), remembered while nothing that could change its answer has changed (see above)."""
     cache = _shared_cache()
     generation = _generation(cache) if cache is not None else None  # read before the database, never after
-    return _remembered(checksum, generation) or _lookup_and_remember(checksum, generation)
+    return _remembered(checksum, generation) or _lookup_and_remember(checksum, generation, lookup)
 
 
-async def token_check_async(raw_token: str) -> TokenInfo | None:
-    """token_check for the event loop: with a Redis cache, a remembered token needs no worker thread."""
+async def token_remembered_async(checksum: str, lookup: Lookup) -> TokenInfo | None:
+    """token_remembered for the event loop: with a Redis cache, a remembered token needs no worker thread."""
     reader = _generation_reader()
     if reader is None:
-        return await in_thread(token_check, raw_token)
-    checksum = hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+        return await in_thread(token_remembered, checksum, lookup)
     generation = await reader.read()
-    return _remembered(checksum, generation) or await in_thread(_lookup_and_remember, checksum, generation)
+    return _remembered(checksum, generation) or await in_thread(_lookup_and_remember, checksum, generation, lookup)
 
 
 def _remembered(checksum: str, generation: str | None) -> TokenInfo | None:
@@ -95,39 +81,13 @@ def _remembered(checksum: str, generation: str | None) -> TokenInfo | None:
     return None
 
 
-def _lookup_and_remember(checksum: str, generation: str | None) -> TokenInfo | None:
-    info = token_lookup(checksum=checksum)
+def _lookup_and_remember(checksum: str, generation: str | None, lookup: Lookup) -> TokenInfo | None:
+    info = lookup(checksum)
     if generation is not None and info is not None:
         if len(_memos) >= _MAX_MEMOS:
             _memos.clear()
         _memos[checksum] = _Memo(info, generation, time.monotonic() + bridge_settings().TOKEN_CACHE_SECONDS)
     return info
-
-
-def token_lookup(*, checksum: str) -> TokenInfo | None:
-    """The live token's owner and grants, or None (unknown, revoked, expired, inactive or blocked user)."""
-    model = get_access_token_model()
-    try:
-        token = model.objects.select_related("user__oauth_block", "application").get(token_checksum=checksum)
-    except model.DoesNotExist:
-        logger.info("bearer token refused: unknown or revoked")
-        return None
-    if token.expires <= timezone.now():
-        logger.info("bearer token refused: expired (client %s)", token.application.client_id if token.application else "-")
-        return None
-    if token.user is None or not user_may_connect(token.user) or user_is_blocked(token.user):
-        logger.info("bearer token refused: no active user (missing, inactive, blocked or without the right to connect)")
-        return None
-    application = token.application
-    return TokenInfo(
-        user_id=token.user.pk,
-        username=token.user.get_username(),
-        client_id=application.client_id if application else "",
-        client_name=(application.name or application.client_id) if application else "",
-        scopes=frozenset(scopes_allowed(user=token.user, scopes=token.scope.split())),  # rights read now, not at issue
-        resources=tuple(token.resource or ()),
-        expires_at=int(token.expires.timestamp()),
-    )
 
 
 def tokens_changed(sender: type, *, using: str | None = None, **kwargs: Any) -> None:
@@ -148,10 +108,10 @@ def watch_token_changes() -> None:
     """Connect tokens_changed (McpBridgeConfig.ready, in every process: revocations come from anywhere)."""
     for model in (get_access_token_model(), get_application_model(), get_user_model()):
         for signal in (post_save, post_delete):
-            signal.connect(tokens_changed, sender=model, dispatch_uid=f"mcp_bridge.tokens.{model._meta.label}")
+            signal.connect(tokens_changed, sender=model, dispatch_uid=f"mcp_bridge.token_cache.{model._meta.label}")
     user = get_user_model()
     for through in (user.groups.through, user.user_permissions.through, Group.permissions.through):
-        m2m_changed.connect(_rights_changed, sender=through, dispatch_uid=f"mcp_bridge.tokens.{through._meta.label}")
+        m2m_changed.connect(_rights_changed, sender=through, dispatch_uid=f"mcp_bridge.token_cache.{through._meta.label}")
 
 
 def _rights_changed(sender: type, *, action: str, using: str | None = None, **kwargs: Any) -> None:
@@ -246,24 +206,3 @@ def _generation_reader() -> _GenerationReader | None:
     url = (location if isinstance(location, str) else location[0]).split(",")[0]  # the first server takes writes
     key = get_key_func(config.get("KEY_FUNCTION"))(_GENERATION_KEY, config.get("KEY_PREFIX", ""), config.get("VERSION", 1))
     return _GenerationReader(url, key)
-
-
-class DjangoTokenVerifier(TokenVerifier):
-    """The mcp SDK's TokenVerifier over DOT's AccessToken table."""
-
-    async def verify_token(self, token: str) -> McpAccessToken | None:
-        info = await token_check_async(token)
-        return None if info is None else _mcp_access_token(info)
-
-
-@functools.lru_cache(maxsize=1024)  # a remembered check returns the same TokenInfo: build its pydantic model once
-def _mcp_access_token(info: TokenInfo) -> McpAccessToken:
-    return McpAccessToken(
-        token="",  # never keep the secret itself around
-        client_id=info.client_id,
-        scopes=sorted(info.scopes),
-        expires_at=info.expires_at,
-        resource=info.resources[0] if info.resources else None,
-        subject=str(info.user_id),
-        claims={"username": info.username, "client_name": info.client_name, "resources": list(info.resources)},
-    )
