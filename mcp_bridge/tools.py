@@ -13,8 +13,14 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from mcp_bridge.approvals import (approval_ask, approval_resumed, approval_text, approval_url, error_result,
-                                  request_state_security)
+from mcp_bridge.approvals import (
+    approval_ask,
+    approval_resumed,
+    approval_text,
+    approval_url,
+    error_result,
+    request_state_security,
+)
 from mcp_bridge.render import explain_fit, json_result_fit, result_fit
 from mcp_bridge.schemas import DescribeOutput, ExplainOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread
@@ -262,7 +268,7 @@ def approvals_words(conf: Any) -> str:
               f"an estimated cost of {conf.MAX_ESTIMATED_COST:,g}" if conf.MAX_ESTIMATED_COST else ""]
     if any(limits):
         verb = "waits for the user's approval" if conf.OVER_LIMIT == "approve" else "is refused"
-        words.append(f"a read over {' or '.join(l for l in limits if l)} {verb}")
+        words.append(f"a read over {' or '.join(limit for limit in limits if limit)} {verb}")
     return (" On this server " + "; ".join(words) + " (the result says what to do).") if words else ""
 
 

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from sqltools.errors import QueryRefused
 from sqltools.explain import plan_explain, plan_summary, plan_text
-from sqltools.governance import Access, Rule, GroupPolicy
+from sqltools.governance import Access, GroupPolicy, Rule
 from sqltools.plans import mssql_plan
 from sqltools.policy import statement_policy
 from sqltools.query import query_run
