@@ -81,7 +81,9 @@ def postgresql_plan(raw: Any) -> Plan:
         return PlanNode(kind, relation, item.get("Index Name"), access, _number(item.get("Plan Rows")),
                         _number(item.get("Total Cost")), detail, [node(child) for child in item.get("Plans", [])])
 
-    return Plan("postgres", [node(top)], _number(top.get("Plan Rows")), _number(top.get("Total Cost")),
+    # A write's top node (ModifyTable) returns no rows: the rows it would change are its input's.
+    counted = top["Plans"][0] if top.get("Node Type") == "ModifyTable" and top.get("Plans") else top
+    return Plan("postgres", [node(top)], _number(counted.get("Plan Rows")), _number(top.get("Total Cost")),
                 raw=json.dumps(document))
 
 
