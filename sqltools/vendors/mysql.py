@@ -131,11 +131,17 @@ class MySQL(Vendor):
     explain_prefix = "EXPLAIN FORMAT=JSON "
 
     def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False) -> Any:
-        # A read-only transaction, rolled back. MariaDB may evaluate a constant subquery while it plans; the
-        # statement passed the read guard, so that reads only. MariaDB bounds the time in the same round trip.
+        # MariaDB may evaluate a constant subquery while it plans; a read passed the read guard, so that reads
+        # only. MariaDB: one round trip in autocommit, read-only and time-bounded by SET STATEMENT (it refuses
+        # the EXPLAIN of a write in a read-only transaction; EXPLAIN changes nothing either way). MySQL: a
+        # read-only transaction, rolled back.
         own_transaction(connection)
         if connection.mysql_is_mariadb:
-            sql = f"SET STATEMENT max_statement_time = {float(timeout):.3f} FOR {sql}"
+            read_only = "" if write else \
+                f"{'transaction_read_only' if connection.mysql_version >= (11, 1) else 'tx_read_only'} = 1, "
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET STATEMENT {read_only}max_statement_time = {float(timeout):.3f} FOR {sql}")
+                return cursor.fetchone()[0]
         with connection.cursor() as cursor:
             cursor.execute("START TRANSACTION" if write else "START TRANSACTION READ ONLY")
             try:

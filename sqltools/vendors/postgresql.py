@@ -159,6 +159,7 @@ class PostgreSQL(Vendor):
                     control.execute("BEGIN READ ONLY")
                     control.execute(_SESSION_SQL, [f"{int(timeout * 1000)}ms", "", ""])
                     cursor.execute(sql)
+                    control.execute("ROLLBACK")
                 return cursor.fetchone()[0]
 
     def plan_parse(self, raw: Any) -> Plan:
