@@ -62,7 +62,7 @@ def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: A
     target is let through once (its approval is used up here)."""
     conf = sqltools_settings()
     if checked.kind is not Kind.READ:
-        if conf.WRITE_APPROVAL != "required":
+        if conf.WRITE_APPROVAL == "off":  # anything else (a typo too) asks: sqltools.E004 names the mistake
             return
         reason, plan, over = "write", _quietly(estimate), None
     else:
@@ -73,7 +73,7 @@ def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: A
         over = limits.exceeded(plan)
         if over is None:
             return
-        if limits.over_limit == "refuse":
+        if limits.over_limit == "refuse":  # anything else waits for a click, which runs nothing either
             raise QueryRefused(f"This query was not run: its plan estimates {over}, so the server refuses it "
                                "(OVER_LIMIT=refuse). Add a WHERE clause on an indexed column, aggregate, or select "
                                "fewer rows; explain_sql shows the plan.", rule="cost guard")

@@ -93,6 +93,13 @@ def test_a_write_is_refused_in_read_only_mode_even_when_approved(target_alias, s
     assert checksum(target_alias) == before and Approval.objects.get(pk=approval.pk).status == "approved"
 
 
+def test_a_misspelt_write_approval_setting_still_asks(target_alias, sqltools_config, alice):
+    sqltools_config(READ_ONLY=False, WRITE_APPROVAL="requried")  # sqltools.E004 names the typo; meanwhile: asks
+    before = checksum(target_alias)
+    asked(UPDATE, target_alias, alice)
+    assert checksum(target_alias) == before
+
+
 def test_no_signed_in_user_no_write(target_alias, writes_need_approval):
     with pytest.raises(QueryRefused, match="no signed-in user"):
         query_run(sql=UPDATE, alias=target_alias, allow_write=True)

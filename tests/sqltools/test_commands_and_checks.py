@@ -150,6 +150,13 @@ def test_non_positive_limits_are_e003(sqltools_config):
     assert _ids(check_target()) == ["sqltools.E003"]
 
 
+@pytest.mark.parametrize("changes", [{"WRITE_APPROVAL": "requried"}, {"OVER_LIMIT": "ask"}, {"APPROVAL_TTL_SECONDS": 0},
+                                     {"MAX_ESTIMATED_ROWS": -1}])
+def test_approval_settings_out_of_range_are_e004(sqltools_config, changes):
+    sqltools_config(**changes)
+    assert _ids(check_target()) == ["sqltools.E004"]
+
+
 def test_unverified_sql_server_certificate_is_w003(sqltools_config, settings, monkeypatch, clean_env):
     clean_env.setenv("TARGET_DATABASE_URL", "mssql://sa:pw@sql.example:1433/sales?TrustServerCertificate=yes")
     monkeypatch.setitem(settings.DATABASES, "sqlserver", target_database(environ.Env(), var_dir=Path("/nonexistent")))
