@@ -249,6 +249,7 @@ MCP_BRIDGE = {
     "MAX_BODY_BYTES": env.int("MCP_MAX_BODY_BYTES", default=1_000_000),
     "ALLOWED_ORIGINS": env.list("MCP_ALLOWED_ORIGINS", default=[]),
     "WORKER_THREADS": env.int("MCP_WORKER_THREADS", default=16),
+    "ELICITATION_SESSIONS": env.bool("MCP_ELICITATION_SESSIONS", default=True),
     "TOKEN_CACHE_SECONDS": env.int("TOKEN_CACHE_SECONDS", default=60),
 }
 

@@ -1,8 +1,10 @@
 """Approvals end to end: two real uvicorn workers, the SDK client on each path, the page approved over HTTP.
 
 Path 1: 2026-07-28 with an elicitation callback (InputRequiredResult, URL elicitation, sealed requestState).
-Path 2: handshake era on the legacy SSE transport, elicitation declared (elicitation/create mid-call).
-Path 3: handshake era on stateless Streamable HTTP, with or without elicitation declared: the link in words.
+Path 2: handshake era with URL elicitation declared, on the legacy SSE transport or in a Streamable HTTP session
+(elicitation/create mid-call).
+Path 3: handshake era on stateless Streamable HTTP (no elicitation declared, or MCP_ELICITATION_SESSIONS off, or a
+session's request that reached another worker): the link in words.
 Each checks, by a checksum of the table, that nothing ran before the click.
 """
 
@@ -34,23 +36,37 @@ def anyio_backend():
 def server(tmp_path_factory) -> LiveServer:
     """Write mode, every write approved by a person; two workers sharing one database and Redis."""
     live = LiveServer(tmp_path_factory.mktemp("approvals"), workers=2, env={
-        "READ_ONLY_MODE": "false", "WRITE_APPROVAL": "required", "REDIS_URL": "redis://127.0.0.1:6379/14"}).start()
+        "READ_ONLY_MODE": "false", "WRITE_APPROVAL": "required", "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "MCP_ELICITATION_SESSIONS": "false"}).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory) -> LiveServer:
+    """One worker with elicitation sessions (the default): a session's every request reaches its worker."""
+    live = LiveServer(tmp_path_factory.mktemp("one-worker"), env={"READ_ONLY_MODE": "false",
+                                                                   "WRITE_APPROVAL": "required"}).start()
     yield live
     live.stop()
 
 
 @pytest.fixture(scope="module")
 def token(server) -> str:
-    raw = server.token(username="alice", scope="sql:read sql:write", client="Claude")
-    server.python("from django.contrib.auth import get_user_model\n"
-                  f"u = get_user_model().objects.get(username='alice'); u.set_password({PASSWORD!r}); u.save()")
-    return raw
+    return writer_token(server)
 
 
 def checksum(server: LiveServer) -> str:
     return server.python(
         "import hashlib\nfrom django.db import connections\nc = connections['target'].cursor()\n"
         "c.execute('SELECT * FROM orders ORDER BY 1')\nprint(hashlib.sha256(repr(c.fetchall()).encode()).hexdigest())")
+
+
+def writer_token(server: LiveServer) -> str:
+    raw = server.token(username="alice", scope="sql:read sql:write", client="Claude")
+    server.python("from django.contrib.auth import get_user_model\n"
+                  f"u = get_user_model().objects.get(username='alice'); u.set_password({PASSWORD!r}); u.save()")
+    return raw
 
 
 def decide(server: LiveServer, url: str, decision: str = "approve") -> None:
@@ -95,7 +111,7 @@ async def test_path_3_the_link_in_words_then_the_same_statement_runs_once(server
         assert again.is_error and LINK.search(again.content[0].text).group(0) != url and checksum(server) == after
 
 
-async def test_path_3_also_for_a_stateless_handshake_client_that_declared_elicitation(server, token):
+async def test_path_3_for_a_handshake_client_that_declared_elicitation_when_sessions_are_off(server, token):
     asked = []
 
     async def elicitation(context, params):
@@ -164,6 +180,28 @@ async def test_path_2_legacy_sse_elicits_the_page_mid_call(server, token):
         result = await client.call_tool("execute_sql", {"query": sql})
     assert not result.is_error, result.content[0].text
     assert result.structured_content["rows_affected"] == 1 and checksum(server) != before
+
+
+async def test_path_2_a_streamable_http_session_for_a_client_that_declared_url_elicitation(one_worker):
+    token = writer_token(one_worker)
+    sql = "UPDATE orders SET status = 'held' WHERE order_id = 9"
+    before = checksum(one_worker)
+    seen = []
+
+    async def elicitation(context, params):
+        seen.append(params)
+        assert checksum(one_worker) == before
+        await anyio.to_thread.run_sync(decide, one_worker, params.url)
+        return ElicitResult(action="accept")
+
+    async with streamable(one_worker, token, mode="legacy", elicitation_callback=elicitation) as client:
+        result = await client.call_tool("execute_sql", {"query": sql})
+        assert not result.is_error, result.content[0].text
+        assert result.structured_content["rows_affected"] == 1 and checksum(one_worker) != before
+        assert seen[0].mode == "url" and seen[0].elicitation_id
+    async with streamable(one_worker, token, mode="legacy") as client:  # no elicitation declared: stateless
+        plain = await client.call_tool("execute_sql", {"query": sql})
+    assert plain.is_error and LINK.search(plain.content[0].text)
 
 
 async def test_explain_sql_shows_the_plan_without_running_and_validates(server, token):
