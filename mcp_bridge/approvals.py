@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 ELICITATION_KEY = "approval"
 _WAIT_SECONDS = 240.0  # under the 300 s Claude gives a tool call
+ELICITATION_ANSWER_SECONDS = 120.0  # for the client to say whether the user opens the page
 _POLL_SECONDS = 1.0
 
 
@@ -87,10 +88,13 @@ async def approval_ask(ctx: Context, error: ApprovalRequired,
         request = ElicitRequest(params=ElicitRequestURLParams(message=message, url=url))
         return InputRequiredResult(input_requests={ELICITATION_KEY: request}, request_state=str(approval.pk))
     if _url_elicitation(ctx):
-        try:
-            answer = await ctx.elicit_url(message, url, str(approval.pk))
-        except Exception as problem:  # no channel for a server request (stateless): the words of path 3
-            logger.debug("URL elicitation not possible here (%s): answering with the link", type(problem).__name__)
+        answer = None
+        with anyio.move_on_after(ELICITATION_ANSWER_SECONDS):  # an answer that went to another worker never comes
+            try:
+                answer = await ctx.elicit_url(message, url, str(approval.pk))
+            except Exception as problem:  # no channel for a server request (stateless): the words of path 3
+                logger.debug("URL elicitation not possible here (%s): answering with the link", type(problem).__name__)
+        if answer is None:
             return error_result(approval_text(error, url))
         if answer.action != "accept":
             return error_result("The user did not open the approval page, so the statement was not run.")

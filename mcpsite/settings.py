@@ -249,7 +249,8 @@ MCP_BRIDGE = {
     "MAX_BODY_BYTES": env.int("MCP_MAX_BODY_BYTES", default=1_000_000),
     "ALLOWED_ORIGINS": env.list("MCP_ALLOWED_ORIGINS", default=[]),
     "WORKER_THREADS": env.int("MCP_WORKER_THREADS", default=16),
-    "ELICITATION_SESSIONS": env.bool("MCP_ELICITATION_SESSIONS", default=True),
+    # Sessions live in one worker: on by default only where there is one (docs/approvals.md).
+    "ELICITATION_SESSIONS": env.bool("MCP_ELICITATION_SESSIONS", default=env.int("WEB_CONCURRENCY", default=1) <= 1),
     "TOKEN_CACHE_SECONDS": env.int("TOKEN_CACHE_SECONDS", default=60),
 }
 
