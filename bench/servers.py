@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.live import LiveServer
+from mcpsite.liveserver import LiveServer
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 # uvicorn closes idle keep-alive connections after 5 s; a client that reuses one as it closes loses

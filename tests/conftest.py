@@ -5,7 +5,20 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+from tests.services import require
 from tests.targets import target_params
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires(service): tests.services.require(service) before the test's fixtures")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`@pytest.mark.requires("redis")`: fail in CI, skip elsewhere, before any fixture starts a server."""
+    for mark in item.iter_markers("requires"):
+        for service in mark.args:
+            require(service)
 
 
 @pytest.fixture(scope="session")
@@ -51,15 +64,34 @@ def sqltools_config(settings):
     return apply
 
 
+# Every variable mcpsite.targetdb reads to build the target's DATABASES entry.
+TARGET_VARS = ["TARGET_DATABASE_URL", "MSSQL_HOST", "MSSQL_PORT", "MSSQL_USER", "MSSQL_PASSWORD", "MSSQL_DATABASE",
+               "MSSQL_DRIVER", "TrustServerCertificate", "Trusted_Connection", "Encrypt", "TARGET_CONN_MAX_AGE",
+               "MSSQL_PYTHON_DRIVER"]
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """None of the target's variables set (monkeypatch, returned, sets the ones a test wants)."""
+    for name in TARGET_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
 @pytest.fixture
 def alias_for(django_db_blocker):
-    """alias_for(config) registers a database alias for this test only and returns its name."""
+    """alias_for(config, name=None) registers a database alias for this test only and returns its name.
+
+    Django caches DATABASES in `connections`, so the alias goes there; the test may use it without a
+    django_db mark (Django's test case would refuse an alias it did not create), and it is closed and
+    removed afterwards.
+    """
     from django.db import connections
 
     added: list[str] = []
 
-    def add(config: dict) -> str:
-        alias = f"temporary_{len(added)}"
+    def add(config: dict, *, name: str | None = None) -> str:
+        alias = name or f"temporary_{len(added)}"
         configured = connections.configure_settings({"default": connections.settings["default"], alias: config})
         connections.settings[alias] = configured[alias]
         added.append(alias)
@@ -71,6 +103,24 @@ def alias_for(django_db_blocker):
             connections[alias].close()
             del connections[alias]
             del connections.settings[alias]
+
+
+@pytest.fixture
+def access_token(django_user_model):
+    """access_token(username="carol", scope="sql:read", expires_in=3600): a new user with a client of their
+    own, and the raw value of an access token issued to them by the product's token_issue."""
+    from oauth2_provider.models import get_application_model
+
+    from oauth_ext.grants import token_issue
+
+    def issue(*, username: str = "carol", scope: str = "sql:read", expires_in: int = 3600) -> str:
+        user = django_user_model.objects.create_user(username=username)
+        application = get_application_model().objects.create(
+            name=f"{username}-client", user=user, client_type="public",
+            authorization_grant_type="authorization-code", redirect_uris="http://127.0.0.1/cb")
+        return token_issue(user=user, application=application, scope=scope, expires_in=expires_in)
+
+    return issue
 
 
 @pytest.fixture

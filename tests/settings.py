@@ -6,23 +6,14 @@ starts them), elsewhere their tests skip with the reason.
 """
 
 import os
-import socket
 
 os.environ.setdefault("DJANGO_ENV", "local")
 from mcpsite.settings import *  # noqa: E402,F401,F403
 from mcpsite.settings import DATABASES, SQLTOOLS  # noqa: E402
+from tests.services import IN_CI, SERVERS, listening  # noqa: E402
 
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-SERVICES = {"postgresql": _listening(5432), "mysql": _listening(3306), "redis": _listening(6379)}
-if os.environ.get("CI") == "true":
+SERVICES = {name: listening(port) for name, (port, _) in SERVERS.items()}
+if IN_CI:
     down = [name for name, up in SERVICES.items() if not up]
     if down:
         raise RuntimeError(f"CI needs these services on 127.0.0.1 and they are down: {', '.join(down)}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+from tests.services import missing
+
 ALL_TARGETS = {"target": "sqlite", "target_pg": "postgresql", "target_mysql": "mysql"}
 
 
@@ -16,7 +18,6 @@ def target_params(*aliases: str) -> list:
     params = []
     for alias in aliases or ALL_TARGETS:
         vendor = ALL_TARGETS[alias]
-        marks = [] if alias in settings.DATABASES else [
-            pytest.mark.skip(reason=f"{vendor} is not listening on 127.0.0.1 (start it to run these tests)")]
+        marks = [] if alias in settings.DATABASES else [pytest.mark.skip(reason=missing(vendor))]
         params.append(pytest.param(alias, id=vendor, marks=marks))
     return params

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.live import ROOT
+from mcpsite.liveserver import ROOT
 
 pytestmark = pytest.mark.live
 

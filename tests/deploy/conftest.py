@@ -8,15 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.deploy.deploy_harness import (
-    NginxSite,
-    free_port,
-    make_letsencrypt_dir,
-    render_site,
-    start_app,
-    start_nginx,
-    stop_process,
-)
+
+from mcpsite.liveserver import free_port, process_stop
+from tests.deploy.deploy_harness import NginxSite, make_letsencrypt_dir, render_site, start_app, start_nginx
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +43,7 @@ def run_nginx(nginx_site) -> Iterator[Callable[[int], NginxSite]]:
         yield start
     finally:
         for process in processes:
-            stop_process(process, sig=signal.SIGQUIT)
+            process_stop(process, sig=signal.SIGQUIT)
 
 
 @dataclass
@@ -66,4 +60,4 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
     try:
         yield AppServer(port=port, env=env)
     finally:
-        stop_process(process)
+        process_stop(process)

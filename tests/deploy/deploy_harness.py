@@ -12,18 +12,14 @@ import http.client
 import os
 import re
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from tests.live import free_port
+from mcpsite.liveserver import free_port, process_stop, server_wait
+from tests.services import require
 
 REPO = Path(__file__).resolve().parents[2]
 # The app's own variables: the app under test starts from the local defaults, not from the shell.
@@ -40,41 +36,9 @@ SECURITY_HEADERS = (
 
 def require_tool(name: str) -> str:
     """The tool's path; without it, CI fails loudly and a developer's machine skips with the reason."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed (scripts/system-deps.sh installs it with apt-get)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    require(name)
+    return shutil.which(name)
 
-
-
-def wait_for_port(port: int, *, process: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:g}s")
-
-
-def stop_process(process: subprocess.Popen, *, sig: int = signal.SIGTERM) -> None:
-    """Stop a process started with start_new_session=True, with everything it spawned."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, sig)
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-    except ProcessLookupError:
-        pass
 
 
 def insecure_tls_context() -> ssl.SSLContext:
@@ -187,10 +151,10 @@ def start_nginx(site: NginxSite) -> subprocess.Popen:
             site.command("-g", "daemon off;"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_for_port(site.https_port, process=process, timeout=10)
-        wait_for_port(site.http_port, process=process, timeout=10)
+        server_wait(site.https_port, process=process, timeout=10)
+        server_wait(site.http_port, process=process, timeout=10)
     except (RuntimeError, TimeoutError) as error:
-        stop_process(process)
+        process_stop(process)
         raise RuntimeError(f"nginx did not start: {error}\n{site.log()}") from None
     return process
 
@@ -222,8 +186,8 @@ def start_app(var_dir: Path, port: int) -> tuple[subprocess.Popen, dict[str, str
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
-        wait_for_port(port, process=process, timeout=30)
+        server_wait(port, process=process, timeout=30)
     except (RuntimeError, TimeoutError) as error:
-        stop_process(process)
+        process_stop(process)
         raise RuntimeError(f"the app did not start: {error}\n{log_path.read_text()[-3000:]}") from None
     return process, env

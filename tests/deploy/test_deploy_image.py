@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from tests.deploy.deploy_harness import REPO, app_environment, free_port
+from mcpsite.liveserver import free_port
+from tests.deploy.deploy_harness import REPO, app_environment
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,7 +7,9 @@ import ssl
 import subprocess
 
 import pytest
-from tests.deploy.deploy_harness import SECURITY_HEADERS, free_port, insecure_tls_context
+
+from mcpsite.liveserver import free_port
+from tests.deploy.deploy_harness import SECURITY_HEADERS, insecure_tls_context
 
 pytestmark = pytest.mark.timeout(60)
 

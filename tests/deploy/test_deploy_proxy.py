@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from tests.deploy.deploy_harness import REPO, SECURITY_HEADERS, free_port, insecure_tls_context, wait_for_port
+from mcpsite.liveserver import LiveServer, free_port, server_wait
+from tests.deploy.deploy_harness import REPO, SECURITY_HEADERS, insecure_tls_context
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -50,7 +51,7 @@ def sse_server() -> Iterator[int]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        wait_for_port(port, timeout=10)
+        server_wait(port, timeout=10)
         yield port
     finally:
         server.should_exit = True
@@ -181,8 +182,6 @@ def streamable_http_tool_call(
 
 
 def test_streamable_http_tool_call_through_the_proxy(run_nginx, tmp_path_factory):
-    from tests.live import LiveServer
-
     live = LiveServer(tmp_path_factory.mktemp("proxied")).start()  # migrated database and demo target
     try:
         site = run_nginx(live.port)

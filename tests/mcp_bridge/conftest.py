@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.live import LiveServer
+from mcpsite.liveserver import LiveServer
 
 
 @pytest.fixture(scope="session")

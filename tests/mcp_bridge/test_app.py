@@ -12,7 +12,7 @@ from django.conf import settings
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.live import LiveServer, free_port
+from mcpsite.liveserver import LiveServer, free_port
 
 PG = settings.DATABASES.get("target_pg")
 SECRET = "Sup3r-secret-pw"
@@ -79,7 +79,7 @@ SENTENCES = {
 }
 
 
-@pytest.mark.skipif(PG is None, reason="PostgreSQL does not answer on 127.0.0.1:5432 (the categories are its errors)")
+@pytest.mark.requires("postgresql")  # the categories are its errors
 @pytest.mark.parametrize("category", list(SENTENCES))
 @pytest.mark.anyio
 async def test_every_failure_category_starts_the_server_and_says_so(category, silent_port, tmp_path, anyio_backend):

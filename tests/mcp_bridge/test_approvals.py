@@ -20,7 +20,8 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitResult
 
-from tests.live import LiveServer
+from mcpsite.liveserver import LiveServer
+from tests.services import require
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "a long test password"
@@ -35,6 +36,7 @@ def anyio_backend():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> LiveServer:
     """Write mode, every write approved by a person; two workers sharing one database and Redis."""
+    require("redis")
     live = LiveServer(tmp_path_factory.mktemp("approvals"), workers=2, env={
         "READ_ONLY_MODE": "false", "WRITE_APPROVAL": "required", "REDIS_URL": "redis://127.0.0.1:6379/14",
         "MCP_ELICITATION_SESSIONS": "false"}).start()

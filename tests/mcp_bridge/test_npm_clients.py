@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
 
-BIN = Path(__file__).resolve().parent.parent / "e2e" / "node_modules" / ".bin"
+from tests.services import E2E_BIN
 
-needs_npm_clients = pytest.mark.skipif(
-    not (BIN / "mcp-inspector").exists() and not os.environ.get("CI"),
-    reason="npm clients not installed: run `make test` (it runs npm ci in tests/e2e)",
-)
+BIN = E2E_BIN
+
+needs_npm_clients = pytest.mark.requires("npm-clients")
 
 
 def _inspector(live, token: str, *args: str) -> dict:

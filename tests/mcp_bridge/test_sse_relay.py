@@ -8,13 +8,12 @@ import threading
 
 import httpx2
 import pytest
-from django.conf import settings
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from tests.live import LiveServer
+from mcpsite.liveserver import LiveServer
 
-pytestmark = pytest.mark.skipif(not settings.SERVICES["redis"], reason="Redis is not listening on 127.0.0.1:6379")
+pytestmark = pytest.mark.requires("redis")
 REDIS = {"REDIS_URL": "redis://127.0.0.1:6379/15"}
 
 

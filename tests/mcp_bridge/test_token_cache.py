@@ -8,17 +8,16 @@ import secrets
 
 import httpx2
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.models import get_access_token_model
 
 from mcp_bridge import token_cache, verifier
 from mcp_bridge.threads import in_thread
-from tests.live import LiveServer
+from mcpsite.liveserver import LiveServer
 
-pytestmark = pytest.mark.skipif(not settings.SERVICES["redis"], reason="Redis is not listening on 127.0.0.1:6379")
+pytestmark = pytest.mark.requires("redis")
 REDIS_URL = "redis://127.0.0.1:6379/13"
 SHARED = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
 db = pytest.mark.django_db(transaction=True, databases="__all__")  # tests/conftest.py seeds every target alias
@@ -32,27 +31,17 @@ def shared_cache(settings):
     token_cache._memos.clear()
 
 
-def _token(django_user_model, *, username: str = "carol", expires_in: int = 3600) -> str:
-    user = django_user_model.objects.create_user(username=username)
-    app = get_application_model().objects.create(name=f"{username}-client", user=user, client_type="public",
-                                                 authorization_grant_type="authorization-code", redirect_uris="http://127.0.0.1/cb")
-    raw = secrets.token_urlsafe(32)
-    get_access_token_model().objects.create(user=user, application=app, token=raw, scope="sql:read",
-                                            expires=timezone.now() + datetime.timedelta(seconds=expires_in))
-    return raw
-
-
 @db
-def test_a_repeated_check_reads_no_database(shared_cache, django_user_model, django_assert_num_queries):
-    raw = _token(django_user_model)
+def test_a_repeated_check_reads_no_database(shared_cache, access_token, django_assert_num_queries):
+    raw = access_token()
     assert verifier.token_check(raw).username == "carol"
     with django_assert_num_queries(0):
         assert verifier.token_check(raw).username == "carol"
 
 
 @db
-def test_without_a_shared_cache_every_check_reads_the_database(django_user_model, django_assert_num_queries):
-    raw = _token(django_user_model)
+def test_without_a_shared_cache_every_check_reads_the_database(access_token, django_assert_num_queries):
+    raw = access_token()
     verifier.token_check(raw)
     with django_assert_num_queries(1):
         assert verifier.token_check(raw) is not None
@@ -60,8 +49,8 @@ def test_without_a_shared_cache_every_check_reads_the_database(django_user_model
 
 @db
 @pytest.mark.parametrize("change", ["revoke", "deactivate user", "rename client"])
-def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cache, django_user_model, change):
-    raw = _token(django_user_model)
+def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cache, access_token, change):
+    raw = access_token()
     assert verifier.token_check(raw) is not None
     token = get_access_token_model().objects.get()
     if change == "revoke":
@@ -81,10 +70,10 @@ def test_any_change_to_token_user_or_client_is_seen_by_the_next_check(shared_cac
 
 @db
 @pytest.mark.parametrize("how", ["permission", "group"])
-def test_losing_the_write_right_is_seen_by_the_next_check(shared_cache, django_user_model, how):
+def test_losing_the_write_right_is_seen_by_the_next_check(shared_cache, access_token, how):
     from django.contrib.auth.models import Group, Permission
 
-    raw = _token(django_user_model)
+    raw = access_token()
     token = get_access_token_model().objects.get()
     token.scope = "sql:read sql:write"
     token.save()
@@ -102,8 +91,8 @@ def test_losing_the_write_right_is_seen_by_the_next_check(shared_cache, django_u
 
 
 @db
-def test_a_sign_in_keeps_remembered_checks(shared_cache, django_user_model, django_assert_num_queries):
-    raw = _token(django_user_model)
+def test_a_sign_in_keeps_remembered_checks(shared_cache, access_token, django_assert_num_queries):
+    raw = access_token()
     verifier.token_check(raw)
     user = get_access_token_model().objects.get().user
     user.last_login = timezone.now()
@@ -113,8 +102,8 @@ def test_a_sign_in_keeps_remembered_checks(shared_cache, django_user_model, djan
 
 
 @db
-def test_a_remembered_token_still_expires_on_time(shared_cache, django_user_model, monkeypatch):
-    raw = _token(django_user_model, expires_in=60)
+def test_a_remembered_token_still_expires_on_time(shared_cache, access_token, monkeypatch):
+    raw = access_token(expires_in=60)
     info = verifier.token_check(raw)
     later = datetime.datetime.fromtimestamp(info.expires_at + 1, tz=datetime.UTC)
     monkeypatch.setattr(token_cache.time, "time", later.timestamp)
@@ -123,10 +112,10 @@ def test_a_remembered_token_still_expires_on_time(shared_cache, django_user_mode
 
 
 @db
-def test_a_new_token_keeps_the_remembered_checks_of_others(shared_cache, django_user_model, django_assert_num_queries):
-    raw = _token(django_user_model)
+def test_a_new_token_keeps_the_remembered_checks_of_others(shared_cache, access_token, django_assert_num_queries):
+    raw = access_token()
     verifier.token_check(raw)
-    _token(django_user_model, username="dave")  # every sign-in and refresh creates one
+    access_token(username="dave")  # every sign-in and refresh creates one
     with django_assert_num_queries(0):
         assert verifier.token_check(raw) is not None
 
@@ -151,8 +140,8 @@ def anyio_backend():
 
 @db
 @pytest.mark.anyio
-async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(shared_cache, django_user_model, lookups, anyio_backend):
-    raw = await in_thread(_token, django_user_model)
+async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(shared_cache, access_token, lookups, anyio_backend):
+    raw = await in_thread(access_token)
     assert token_cache._generation_reader() is not None  # the Redis path: no worker thread on a remembered token
     assert (await verifier.token_check_async(raw)).username == "carol"
     assert (await verifier.token_check_async(raw)).username == "carol"
@@ -164,11 +153,11 @@ async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(share
 
 @db
 @pytest.mark.anyio
-async def test_an_unreachable_redis_means_a_database_check_every_time(settings, django_user_model, lookups, anyio_backend, caplog,
+async def test_an_unreachable_redis_means_a_database_check_every_time(settings, access_token, lookups, anyio_backend, caplog,
                                                                      monkeypatch):
     monkeypatch.setattr(token_cache, "_last_unreadable", float("-inf"))
     settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
-    raw = await in_thread(_token, django_user_model)
+    raw = await in_thread(access_token)
     for _ in range(2):
         assert (await verifier.token_check_async(raw)).username == "carol"
     assert len(lookups) == 2
@@ -177,8 +166,8 @@ async def test_an_unreachable_redis_means_a_database_check_every_time(settings, 
 
 @db
 @pytest.mark.anyio
-async def test_without_a_shared_cache_the_event_loop_check_reads_the_database(django_user_model, lookups, anyio_backend):
-    raw = await in_thread(_token, django_user_model)
+async def test_without_a_shared_cache_the_event_loop_check_reads_the_database(access_token, lookups, anyio_backend):
+    raw = await in_thread(access_token)
     assert token_cache._generation_reader() is None
     for _ in range(2):
         assert (await verifier.token_check_async(raw)).username == "carol"

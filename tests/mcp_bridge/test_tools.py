@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.live import LiveServer
+from mcpsite.liveserver import LiveServer
 
 pytestmark = pytest.mark.anyio
 CAP = 20_000

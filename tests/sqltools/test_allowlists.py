@@ -22,15 +22,7 @@ import sqlglot
 from sqlglot import exp
 
 from sqltools.allowlists import FUNCTIONS
-
-IN_CI = os.environ.get("CI") == "true"
-
-
-def _unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"CI needs this server: {reason}")
-    pytest.skip(reason)
-
+from tests.services import unavailable
 
 # --- every dialect -------------------------------------------------------------------------------
 
@@ -127,7 +119,7 @@ def pg():
         connection = psycopg.connect(host="127.0.0.1", port=5432, user=os.environ.get("TEST_PG_USER", "postgres"),
                                      dbname="postgres", connect_timeout=3, autocommit=True)
     except psycopg.OperationalError as error:
-        _unavailable(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error})")
+        unavailable(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error})")
     yield connection
     connection.close()
 
@@ -197,7 +189,7 @@ def mariadb():
         connection = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", passwd="", db="mysql",
                                      connect_timeout=3)
     except MySQLdb.OperationalError as error:
-        _unavailable(f"MariaDB is not reachable on 127.0.0.1:3306 ({error})")
+        unavailable(f"MariaDB is not reachable on 127.0.0.1:3306 ({error})")
     yield connection
     connection.close()
 

@@ -20,11 +20,11 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db import connections
 
+from mcpsite.liveserver import ROOT
 from sqltools.demo import MARKER, DemoRefused, demo_seed, demo_state
-from tests.live import ROOT
 
 PG = django_settings.DATABASES.get("target_pg")
-needs_pg = pytest.mark.skipif(PG is None, reason="PostgreSQL does not answer on 127.0.0.1:5432")
+needs_pg = pytest.mark.requires("postgresql")
 
 
 def _seed(*args: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 
 import pyodbc
 import pytest
@@ -17,14 +16,14 @@ from django.db import DatabaseError, connections
 from sqlglot import exp
 
 import sqltools.login
+from mcp_bridge.app import startup_announce
+from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 from sqltools.checks import check_target_login
 from sqltools.diagnostics import connection_error_category, database_error_sentence
 from sqltools.errors import QueryFailed, TargetUnavailable
-from mcp_bridge.app import startup_announce
 from sqltools.login import LoginReport, login_privileges
 from sqltools.query import query_run, target
 from tests.targets import target_params
-from tests.live import free_port  # nothing listens there once the probe socket is closed
 
 LOGIN = "diag_login_name"
 
@@ -63,8 +62,8 @@ def _mysql(**changes) -> dict:
     return {**base, **changes}
 
 
-needs_pg = pytest.mark.skipif("target_pg" not in settings.DATABASES, reason="PostgreSQL is not listening on 127.0.0.1")
-needs_mysql = pytest.mark.skipif("target_mysql" not in settings.DATABASES, reason="MariaDB is not listening on 127.0.0.1")
+needs_pg = pytest.mark.requires("postgresql")
+needs_mysql = pytest.mark.requires("mysql")
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------------------------
@@ -130,7 +129,7 @@ def test_sqlite_unopenable_file_is_misconfigured(alias_for, caplog, tmp_path):
 
 # --- SQL Server: the real driver stacks, and the messages they give for what needs a server --------------------------
 
-needs_freetds = pytest.mark.skipif(not shutil.which("odbcinst"), reason="unixODBC/FreeTDS not installed (scripts/system-deps.sh)")
+needs_freetds = pytest.mark.requires("freetds")
 
 
 def _mssql(port: int, python_driver: bool) -> dict:

@@ -3,7 +3,7 @@
 A TCP relay between the driver and PostgreSQL or MariaDB counts turns: each time the client speaks
 after the server has answered (or first) is one round trip, however many statements a pipeline
 carries. Django's `execute_wrapper` shows which statements went. SQLite is in-process (no round
-trips); SQL Server's batches are counted by the TDS responder in test_mssql.py.
+trips); SQL Server's batches are counted by the TDS responder in vendors/test_mssql.py.
 """
 
 from __future__ import annotations

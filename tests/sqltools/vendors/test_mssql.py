@@ -6,7 +6,6 @@ that answers a script, it logs in, reads and writes in the batches we mean, time
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import environ
@@ -15,12 +14,12 @@ import sqlglot
 from django.db import connections, models
 from sqlglot import exp
 
+from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 from mcpsite.targetdb import target_database
 from sqltools.errors import QueryTimeout, TargetUnavailable
 from sqltools.query import query_read, query_run, target
 from sqltools.readonly import Kind, statement_parse
 from sqltools.vendors import VENDORS
-from tests.live import free_port  # nothing listens there once the probe socket is closed
 from tests.sqltools.tds_responder import DROP, INT, NVARCHAR, SILENT, Rows, Rule, TdsResponder
 
 MSSQL = VENDORS["mssql"]
@@ -39,33 +38,23 @@ def test_catalog_queries_parse_as_tsql(name):
                                 "foreign_key_columns", "tables", "indexes", "index_columns", "extended_properties"} for t in tables)
 
 
-@pytest.fixture
-def mssql_connection(settings):
-    """An mssql-django connection that is never opened (server version preset as the backend caches it)."""
-    env = environ.Env()
-    os.environ["TARGET_DATABASE_URL"] = "mssql://sa:pw@127.0.0.1:1/demo?driver=FreeTDS"
+def _mssql_config(settings, url: str) -> dict:
+    """The DATABASES entry the product builds from TARGET_DATABASE_URL=`url`."""
+    os.environ["TARGET_DATABASE_URL"] = url
     try:
-        config = target_database(env, var_dir=settings.VAR_DIR)
+        return target_database(environ.Env(), var_dir=settings.VAR_DIR)
     finally:
         del os.environ["TARGET_DATABASE_URL"]
-    connection = _add_alias("target_mssql", config)
-    type(connection)._known_versions["target_mssql"] = 2019
-    type(connection)._known_azures["target_mssql"] = False
-    yield connection
-    _remove_alias("target_mssql")
 
 
-def _add_alias(alias: str, config: dict):
-    """Register a database alias for this test only (Django caches DATABASES in `connections`)."""
-    configured = connections.configure_settings({"default": connections.settings["default"], alias: config})
-    connections.settings[alias] = configured[alias]
-    return connections[alias]
-
-
-def _remove_alias(alias: str) -> None:
-    connections[alias].close()
-    del connections[alias]
-    del connections.settings[alias]
+@pytest.fixture
+def mssql_connection(settings, alias_for):
+    """An mssql-django connection that is never opened (server version preset as the backend caches it)."""
+    alias = alias_for(_mssql_config(settings, "mssql://sa:pw@127.0.0.1:1/demo?driver=FreeTDS"), name="target_mssql")
+    connection = connections[alias]
+    type(connection)._known_versions[alias] = 2019
+    type(connection)._known_azures[alias] = False
+    return connection
 
 
 class DemoOrder(models.Model):
@@ -117,45 +106,33 @@ def test_mssql_env_variables_build_a_connection(monkeypatch, settings):
 
 
 
-def _driver_alias(settings, *, port: int, python_driver: bool) -> str:
+def _driver_alias(settings, alias_for, *, port: int, python_driver: bool) -> str:
     query = "python_driver=mssql_python&TrustServerCertificate=yes" if python_driver else "driver=FreeTDS"
-    os.environ["TARGET_DATABASE_URL"] = f"mssql://sa:pw@127.0.0.1:{port}/demo?{query}&connection_timeout=2"
-    try:
-        config = target_database(environ.Env(), var_dir=settings.VAR_DIR)
-    finally:
-        del os.environ["TARGET_DATABASE_URL"]
-    alias = f"mssql_{'py' if python_driver else 'odbc'}_{port}"
-    _add_alias(alias, config)
-    return alias
+    config = _mssql_config(settings, f"mssql://sa:pw@127.0.0.1:{port}/demo?{query}&connection_timeout=2")
+    return alias_for(config, name=f"mssql_{'py' if python_driver else 'odbc'}_{port}")
 
 
-needs_freetds = pytest.mark.skipif(
-    not shutil.which("odbcinst") and not os.environ.get("CI"), reason="unixODBC/FreeTDS not installed (scripts/system-deps.sh)"
-)
+needs_freetds = pytest.mark.requires("freetds")
 
 
 @needs_freetds
 @pytest.mark.parametrize("python_driver", [False, True], ids=["pyodbc-freetds", "mssql-python"])
-def test_unreachable_server_fails_fast_and_clearly(settings, django_db_blocker, python_driver):
-    alias = _driver_alias(settings, port=free_port(), python_driver=python_driver)
+def test_unreachable_server_fails_fast_and_clearly(settings, alias_for, python_driver):
+    alias = _driver_alias(settings, alias_for, port=free_port(), python_driver=python_driver)
     started = time.perf_counter()
     with pytest.raises(TargetUnavailable, match=r"\(unreachable; log ref") as error:
-        with django_db_blocker.unblock():
-            target(alias)
-    _remove_alias(alias)
+        target(alias)
     assert time.perf_counter() - started < 5
     assert "pw" not in str(error.value)
 
 
 @needs_freetds
 @pytest.mark.parametrize("python_driver", [False, True], ids=["pyodbc-freetds", "mssql-python"])
-def test_silent_server_times_out_instead_of_hanging(settings, django_db_blocker, silent_server, python_driver):
-    alias = _driver_alias(settings, port=silent_server, python_driver=python_driver)
+def test_silent_server_times_out_instead_of_hanging(settings, alias_for, silent_server, python_driver):
+    alias = _driver_alias(settings, alias_for, port=silent_server, python_driver=python_driver)
     started = time.perf_counter()
     with pytest.raises(TargetUnavailable, match=r"\(timeout; log ref"):
-        with django_db_blocker.unblock():
-            target(alias)
-    _remove_alias(alias)
+        target(alias)
     assert 1 <= time.perf_counter() - started < 10
 
 
@@ -176,22 +153,16 @@ def responder():
 
 
 @pytest.fixture(params=[False, True], ids=["pyodbc-freetds", "mssql-python"])
-def responder_alias(request, settings, responder, django_db_blocker, sqltools_config):
+def responder_alias(request, settings, responder, alias_for, sqltools_config):
     python_driver = request.param
     query = "python_driver=mssql_python&Encrypt=no&TrustServerCertificate=yes" if python_driver else "driver=FreeTDS"
-    os.environ["TARGET_DATABASE_URL"] = f"mssql://sa:pw@127.0.0.1:{responder.port}/demo?{query}&connection_timeout=3"
-    try:
-        config = target_database(environ.Env(), var_dir=settings.VAR_DIR)
-    finally:
-        del os.environ["TARGET_DATABASE_URL"]
-    alias = f"mssql_responder_{'py' if python_driver else 'odbc'}"
-    connection = _add_alias(alias, config)
+    config = _mssql_config(settings, f"mssql://sa:pw@127.0.0.1:{responder.port}/demo?{query}&connection_timeout=3")
+    alias = alias_for(config, name=f"mssql_responder_{'py' if python_driver else 'odbc'}")
+    connection = connections[alias]
     type(connection)._known_versions[alias] = 2019  # what mssql-django would ask SERVERPROPERTY for
     type(connection)._known_azures[alias] = False
     sqltools_config(QUERY_TIMEOUT_SECONDS=1, READ_ONLY=False)
-    with django_db_blocker.unblock():
-        yield alias
-        _remove_alias(alias)
+    return alias
 
 
 def _sent_since(responder: TdsResponder, start: int) -> list[str]:

@@ -6,18 +6,17 @@ intercepted and answered, and the test reads the authorization response from the
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 
-from tests.live import free_port
+from mcpsite.liveserver import free_port
 from tests.oauth_ext.oauth_testing import PASSWORD, OAuthHelper, Pkce, params_of
+from tests.services import CHROMIUM, require
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -25,11 +24,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 
 @pytest.fixture
 def browser(monkeypatch):
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing: install Debian's chromium package (scripts/system-deps.sh does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require("chromium")
     # Playwright's sync API keeps an event loop running in this thread; the ORM work here is
     # done before it starts, and the live server answers requests in its own thread.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

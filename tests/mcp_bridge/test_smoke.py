@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.live import ROOT
+from mcpsite.liveserver import ROOT
 
 
 def _smoke(live, *args: str) -> subprocess.CompletedProcess:

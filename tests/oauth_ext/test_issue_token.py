@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.live import ROOT, LiveServer
+from mcpsite.liveserver import ROOT, LiveServer
 
 SCRIPT = 'TOKEN=$("$PYTHON" manage.py issue_token --username x) || exit 1; printf "%s" "$TOKEN"'
 

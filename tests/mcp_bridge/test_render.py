@@ -1,4 +1,5 @@
-"""explain_sql's result within MAX_RESULT_CHARS: the raw plan is cut first, and the result says so."""
+"""Result shaping (mcp_bridge/render.py): explain_sql's result within MAX_RESULT_CHARS, the raw plan cut first
+and said."""
 
 from __future__ import annotations
 

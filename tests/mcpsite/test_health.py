@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.db import connections
 
 import mcpsite.health
 import sqltools.login
-from tests.live import free_port  # nothing listens there once the probe socket is closed
+from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 
 # The healthy case probes the test copy of the target; the unreachable target is an alias added for one
-# test, which Django's test-case isolation would refuse, so those tests open the blocker themselves.
+# test, which Django's test-case isolation would refuse, so alias_for opens the blocker for it.
 uses_target = pytest.mark.django_db(transaction=True, databases="__all__")
 
 SECRET = "s3cret-Target-Pa55word"
@@ -42,19 +41,13 @@ def test_a_slow_probe_is_remembered_from_when_it_answered(client, monkeypatch):
 
 
 @pytest.fixture
-def unreachable_target(sqltools_config, django_db_blocker):
+def unreachable_target(sqltools_config, alias_for):
     """A PostgreSQL target on a port nobody listens on, registered for this test only."""
-    alias, port = "target_unreachable", free_port()
+    port = free_port()
     config = {"ENGINE": "django.db.backends.postgresql", "NAME": "sales_dw", "HOST": "127.0.0.1", "PORT": port,
               "USER": USER, "PASSWORD": SECRET, "OPTIONS": {"connect_timeout": 2}}
-    configured = connections.configure_settings({"default": connections.settings["default"], alias: config})
-    connections.settings[alias] = configured[alias]
-    sqltools_config(ALIAS=alias)
-    with django_db_blocker.unblock():
-        yield port
-    connections[alias].close()
-    del connections[alias]
-    del connections.settings[alias]
+    sqltools_config(ALIAS=alias_for(config, name="target_unreachable"))
+    return port
 
 
 @uses_target

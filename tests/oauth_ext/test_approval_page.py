@@ -12,7 +12,7 @@ from django.utils import timezone
 from sqltools.approvals import approval_request
 from sqltools.models import Approval, AuditEntry
 from tests.oauth_ext.oauth_testing import PASSWORD
-from tests.oauth_ext.test_oauth_consent_browser import browser  # noqa: F401  (the fixture)
+from tests.oauth_ext.test_consent import browser  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
