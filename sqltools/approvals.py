@@ -11,7 +11,6 @@ Deciding is for the user who asked, on the approval page (oauth_ext.approval_pag
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,7 +65,7 @@ def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: A
             return
         reason, plan, over = "write", _quietly(estimate), None
     else:
-        limits = limits_for(user_id=access.user_id)
+        limits = limits_for(access=access)
         if not (limits.rows or limits.cost):
             return
         plan = estimate()
@@ -206,38 +205,20 @@ def approval_status(*, approval_id: Any) -> str | None:
     return Approval.objects.filter(pk=approval_id).values_list("status", flat=True).first()
 
 
-_LIMITS_SECONDS = 5.0
-_limits_memo: dict[int | None, tuple[float, Any, Limits]] = {}
-
-
-def limits_for(*, user_id: int | None) -> Limits:
-    """The cost guard of a user: their groups' limits where a group sets one (the most generous of their
-    groups, as rights are the union of a user's groups'), else the server's. Remembered for a few seconds."""
-    from sqltools.models import GroupLimits
-
+def limits_for(*, access: Access) -> Limits:
+    """The cost guard of a caller: their groups' limits where a group sets one (the most generous of their
+    groups, as rights are the union of a user's groups'), else the server's."""
     conf = sqltools_settings()
-    remembered = _limits_memo.get(user_id)
-    if remembered is not None and remembered[1] is conf and time.monotonic() - remembered[0] < _LIMITS_SECONDS:
-        return remembered[2]
     rows, cost, over = float(conf.MAX_ESTIMATED_ROWS), float(conf.MAX_ESTIMATED_COST), conf.OVER_LIMIT
-    groups = list(GroupLimits.objects.filter(group__user=user_id)) if user_id is not None else []
-    if groups:
-        rows = _most_generous([g.max_estimated_rows for g in groups], rows)
-        cost = _most_generous([g.max_estimated_cost for g in groups], cost)
-        overs = {g.over_limit or over for g in groups}
-        over = "approve" if "approve" in overs else "refuse"
-    limits = Limits(rows, cost, over)
-    if len(_limits_memo) > 10_000:
-        _limits_memo.clear()
-    _limits_memo[user_id] = (time.monotonic(), conf, limits)
-    return limits
+    if access.cost_limits:
+        rows = _most_generous([group_rows for group_rows, _, _ in access.cost_limits], rows)
+        cost = _most_generous([group_cost for _, group_cost, _ in access.cost_limits], cost)
+        overs = {group_over or over for _, _, group_over in access.cost_limits}
+        over = "refuse" if overs == {"refuse"} else "approve"
+    return Limits(rows, cost, over)
 
 
 def _most_generous(values: list[Any], default: float) -> float:
     """0 is no limit; a group that sets none takes the server's."""
     chosen = [default if value is None else float(value) for value in values]
     return 0.0 if 0.0 in chosen else max(chosen)
-
-
-def limits_changed(**kwargs: Any) -> None:
-    _limits_memo.clear()

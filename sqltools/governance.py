@@ -87,6 +87,9 @@ class Access:
     username: str = ""
     client: str = ""
     client_id: str = ""  # the OAuth client's id: what an approval binds (sqltools.approvals)
+    # The cost guard of each of the user's groups that sets one: (max rows, max cost, over-limit), None for "the
+    # server's" (sqltools.approvals.limits_for combines them).
+    cost_limits: tuple[tuple[int | None, float | None, str], ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
     groups: tuple[GroupPolicy, ...] = ()
     restricted: bool = False  # False: every table and column the login can read
@@ -181,14 +184,17 @@ def policies_changed(**kwargs: Any) -> None:
 
 
 def access_for(*, user: Any, client: str = "", client_id: str = "") -> Access:
-    """The Access of a Django user: their groups' rules and filters, and their attributes."""
-    from sqltools.models import DataRule, RowFilter, UserAttribute  # models load after the app registry
+    """The Access of a Django user: their groups' rules, filters and cost guards, and their attributes."""
+    from sqltools.models import DataRule, GroupLimits, RowFilter, UserAttribute  # models load after the app registry
 
     conf = sqltools_settings()
-    identity = {"user_id": user.pk, "username": user.get_username(), "client": client, "client_id": client_id}
+    groups = list(user.groups.order_by("pk"))
+    limits = tuple(GroupLimits.objects.filter(group__in=groups).order_by("group_id").values_list(
+        "max_estimated_rows", "max_estimated_cost", "over_limit"))
+    identity = {"user_id": user.pk, "username": user.get_username(), "client": client, "client_id": client_id,
+                "cost_limits": limits}
     if user.is_superuser and conf.DATA_POLICY_SUPERUSER_EXEMPT:
         return Access(**identity)
-    groups = list(user.groups.order_by("pk"))
     rules = _by_group(DataRule.objects.filter(group__in=groups))
     filters = _by_group(RowFilter.objects.filter(group__in=groups))
     policies = tuple(_group_policy(group, rules.get(group.pk, ()), filters.get(group.pk, ()))

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from sqltools.approvals import approval_decide, approval_use, limits_for, statement_hash
 from sqltools.errors import ApprovalInvalid, ApprovalRequired, QueryRefused
-from sqltools.governance import Access
+from sqltools.governance import Access, access_for_user_id
 from sqltools.models import Approval, AuditEntry, GroupLimits
 from sqltools.query import query_run
 from tests.sqltools.test_explain import JOIN, checksum
@@ -191,17 +191,31 @@ def test_a_read_over_the_cost_guard_waits_for_approval_with_its_estimate(target_
 
 
 def test_group_limits_override_the_server_and_the_most_generous_group_wins(sqltools_config, alice):
+    def limits():
+        return limits_for(access=access_for_user_id(user_id=alice.pk, client="Claude"))
+
     sqltools_config(MAX_ESTIMATED_ROWS=100, OVER_LIMIT="refuse")
-    assert limits_for(user_id=alice.pk).rows == 100
+    assert limits().rows == 100
     small, large = Group.objects.create(name="small"), Group.objects.create(name="large")
     GroupLimits.objects.create(group=small, max_estimated_rows=10, over_limit="refuse")
-    alice.groups.add(small)
-    assert (limits_for(user_id=alice.pk).rows, limits_for(user_id=alice.pk).over_limit) == (10, "refuse")
+    alice.groups.add(small)  # a membership change is seen at once (the remembered access is forgotten)
+    assert (limits().rows, limits().over_limit) == (10, "refuse")
     GroupLimits.objects.create(group=large, max_estimated_rows=10_000, max_estimated_cost=5.5, over_limit="approve")
     alice.groups.add(large)
-    limits = limits_for(user_id=alice.pk)  # "small" sets no cost limit and the server has none: no cost limit
-    assert (limits.rows, limits.cost, limits.over_limit) == (10_000, 0, "approve")
-    GroupLimits.objects.filter(group=small).update(max_estimated_cost=2.0)
-    alice.groups.remove(large)
-    alice.groups.add(large)  # a membership change forgets what was remembered
-    assert limits_for(user_id=alice.pk).cost == 5.5
+    # "small" sets no cost limit and the server has none: no cost limit
+    assert (limits().rows, limits().cost, limits().over_limit) == (10_000, 0, "approve")
+    small_limits = GroupLimits.objects.get(group=small)
+    small_limits.max_estimated_cost = 2.0
+    small_limits.save()  # an edit in the admin is seen at once too
+    assert limits().cost == 5.5
+
+
+def test_a_group_over_its_limit_waits_for_approval_through_the_callers_access(sqltools_config, alice):
+    if "target_pg" not in settings.DATABASES:
+        pytest.skip("needs PostgreSQL's estimates")
+    group = Group.objects.create(name="careful")
+    GroupLimits.objects.create(group=group, max_estimated_rows=1, over_limit="approve")
+    alice.groups.add(group)
+    access = access_for_user_id(user_id=alice.pk, client="Claude", client_id="client-1")
+    with pytest.raises(ApprovalRequired):
+        query_run(sql=JOIN, alias="target_pg", access=access)
