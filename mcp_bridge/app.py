@@ -30,7 +30,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_bridge.checks import check_bridge
 from mcp_bridge.conf import bridge_settings
@@ -47,6 +47,7 @@ from sqltools.errors import TargetUnavailable
 from sqltools.login import LoginReport, login_report_remembered
 from sqltools.query import target
 from sqltools.target import TargetInfo, target_info
+from telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +89,12 @@ class Transports:
                 sessions.append(session_id)
                 await self.relay.claim(session_id)
             send = self.relay.watch_stream(send, claim)
+        metrics.SSE_STREAMS.inc()
         try:
             async with self.sse.connect_sse(scope, receive, send) as (read_stream, write_stream):
                 await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
         finally:
+            metrics.SSE_STREAMS.dec()
             for session_id in sessions:
                 await self.relay.release(session_id)
 
@@ -177,8 +180,12 @@ class McpApplication:
                                                                      verifier=verifier))
             routes += _routes(endpoint.path, app)
         self.router = Router(routes, redirect_slashes=False, default=django_app, lifespan=self._lifespan)
+        self.mcp_paths = frozenset(route.path.rstrip("/") for route in routes)  # span names: these, else "django"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and tracing.enabled():
+            path = scope["path"].rstrip("/")
+            return await _traced(self.router, path if path in self.mcp_paths else "django", scope, receive, send)
         await self.router(scope, receive, send)
 
     @staticmethod
@@ -209,6 +216,10 @@ class McpApplication:
         for t in transports:
             servers_describe(t.server, info)  # now with the version the target told
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(metrics.worker_exit)  # this worker's live gauges stop counting
+            if tracing.configured() and not tracing.enabled():
+                tracing.tracing_start()
+                stack.callback(tracing.tracing_stop)
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in transports:
                 await stack.enter_async_context(t.streamable.run())
@@ -232,6 +243,20 @@ class McpApplication:
 def _routes(path: str, app: ASGIApp) -> list[Route]:
     """The path with and without a trailing slash, served alike (no redirect: a POST must not bounce)."""
     return [Route(path, app), Route(f"{path}/", app)]
+
+
+async def _traced(app: ASGIApp, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """`app` in a span for the HTTP request, a child of the caller's trace if it sent a traceparent."""
+    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())}
+    attributes = {"http.request.method": scope["method"], "http.route": route}
+    with tracing.span(f"{scope['method']} {route}", attributes, kind="SERVER",
+                      context=tracing.context_from_headers(headers)) as span:
+        async def status_seen(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                span.set_attribute("http.response.status_code", message["status"])
+            await send(message)
+
+        await app(scope, receive, status_seen)
 
 
 class _SseEndpoint:
@@ -282,8 +307,10 @@ def startup_announce() -> TargetInfo:
         target(conf.ALIAS)  # connects, or TargetUnavailable with its category
         report, problem = login_report_remembered(conf.ALIAS), None
         info = target_info(alias=conf.ALIAS)
+        metrics.TARGET_UP.set(1)
     except TargetUnavailable as error:  # its details are already logged under the reference it names
         problem, info = str(error), target_info(alias=conf.ALIAS, connect=False)
+        metrics.TARGET_UP.set(0)
     except Exception as error:  # a diagnosis must not keep the server from starting
         problem, info = f"not checked ({type(error).__name__}: {error})", target_info(alias=conf.ALIAS, connect=False)
     finally:

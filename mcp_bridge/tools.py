@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import tomllib
 import uuid
 from pathlib import Path
@@ -26,7 +27,7 @@ from mcp_bridge.schemas import DescribeOutput, ExplainOutput, QueryOutput, Table
 from mcp_bridge.threads import in_thread
 from oauth_ext.discovery import request_base_url
 from oauth_ext.scopes import SCOPE_WRITE
-from sqltools.audit import Actor, tool_call
+from sqltools.audit import Actor, AuditRecord, tool_call
 from sqltools.catalog import table_describe, table_sample, tables_list, unknown_name_hint
 from sqltools.conf import sqltools_settings
 from sqltools.errors import ApprovalRequired, QueryFailed, QueryRefused, SqlToolError
@@ -34,7 +35,9 @@ from sqltools.explain import plan_explain, plan_summary
 from sqltools.hints import DIALECT_TIPS, dialect_hint
 from sqltools.query import QueryResult, query_run
 from sqltools.search import fetch_run, search_run
+from sqltools.tags import CallTag, current_call
 from sqltools.target import TargetInfo, target_info
+from telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +68,20 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
     statement that waits for approval is answered by `on_approval` (mcp_bridge.approvals).
 
     The result is shaped in the thread too (a large result's text takes milliseconds) and fits
-    MAX_RESULT_CHARS whole (mcp_bridge.render).
+    MAX_RESULT_CHARS whole (mcp_bridge.render). Its statements carry the call's tag (sqltools.tags), and
+    the call is counted (telemetry.metrics) and traced with its audit id (telemetry.tracing).
     """
+    started = time.perf_counter()
+    seen = _Seen()
+    parent = tracing.context_current()
 
     def audited() -> CallToolResult:
-        with tool_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record:
+        with tracing.context_attached(parent), \
+                tool_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as seen.record:
+            seen.call = current_call()
             data = work()
             result = shape(tool, data)  # may leave rows out to fit: the audit counts what was sent
+            record, seen.truncated = seen.record, _truncated(data)
             record.rows = data.row_count if isinstance(data, QueryResult) else data.get("row_count")
         return result
 
@@ -89,6 +99,30 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
         return CallToolResult(content=[TextContent(type="text", text=(
             f"The server hit an unexpected error running {tool}; an administrator can find it in the log "
             f"under reference {reference}."))], is_error=True)
+    finally:
+        seen.count(tool, time.perf_counter() - started)
+
+
+class _Seen:
+    """What one tool call's thread saw, for its metrics."""
+
+    record: AuditRecord | None = None
+    call: CallTag | None = None
+    truncated: str | None = None
+
+    def count(self, tool: str, seconds: float) -> None:
+        record = self.record
+        outcome = "error" if record is None else record.outcome
+        if outcome == "refused" and record.rule:
+            outcome = "refused_policy"
+        metrics.tool_call_record(tool=tool, outcome=outcome, seconds=seconds,
+                                 db_seconds=self.call.db_seconds if self.call else 0.0,
+                                 rows=record.rows if record else None, truncated=self.truncated)
+
+
+def _truncated(data: Any) -> str | None:
+    """Which cap cut a result (max_rows, max_sample_rows, max_chars), if one did."""
+    return data.truncated_reason if isinstance(data, QueryResult) else data.get("truncated_reason")
 
 
 async def list_tables(ctx: Context, name_filter: Annotated[str | None, Field(

@@ -8,6 +8,7 @@ PUBLIC_URL, and turns on the HTTPS-only settings that `manage.py check --deploy`
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -176,6 +177,17 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
+# /metrics (Prometheus text, mcpsite/metrics.py): off unless METRICS_TOKEN is set (scrapers send it as a bearer
+# token) or METRICS_ALLOWED_IPS names addresses or networks admitted without it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = [a.strip() for a in env.list("METRICS_ALLOWED_IPS", default=[]) if a.strip()]
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or network (10.0.0.5, 10.0.0.0/8).")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
@@ -239,6 +251,9 @@ SQLTOOLS = {
     "MAX_ESTIMATED_COST": env.float("MAX_ESTIMATED_COST", default=0),
     "OVER_LIMIT": env.str("OVER_LIMIT", default="approve"),
     "APPROVAL_TTL_SECONDS": env.int("APPROVAL_TTL_SECONDS", default=600),
+    # Every statement sent to the target starts with a SQLCommenter tag: client, user id, tool, audit id.
+    "COMMENT_TAGS": env.bool("SQL_COMMENT_TAGS", default=True),
+    "COMMENT_USER_NAMES": env.bool("SQL_COMMENT_USER_NAMES", default=False),
 }
 
 # The MCP transports (mcp_bridge/conf.py). The two ALLOW_UNAUTH_* flags are the original

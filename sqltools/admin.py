@@ -24,9 +24,10 @@ LIST_SQL_CHARS = 300
 class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ("when", "username", "client_name", "tool", "outcome", "rows", "duration", "sql_text")
     list_filter = ("outcome", "rule", "tool", "created_at", "client_name")
-    search_fields = ("username", "client_id", "client_name", "sql", "message")
+    # audit_id: what a statement tag on the target names (docs/deploy.md)
+    search_fields = ("username", "client_id", "client_name", "sql", "message", "=audit_id")
     date_hierarchy = "created_at"
-    fields = ("when", "username", "user", "client_name", "client_id", "tool", "outcome", "message", "rows",
+    fields = ("when", "audit_id", "username", "user", "client_name", "client_id", "tool", "outcome", "message", "rows",
               "duration", "arguments", "sql_full")
     readonly_fields = fields
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import secrets
 import threading
 import time
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from sqltools.conf import sqltools_settings
 from sqltools.connections import connections_refresh
 from sqltools.errors import SqlToolError
 from sqltools.governance import access_for_user_id, access_scope
+from sqltools.tags import call_tag_scope
+from telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -35,36 +38,48 @@ class Actor:
 
 @dataclass
 class AuditRecord:
+    """What the block tells the entry (rows), and what the entry will say: its audit id, known before any
+    statement runs (statement tags carry it), and how the call ended."""
+
     rows: int | None = None
+    audit_id: str = ""
+    outcome: str = "ok"
+    rule: str = ""
 
 
 @contextmanager
 def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
     """Time the block and write one AuditEntry, whatever the outcome; re-raise errors."""
-    record = AuditRecord()
+    record = AuditRecord(audit_id=secrets.token_hex(8))
     started = time.perf_counter()
-    outcome, message, rule = "ok", "", ""
+    message = ""
     try:
         yield record
     except SqlToolError as error:
-        outcome, message, rule = error.code, error.message, error.rule
+        record.outcome, message, record.rule = error.code, error.message, error.rule
         raise
     except Exception as error:
-        outcome, message = "error", f"{type(error).__name__}: {error}"
+        record.outcome, message = "error", f"{type(error).__name__}: {error}"
         raise
     finally:
-        _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=outcome,
-               message=message, rule=rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000)
+        _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=record.outcome,
+               message=message, rule=record.rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000,
+               audit_id=record.audit_id)
 
 
 @contextmanager
 def tool_call(*, tool: str, actor: Actor, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
     """One tool call made as `actor`: audited (audit_call) under the caller's data policies (sqltools.governance).
 
-    Every tool path runs its work inside this: the MCP tools and the /records/ page alike.
+    Every tool path runs its work inside this: the MCP tools and the /records/ page alike. Its statements
+    carry the call's tag (sqltools.tags) with the audit id, which a trace span of the call holds too.
     """
     with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record, \
-            access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name, client_id=actor.client_id)):
+            tracing.span(f"tool {tool}", {"mcp.tool": tool, "mcp.audit_id": record.audit_id}), \
+            call_tag_scope(client=actor.client_name, user_id=actor.user_id, username=actor.username, tool=tool,
+                           audit_id=record.audit_id, traceparent=tracing.traceparent()), \
+            access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name,
+                                            client_id=actor.client_id)):
         yield record
 
 
@@ -95,6 +110,7 @@ def _save(entries: list[dict[str, Any]]) -> None:
             for entry in entries:
                 _save([entry])
             return
+        metrics.AUDIT_FAILURES.inc()
         logger.exception("could not write the audit entry for %s: %s", entries[0]["tool"], _describe(entries[0]))
 
 
@@ -211,6 +227,7 @@ class AuditWriter:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+        metrics.AUDIT_QUEUE.set(self._queue.qsize())  # what waits behind this batch, once per batch
         return batch
 
 

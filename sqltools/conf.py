@@ -38,6 +38,9 @@ class SqlToolsSettings:
     MAX_ESTIMATED_COST: float = 0
     OVER_LIMIT: str = "approve"  # "approve" or "refuse"
     APPROVAL_TTL_SECONDS: int = 600
+    # Statement tags (sqltools.tags): a SQLCommenter comment first in every statement; the user's name only if allowed.
+    COMMENT_TAGS: bool = True
+    COMMENT_USER_NAMES: bool = False
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,8 @@ class AuditEntry(models.Model):
     rule = models.CharField(max_length=255, blank=True, db_index=True, help_text="The data-policy rule that refused.")
     rows = models.IntegerField(null=True, blank=True)
     duration_ms = models.FloatField()
+    audit_id = models.CharField(max_length=32, blank=True, default="", db_index=True, help_text=(
+        "The call's id, also in the tag that starts each of its statements on the target (audit_id='…')."))
 
     class Meta:
         ordering = ["-created_at"]

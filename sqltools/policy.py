@@ -7,6 +7,10 @@ are constants), and the EXPLAIN the server builds around an admitted statement (
 returns a `Checked` statement, and the functions that run statements take
 only that (sqltools.query), so no text reaches a cursor without it. The guard's own session
 statements (SET TRANSACTION READ ONLY, timeouts, row caps) are fixed text in the vendor table.
+
+Every statement sent starts with the call's tag (sqltools.tags), which `statement_tag` proves on the
+target's dialect to lex as one closed comment and nothing else: what follows it is lexed from a clean
+start, exactly as the guard lexed the statement alone. `Checked.text` is the tagged statement.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from sqltools.conf import sqltools_settings
 from sqltools.datapolicy import Catalog, Enforced, policy_enforce, policy_enforce_write
 from sqltools.errors import QueryRefused
 from sqltools.governance import Access, Rule
+from sqltools.lexing import CODE, COMMENT, server_parts
 from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
+from sqltools.tags import TAG_SHAPE, current_tag, statement_timed
 from sqltools.vendors import VENDORS, Vendor, vendor_for
+from sqltools.vendors.base import tagged
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,13 @@ class Checked:
     verb: str
     params: Sequence[Any] | None = None
     masks: tuple[tuple[int, Rule], ...] = ()
+    tag: str = ""  # the call's statement tag, proven on this dialect (statement_tag): every statement starts with it
+
+    @property
+    def text(self) -> str:
+        """The statement as the target receives it: the tag, then the checked statement (a vendor may wrap the
+        statement, never the tag: the tag stays first)."""
+        return self.tag + self.sql
 
 
 # The vendor table's catalog queries use a few functions no analyst needs (SQLite's pragma functions,
@@ -92,12 +106,30 @@ def statement_policy(
             raise QueryRefused(f"{verb} without WHERE would change every row; add a WHERE clause "
                                "(an operator can allow it with ALLOW_UNFILTERED_WRITES=true).")
     if not restricted:
-        return Checked(sql, statement.kind, verb, params)
+        return Checked(sql, statement.kind, verb, params, tag=statement_tag(dialect))
     if statement.kind is Kind.DDL:
         raise QueryRefused(f"Your data policy does not let you change the schema, and this is {verb}.",
                            rule="data policy: no DDL")
     enforced = _enforced(statement, sql, dialect, access, catalog, reach)
-    return Checked(enforced.sql, statement.kind, verb, None, enforced.masks)
+    return Checked(enforced.sql, statement.kind, verb, None, enforced.masks, statement_tag(dialect))
+
+
+def statement_tag(dialect: str) -> str:
+    """The current call's tag (sqltools.tags), once proven on `dialect`: one closed comment then a space, holding
+    only the characters a tag may hold. QueryRefused if not, which would be a bug of the server's."""
+    tag = current_tag()
+    if tag:
+        _tag_check(tag, dialect)
+    return tag
+
+
+@functools.lru_cache(maxsize=64)
+def _tag_check(tag: str, dialect: str) -> None:
+    end = len(tag) - 1
+    one_comment = [(COMMENT, 0, end), (CODE, end, end + 1)]
+    if not TAG_SHAPE.fullmatch(tag) or server_parts(sql=tag, dialect=dialect) != one_comment:
+        raise QueryRefused("The server's statement tag is not one plain comment, so nothing was run; this is a bug, "
+                           "please report it.")
 
 
 # The text each dialect's EXPLAIN puts before a statement: estimated plans only (no ANALYZE, nothing runs).
@@ -114,7 +146,7 @@ def _explain_checked(sql: str, dialect: str, explained: Checked | None, max_char
     inner = _parsed(explained.sql, dialect, max(max_chars, len(explained.sql)), reach)
     if inner.kind is not explained.kind or (inner.kind is not Kind.READ and sqltools_settings().READ_ONLY):
         raise QueryRefused("The statement inside the EXPLAIN is not the one the policy admitted.")
-    return Checked(sql, Kind.READ, "EXPLAIN", None, ())
+    return Checked(sql, Kind.READ, "EXPLAIN", None, (), statement_tag(dialect))
 
 
 def _enforced(statement: Statement, sql: str, dialect: str, access: Access, catalog: Catalog, reach: Reach) -> Enforced:
@@ -193,13 +225,15 @@ def write_needed(*, sql: str, alias: str | None = None) -> bool:
 @contextmanager
 def catalog_cursor(connection: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
     """A cursor whose every statement passes the policy first (the vendor table's catalog queries)."""
-    dialect = vendor_for(connection).dialect
+    vendor = vendor_for(connection)
+    dialect = vendor.dialect
     with connection.cursor() as cursor:
         execute = cursor.execute
 
         def checked_execute(sql: str, params: Sequence[Any] | None = None) -> Any:
             _catalog_statement(_as_sent(sql, params), dialect)
-            return execute(sql, params)
+            with statement_timed(system=vendor.name, operation="catalog"):
+                return execute(tagged(statement_tag(dialect), sql, params), params)
 
         cursor.execute = checked_execute
         yield cursor

@@ -18,7 +18,7 @@ from django.db.backends.utils import CursorWrapper
 
 from sqltools.diagnostics import connection_lost
 from sqltools.plans import Plan, mssql_plan
-from sqltools.vendors.base import Vendor, ended_by, own_transaction
+from sqltools.vendors.base import Vendor, ended_by, own_transaction, tagged
 
 
 # Catalog queries find a table by its names in sys.objects and sys.schemas rather than OBJECT_ID(QUOTENAME(…)):
@@ -93,7 +93,7 @@ class MSSQL(Vendor):
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""), tag: str = "",
     ) -> Iterator[CursorWrapper]:
         # A user's text (no params): one batch of the caps, BEGIN TRANSACTION and the text, then one
         # batch that rolls back and resets the caps. Two round trips. Generated reads with params go
@@ -102,23 +102,25 @@ class MSSQL(Vendor):
         # SELECT on SQL Server cannot write, and it is the server's own text. One round trip.
         # The end user and client ride in the first batch (sp_set_session_context) and are cleared in the
         # one that ends the read; a read with params then takes a second round trip to clear them.
+        # Each batch starts with the call's tag (sys.dm_exec_requests and Query Store show it).
         own_transaction(connection)
         caps = self.read_caps_sql(max_rows=max_rows, max_value_bytes=max_value_bytes)
         who, forget = _identity_sql(identity), _forget(identity)
         with _timed_cursor(connection, timeout) as cursor:
             if params is not None:
-                with ended_by(lambda: forget and _end(cursor, forget), unless=self._past_saving):
-                    cursor.execute(f"{caps}; {who.replace('%', '%%')}{sql}", params)
+                with ended_by(lambda: forget and _end(cursor, tag + forget), unless=self._past_saving):
+                    cursor.execute(tagged(tag, f"{caps}; {who.replace('%', '%%')}{sql}", params), params)
                     yield cursor
                 return
             end = _READ_END + (f"; {forget}" if forget else "")
-            with ended_by(lambda: _end(cursor, end), unless=self._past_saving):
-                _send(cursor, f"{caps}; {who}BEGIN TRANSACTION; {sql}")
+            with ended_by(lambda: _end(cursor, tag + end), unless=self._past_saving):
+                _send(cursor, f"{tag}{caps}; {who}BEGIN TRANSACTION; {sql}")
                 yield cursor
 
     @contextmanager
     def write_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+        tag: str = "",
     ) -> Iterator[CursorWrapper]:
         # Two round trips: BEGIN TRANSACTION with the statement, then COMMIT (or, after an error, ROLLBACK).
         own_transaction(connection)
@@ -126,28 +128,29 @@ class MSSQL(Vendor):
         after = f"; {forget}" if forget else ""
         with _timed_cursor(connection, timeout) as cursor:
             try:
-                _send(cursor, f"BEGIN TRANSACTION; {who}{sql}")
+                _send(cursor, f"{tag}BEGIN TRANSACTION; {who}{sql}")
                 yield cursor
             except BaseException as error:
                 if not self._past_saving(error):
                     with suppress(Exception):
-                        _end(cursor, f"IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION{after}")
+                        _end(cursor, f"{tag}IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION{after}")
                 raise
-            _end(cursor, f"COMMIT TRANSACTION{after}")
+            _end(cursor, f"{tag}COMMIT TRANSACTION{after}")
 
     explain_prefix = ""  # SHOWPLAN is a session option in a batch of its own, not a prefix: explain_batches
 
     @staticmethod
-    def explain_batches(sql: str) -> list[str]:
-        """SET SHOWPLAN_XML ON must be alone in its batch; while it is on, the server compiles each statement
-        and returns its plan instead of running it."""
-        return ["SET SHOWPLAN_XML ON", sql, "SET SHOWPLAN_XML OFF"]
+    def explain_batches(sql: str, tag: str = "") -> list[str]:
+        """SET SHOWPLAN_XML ON must be alone in its batch (the tag is a comment); while it is on, the server
+        compiles each statement and returns its plan instead of running it."""
+        return [f"{tag}SET SHOWPLAN_XML ON", tag + sql, f"{tag}SET SHOWPLAN_XML OFF"]
 
-    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False) -> str:
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> str:
         # Three batches on one statement handle, then the connection is closed: a session whose SHOWPLAN
         # state is in doubt (an error between ON and OFF) is never used again.
         own_transaction(connection)
-        on, statement, off = self.explain_batches(sql)
+        on, statement, off = self.explain_batches(sql, tag)
         try:
             with _timed_cursor(connection, timeout) as cursor:
                 _send(cursor, on)

@@ -170,6 +170,7 @@ def app_environment(var_dir: Path, port: int) -> dict[str, str]:
         HOST="127.0.0.1",
         PORT=str(port),
         WEB_CONCURRENCY="1",
+        PROMETHEUS_MULTIPROC_DIR=str(var_dir / "metrics"),  # the image's /tmp/mcp-metrics is this machine's, shared
         LOG_LEVEL="WARNING",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )

@@ -104,6 +104,9 @@ def test_sql_server_showplan_batches_parse_as_tsql():
     assert statement_parse(sql=statement, dialect="tsql").kind is Kind.READ
     assert not any("SHOWPLAN" in s.sql(dialect="tsql").upper() for s in sqlglot.parse(statement, read="tsql"))
     assert isinstance(sqlglot.parse_one(statement, read="tsql"), exp.Select)
+    tagged_on, tagged_statement, _ = VENDORS["mssql"].explain_batches(checked.sql, "/* mcp_tool='explain_sql' */ ")
+    assert len(sqlglot.parse(tagged_on, read="tsql")) == 1 and tagged_on.endswith("*/ SET SHOWPLAN_XML ON")
+    assert tagged_statement.endswith(checked.sql)  # the tag is a comment before it, nothing else
 
 
 SHOWPLAN = (Path(__file__).parent / "showplan_sample.xml").read_text()

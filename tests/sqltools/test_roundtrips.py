@@ -16,6 +16,7 @@ from django.db import connections
 from django.db.utils import load_backend
 
 from sqltools.query import query_read, query_run, target
+from sqltools.tags import SERVER_TAG
 from tests.targets import target_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -71,6 +72,7 @@ def counted(request):
     statements: list[str] = []
 
     def log(execute, sql, params, many, context):
+        sql = sql.removeprefix(SERVER_TAG)  # the statement tag (tests/sqltools/test_tags.py)
         statements.append(sql.split(" FOR ")[0] if sql.startswith("SET STATEMENT") else sql.split("\n")[0][:40])
         return execute(sql, params, many, context)
 
@@ -150,4 +152,4 @@ def test_sqlite_read_runs_in_process(sqltools_config):
     connection = connections["target"]
     with connection.execute_wrapper(lambda execute, sql, *rest: statements.append(sql) or execute(sql, *rest)):
         assert query_run(sql="SELECT 1 AS one", alias="target").rows == [[1]]
-    assert statements == ["BEGIN", "SELECT 1 AS one"]
+    assert statements == ["BEGIN", f"{SERVER_TAG}SELECT 1 AS one"]

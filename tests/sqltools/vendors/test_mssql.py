@@ -21,6 +21,7 @@ from sqltools.errors import QueryTimeout, TargetUnavailable
 from sqltools.explain import plan_explain
 from sqltools.query import query_read, query_run, target
 from sqltools.readonly import Kind, statement_parse
+from sqltools.tags import SERVER_TAG
 from sqltools.vendors import VENDORS
 from tests.sqltools.tds_responder import DROP, INT, NVARCHAR, SILENT, Rows, Rule, TdsResponder
 
@@ -170,7 +171,8 @@ def responder_alias(request, settings, responder, alias_for, sqltools_config):
 
 
 def _sent_since(responder: TdsResponder, start: int) -> list[str]:
-    return [text for kind, text in responder.requests[start:] if kind != "attention"]
+    """What went since `start`, each without the statement tag it starts with (tests/sqltools/test_tags.py)."""
+    return [text.removeprefix(SERVER_TAG) for kind, text in responder.requests[start:] if kind != "attention"]
 
 
 @needs_freetds
@@ -242,6 +244,33 @@ def test_the_end_users_identity_rides_in_the_batches_and_is_cleared_after(respon
         query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
         assert _sent_since(responder, start) == [
             f"SET ROWCOUNT 6; SET TEXTSIZE 16777216; {who}SELECT 42 AS answer WHERE 1 = @P1", forget]
+
+
+@needs_freetds
+def test_every_batch_and_rpc_starts_with_the_calls_tag(responder, responder_alias, sqltools_config):
+    """The T-SQL on the wire (as the TDS responder received it) starts with the call's tag, which SQL Server lexes
+    as one comment before the batch the guard checked, and which sqlglot's T-SQL parser reads as a comment."""
+    from sqltools.lexing import COMMENT, server_parts
+    from sqltools.tags import call_tag_scope
+
+    sqltools_config(READ_ONLY=False)
+    query_run(sql="SELECT 1", alias=responder_alias)
+    with call_tag_scope(client="*/ DROP TABLE orders; /*", user_id=7, username="", tool="execute_sql",
+                        audit_id="0123456789abcdef") as call:
+        start = len(responder.requests)
+        query_run(sql="SELECT 42 AS answer", alias=responder_alias)
+        query_run(sql="UPDATE orders SET status = 'x' WHERE order_id = 1", alias=responder_alias)
+        connection, vendor = target(responder_alias)
+        query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
+    sent = [text for kind, text in responder.requests[start:] if kind != "attention"]
+    assert len(sent) == 5 and "client='%2A%2F%20DROP%20TABLE%20orders%3B%20%2F%2A'" in call.text
+    for text in sent:
+        assert text.startswith(call.text), text
+        assert server_parts(sql=text, dialect="tsql")[0] == (COMMENT, 0, len(call.text) - 1)
+        first = sqlglot.tokenize(text, read="tsql")[0]  # sqlglot too reads the tag as the first token's comment
+        assert "audit_id='0123456789abcdef'" in first.comments[0] and first.start == len(call.text)
+        statements = sqlglot.parse(text.replace("@P1", "1"), read="tsql")
+        assert not any(isinstance(node, exp.Drop) for statement in statements for node in statement.walk())
 
 
 @needs_freetds
