@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import uuid
@@ -26,6 +27,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,6 +62,24 @@ class Transports:
     sse: SseServerTransport
 
     relay: SseRelay | None = None
+    # Streamable HTTP sessions, for handshake-era clients that declare URL elicitation (MCP_ELICITATION_SESSIONS):
+    # they give a tool call a channel for elicitation/create (mcp_bridge.approvals, path 2).
+    sessions: StreamableHTTPSessionManager | None = None
+
+    async def handle_streamable(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stateless for everyone, except a client whose session this worker holds, or that opens one by
+        declaring URL elicitation in its initialize. A session's request that reaches another worker is
+        served stateless there (the SDK ignores the header), as if the client had no session: only
+        elicitation is then unavailable to it, and an approval falls back to the link in words."""
+        if self.sessions is not None:
+            session_id = Headers(scope=scope).get("mcp-session-id")
+            if session_id and session_id in self.sessions._server_instances:  # the SDK keeps no public lookup
+                return await self.sessions.handle_request(scope, receive, send)
+            if not session_id and scope["method"] == "POST":
+                body, receive = await buffer_body(scope, receive)  # replayed by the gate: no second network read
+                if _declares_url_elicitation(body):
+                    return await self.sessions.handle_request(scope, receive, send)
+        await self.streamable.handle_request(scope, receive, send)
 
     async def handle_sse(self, scope: Scope, receive: Receive, send: Send) -> None:
         lowlevel = self.server._lowlevel_server
@@ -95,6 +116,19 @@ class Transports:
             return True  # malformed: let the SDK answer 400
 
 
+def _declares_url_elicitation(body: bytes) -> bool:
+    """A handshake-era initialize whose client declares URL-mode elicitation."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return False
+    params = message.get("params") if isinstance(message, dict) and message.get("method") == "initialize" else None
+    capabilities = params.get("capabilities") if isinstance(params, dict) else None
+    elicitation = capabilities.get("elicitation") if isinstance(capabilities, dict) else None
+    return isinstance(elicitation, dict) and "url" in elicitation and \
+        params.get("protocolVersion") in HANDSHAKE_PROTOCOL_VERSIONS
+
+
 def transport_security() -> TransportSecuritySettings:
     """Host and Origin checks against DNS rebinding, from ALLOWED_HOSTS and PUBLIC_URL."""
     hosts = [h for h in settings.ALLOWED_HOSTS if h]
@@ -115,7 +149,12 @@ def _transports(prefix: str, server: MCPServer, security: TransportSecuritySetti
     streamable = StreamableHTTPSessionManager(app=server._lowlevel_server, json_response=True, stateless=True,
                                               security_settings=security, max_request_body_size=limit)
     sse = SseServerTransport(f"{prefix}/messages/", security_settings=security, max_request_body_size=limit)
-    return Transports(prefix, server, streamable, sse, relay)
+    sessions = None
+    if bridge_settings().ELICITATION_SESSIONS and server.name == "mssql-mcp-server":  # the server with execute_sql
+        sessions = StreamableHTTPSessionManager(app=server._lowlevel_server, json_response=False, stateless=False,
+                                                security_settings=security, max_request_body_size=limit,
+                                                session_idle_timeout=600)
+    return Transports(prefix, server, streamable, sse, relay, sessions)
 
 
 class McpApplication:
@@ -134,7 +173,7 @@ class McpApplication:
         for endpoint in MCP_ENDPOINTS:
             t = self.transports[f"{endpoint.path.rpartition('/')[0]}/mcp"]
             if endpoint.transport == "streamable-http":
-                app: ASGIApp = BearerGate(t.streamable.handle_request, resource_path=endpoint.path, verifier=verifier)
+                app: ASGIApp = BearerGate(t.handle_streamable, resource_path=endpoint.path, verifier=verifier)
             else:
                 app = _SseEndpoint(t, BearerGate(self._sse_or_streamable(t), resource_path=endpoint.path, verifier=verifier))
                 routes += _routes(f"{t.prefix}/messages", BearerGate(t.handle_message, resource_path=endpoint.path,
@@ -155,7 +194,7 @@ class McpApplication:
             if scope["method"] == "GET":
                 await t.handle_sse(scope, receive, send)
             else:  # POST (and DELETE) speak Streamable HTTP, so a connector given /sse works either way
-                await t.streamable.handle_request(scope, receive, send)
+                await t.handle_streamable(scope, receive, send)
         return endpoint
 
     @contextlib.asynccontextmanager
@@ -184,6 +223,8 @@ class McpApplication:
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in transports:
                 await stack.enter_async_context(t.streamable.run())
+                if t.sessions is not None:
+                    await stack.enter_async_context(t.sessions.run())
             _freeze_startup_objects()
             if self.relay is None:
                 yield

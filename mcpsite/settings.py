@@ -245,6 +245,12 @@ SQLTOOLS = {
     # Data policies (docs/governance.md): what users in no group with rules see, and whether superusers are bound.
     "DATA_POLICY_DEFAULT": env.str("DATA_POLICY_DEFAULT", default="allow_all"),
     "DATA_POLICY_SUPERUSER_EXEMPT": env.bool("DATA_POLICY_SUPERUSER_EXEMPT", default=False),
+    # A person approves on /approvals/<id> (docs/approvals.md): every write, and reads over the cost guard.
+    "WRITE_APPROVAL": env.str("WRITE_APPROVAL", default="off"),
+    "MAX_ESTIMATED_ROWS": env.int("MAX_ESTIMATED_ROWS", default=0),
+    "MAX_ESTIMATED_COST": env.float("MAX_ESTIMATED_COST", default=0),
+    "OVER_LIMIT": env.str("OVER_LIMIT", default="approve"),
+    "APPROVAL_TTL_SECONDS": env.int("APPROVAL_TTL_SECONDS", default=600),
     # Every statement sent to the target starts with a SQLCommenter tag: client, user id, tool, audit id.
     "COMMENT_TAGS": env.bool("SQL_COMMENT_TAGS", default=True),
     "COMMENT_USER_NAMES": env.bool("SQL_COMMENT_USER_NAMES", default=False),
@@ -258,6 +264,8 @@ MCP_BRIDGE = {
     "MAX_BODY_BYTES": env.int("MCP_MAX_BODY_BYTES", default=1_000_000),
     "ALLOWED_ORIGINS": env.list("MCP_ALLOWED_ORIGINS", default=[]),
     "WORKER_THREADS": env.int("MCP_WORKER_THREADS", default=16),
+    # Sessions live in one worker: on by default only where there is one (docs/approvals.md).
+    "ELICITATION_SESSIONS": env.bool("MCP_ELICITATION_SESSIONS", default=env.int("WEB_CONCURRENCY", default=1) <= 1),
     "TOKEN_CACHE_SECONDS": env.int("TOKEN_CACHE_SECONDS", default=60),
 }
 

@@ -78,8 +78,15 @@ def tool_call(*, tool: str, actor: Actor, sql: str = "", arguments: dict[str, An
             tracing.span(f"tool {tool}", {"mcp.tool": tool, "mcp.audit_id": record.audit_id}), \
             call_tag_scope(client=actor.client_name, user_id=actor.user_id, username=actor.username, tool=tool,
                            audit_id=record.audit_id, traceparent=tracing.traceparent()), \
-            access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name)):
+            access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name,
+                                            client_id=actor.client_id)):
         yield record
+
+
+def audit_event(*, tool: str, actor: Actor, sql: str, arguments: dict[str, Any], outcome: str, message: str) -> None:
+    """One AuditEntry for something that is not a tool call (a person approving or declining a statement)."""
+    _write(tool=tool, actor=actor, sql=sql, arguments=arguments, outcome=outcome, message=message, rule="",
+           rows=None, duration_ms=0.0)
 
 
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:

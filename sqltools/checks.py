@@ -37,6 +37,12 @@ def check_target(app_configs=None, **kwargs) -> list:
                               hint="Prefer a read-only database login as well; see docs/read_only.md.", id="sqltools.W001"))
     if conf.ALLOW_DDL:
         errors.append(Warning("ALLOW_DDL is on: tokens with sql:write can change the schema.", id="sqltools.W002"))
+    if conf.WRITE_APPROVAL not in ("off", "required") or conf.OVER_LIMIT not in ("approve", "refuse") \
+            or conf.APPROVAL_TTL_SECONDS < 1 or conf.MAX_ESTIMATED_ROWS < 0 or conf.MAX_ESTIMATED_COST < 0:
+        errors.append(Error(
+            f"WRITE_APPROVAL must be off or required ({conf.WRITE_APPROVAL!r}), OVER_LIMIT approve or refuse "
+            f"({conf.OVER_LIMIT!r}), APPROVAL_TTL_SECONDS positive, the estimate limits 0 or more.",
+            hint="Until fixed, any WRITE_APPROVAL but off requires approval (docs/approvals.md).", id="sqltools.E004"))
     if vendor == "mssql" and target.get("OPTIONS", {}).get("extra_params", "").lower().find("trustservercertificate=yes") >= 0:
         errors.append(Warning("TrustServerCertificate=yes: the SQL Server's TLS certificate is not verified.",
                               hint="Install the server's CA and remove TrustServerCertificate.", id="sqltools.W003"))

@@ -3,7 +3,8 @@
 Every statement with content passes `statement_policy`: the user's SQL (execute_sql, search and
 fetch), the SQL the server generates around names and keys (samples, rows, records), and the
 catalog queries of the vendor table (through `catalog_cursor`, approved once per text since they
-are constants). It returns a `Checked` statement, and the functions that run statements take
+are constants), and the EXPLAIN the server builds around an admitted statement (purpose "explain"). It
+returns a `Checked` statement, and the functions that run statements take
 only that (sqltools.query), so no text reaches a cursor without it. The guard's own session
 statements (SET TRANSACTION READ ONLY, timeouts, row caps) are fixed text in the vendor table.
 
@@ -33,7 +34,7 @@ from sqltools.governance import Access, Rule
 from sqltools.lexing import CODE, COMMENT, server_parts
 from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
 from sqltools.tags import TAG_SHAPE, current_tag, statement_timed
-from sqltools.vendors import Vendor, vendor_for
+from sqltools.vendors import VENDORS, Vendor, vendor_for
 from sqltools.vendors.base import tagged
 
 
@@ -72,15 +73,19 @@ _CATALOG_REACH = Reach(
 def statement_policy(
     *, sql: str, dialect: str, params: Sequence[Any] | None = None, allow_write: bool = False,
     purpose: str = "execute_sql", access: Access | None = None, catalog: Catalog | None = None,
+    explained: Checked | None = None,
 ) -> Checked:
     """Admit `sql` (run with `params`, if any) for the caller (`access`), or raise QueryRefused with the reason.
 
     Reads are always admitted once proven; a write needs READ_ONLY_MODE off, the caller's write
     permission (allow_write) and, for DDL, ALLOW_DDL. Under a data policy, the read that runs is the
-    policy's rewrite of it (sqltools.datapolicy), proven again.
+    policy's rewrite of it (sqltools.datapolicy), proven again. Purpose "explain": `sql` must be the vendor's
+    fixed EXPLAIN prefix (never ANALYZE) before `explained`, a statement this function admitted.
     """
     conf = sqltools_settings()
     reach = _operator_reach(conf.READ_ONLY_EXTRA_FUNCTIONS, conf.READ_ONLY_EXTRA_RELATIONS)
+    if purpose == "explain":
+        return _explain_checked(sql, dialect, explained, conf.MAX_QUERY_CHARS, reach)
     restricted = access is not None and access.restricted
     if restricted and params is not None:  # the rewrite needs the values in the text: literals sqlglot writes
         sql, params = _with_literals(sql, params, dialect), None
@@ -90,7 +95,7 @@ def statement_policy(
         if conf.READ_ONLY:
             raise QueryRefused(
                 f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}.")
-        if purpose != "execute_sql":
+        if purpose not in ("execute_sql", "explain_sql"):
             raise QueryRefused(f"{purpose} run read queries only (SELECT, WITH, VALUES); use execute_sql to change data.")
         if not allow_write:
             raise QueryRefused(f"{verb} needs the sql:write permission, which this connection was not granted.")
@@ -125,6 +130,23 @@ def _tag_check(tag: str, dialect: str) -> None:
     if not TAG_SHAPE.fullmatch(tag) or server_parts(sql=tag, dialect=dialect) != one_comment:
         raise QueryRefused("The server's statement tag is not one plain comment, so nothing was run; this is a bug, "
                            "please report it.")
+
+
+# The text each dialect's EXPLAIN puts before a statement: estimated plans only (no ANALYZE, nothing runs).
+# SQL Server has none: SET SHOWPLAN_XML ON goes in a batch of its own (sqltools.vendors.mssql).
+_EXPLAIN_PREFIXES = {vendor.dialect: vendor.explain_prefix for vendor in VENDORS.values()}
+
+
+def _explain_checked(sql: str, dialect: str, explained: Checked | None, max_chars: int, reach: Reach) -> Checked:
+    """The EXPLAIN of an admitted statement: the fixed prefix, then exactly that statement, proven again."""
+    prefix = _EXPLAIN_PREFIXES.get(dialect)
+    if explained is None or prefix is None or sql != prefix + explained.sql:
+        raise QueryRefused("The server built an EXPLAIN that is not its fixed prefix before an admitted statement; "
+                           "this is a bug, please report it.")
+    inner = _parsed(explained.sql, dialect, max(max_chars, len(explained.sql)), reach)
+    if inner.kind is not explained.kind or (inner.kind is not Kind.READ and sqltools_settings().READ_ONLY):
+        raise QueryRefused("The statement inside the EXPLAIN is not the one the policy admitted.")
+    return Checked(sql, Kind.READ, "EXPLAIN", None, (), statement_tag(dialect))
 
 
 def _enforced(statement: Statement, sql: str, dialect: str, access: Access, catalog: Catalog, reach: Reach) -> Enforced:

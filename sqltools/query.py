@@ -12,10 +12,12 @@ from typing import Any, Iterator, Sequence
 from django.db import DatabaseError, Error, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from sqltools.approvals import approval_gate
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
 from sqltools.errors import InvalidArgument, QueryFailed, QueryRefused, QueryTimeout
 from sqltools.governance import Access, access_scope, current_access, masked_row
+from sqltools.plans import Plan
 from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
 from sqltools.tags import statement_timed
@@ -87,11 +89,14 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
 def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True,
               purpose: str = "execute_sql", access: Access | None = None) -> QueryResult:
     """Run one statement the policy admits for the caller (`access`, else the tool call's): reads always,
-    writes as sqltools.policy decides."""
+    writes as sqltools.policy decides, and either only once a person approved it when the settings say so
+    (sqltools.approvals: the user, the client, the statement and the target bind the approval)."""
     with access_scope(access or current_access()) as access:
         connection, vendor = target(alias)
         checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
                                    access=access, catalog=catalog_view(connection, vendor))
+        approval_gate(sql=sql, checked=checked, dialect=vendor.dialect, alias=connection.alias, access=access,
+                      estimate=lambda: plan_of(connection=connection, vendor=vendor, checked=checked))
         cap = row_cap(max_rows)
         if checked.kind is Kind.READ:
             result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap,
@@ -126,6 +131,17 @@ def query_read(
     if checked.masks:
         raw_rows = [masked_row(row, checked.masks) for row in raw_rows]
     return _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
+
+
+def plan_of(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked) -> Plan:
+    """The estimated plan of an admitted statement: its EXPLAIN (passed through the policy too) is all that runs."""
+    explain = statement_policy(sql=vendor.explain_prefix + checked.sql, dialect=vendor.dialect, purpose="explain",
+                               explained=checked)
+    timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
+    with statement_timed(system=vendor.name, operation=explain.verb), _database_errors(vendor, timeout, connection):
+        raw = vendor.explain_run(connection, sql=explain.sql, timeout=timeout, write=checked.kind is not Kind.READ,
+                                 tag=explain.tag)
+    return vendor.plan_parse(raw)
 
 
 def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:

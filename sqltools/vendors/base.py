@@ -89,6 +89,21 @@ class Vendor:
         vendor carries it (PostgreSQL: mcp.user and mcp.client, transaction-local)."""
         raise NotImplementedError
 
+    # The fixed text before a statement that asks for its estimated plan without running it (never ANALYZE);
+    # sqltools.policy admits an EXPLAIN only as this prefix and a statement it admitted.
+    explain_prefix: str = ""
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> Any:
+        """Send `sql` (explain_prefix and an admitted statement) and return the plan as the database gives it,
+        in a read-only transaction where the database has one (MariaDB refuses the EXPLAIN of a `write` in one:
+        there it is an ordinary transaction), rolled back, with a timeout."""
+        raise NotImplementedError
+
+    def plan_parse(self, raw: Any) -> Any:
+        """The plan explain_run returned, as a sqltools.plans.Plan."""
+        raise NotImplementedError
+
     def is_timeout(self, error: BaseException) -> bool:
         raise NotImplementedError
 

@@ -17,6 +17,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from sqltools.diagnostics import connection_lost
+from sqltools.plans import Plan, mssql_plan
 from sqltools.vendors.base import Vendor, ended_by, own_transaction, tagged
 
 
@@ -135,6 +136,37 @@ class MSSQL(Vendor):
                         _end(cursor, f"{tag}IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION{after}")
                 raise
             _end(cursor, f"{tag}COMMIT TRANSACTION{after}")
+
+    explain_prefix = ""  # SHOWPLAN is a session option in a batch of its own, not a prefix: explain_batches
+
+    @staticmethod
+    def explain_batches(sql: str, tag: str = "") -> list[str]:
+        """SET SHOWPLAN_XML ON must be alone in its batch (the tag is a comment); while it is on, the server
+        compiles each statement and returns its plan instead of running it."""
+        return [f"{tag}SET SHOWPLAN_XML ON", tag + sql, f"{tag}SET SHOWPLAN_XML OFF"]
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> str:
+        # Three batches on one statement handle, then the connection is closed: a session whose SHOWPLAN
+        # state is in doubt (an error between ON and OFF) is never used again.
+        own_transaction(connection)
+        on, statement, off = self.explain_batches(sql, tag)
+        try:
+            with _timed_cursor(connection, timeout) as cursor:
+                _send(cursor, on)
+                _send(cursor, statement)
+                driver = cursor.cursor.cursor
+                parts = [str(row[0]) for row in driver.fetchall()]
+                while driver.nextset():
+                    parts.extend(str(row[0]) for row in driver.fetchall())
+                _send(cursor, off)
+        finally:
+            with suppress(Exception):
+                connection.close()
+        return parts[0] if parts else ""
+
+    def plan_parse(self, raw: str) -> Plan:
+        return mssql_plan(raw)
 
     def _past_saving(self, error: BaseException) -> bool:
         return self.is_timeout(error) or self.is_connection_lost(error) or connection_lost(error)

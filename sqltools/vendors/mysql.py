@@ -14,6 +14,7 @@ from typing import Any, Iterator, Sequence
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
+from sqltools.plans import Plan, mysql_plan
 from sqltools.vendors.base import Vendor, ended_by, own_transaction, tagged
 
 # enum_mysql_set_option in the C API; mysqlclient exports no constant for it.
@@ -128,6 +129,33 @@ class MySQL(Vendor):
                     cursor.execute(f"{tag}ROLLBACK")
                 raise
             cursor.execute(f"{tag}COMMIT")
+
+    explain_prefix = "EXPLAIN FORMAT=JSON "
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> Any:
+        # MariaDB may evaluate a constant subquery while it plans; a read passed the read guard, so that reads
+        # only. MariaDB: one round trip in autocommit, read-only and time-bounded by SET STATEMENT (it refuses
+        # the EXPLAIN of a write in a read-only transaction; EXPLAIN changes nothing either way). MySQL: a
+        # read-only transaction, rolled back.
+        own_transaction(connection)
+        if connection.mysql_is_mariadb:
+            read_only = "" if write else \
+                f"{'transaction_read_only' if connection.mysql_version >= (11, 1) else 'tx_read_only'} = 1, "
+            with connection.cursor() as cursor:
+                cursor.execute(f"{tag}SET STATEMENT {read_only}max_statement_time = {float(timeout):.3f} FOR {sql}")
+                return cursor.fetchone()[0]
+        with connection.cursor() as cursor:
+            cursor.execute(tag + ("START TRANSACTION" if write else "START TRANSACTION READ ONLY"))
+            try:
+                cursor.execute(tag + sql)
+                return cursor.fetchone()[0]
+            finally:
+                with suppress(Exception):
+                    cursor.execute(f"{tag}ROLLBACK")
+
+    def plan_parse(self, raw: Any) -> Plan:
+        return mysql_plan(raw)
 
     def is_timeout(self, error: BaseException) -> bool:
         code = error.__cause__.args[0] if error.__cause__ and error.__cause__.args else None

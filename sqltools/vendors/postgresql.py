@@ -17,6 +17,7 @@ import psycopg
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
+from sqltools.plans import Plan, postgresql_plan
 from sqltools.vendors.base import FETCH_BYTES, Vendor, ended_by, own_transaction, tagged
 
 # The start of the server's error when a row is over the cap: the wrapper casts this sentence to
@@ -148,6 +149,26 @@ class PostgreSQL(Vendor):
                     _rollback(control, tag)
                 raise
             control.execute(f"{tag}COMMIT")
+
+    explain_prefix = "EXPLAIN (FORMAT JSON) "
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> Any:
+        # One round trip, pipelined like a read: BEGIN READ ONLY, the timeout, the EXPLAIN (extended protocol:
+        # one statement), ROLLBACK. EXPLAIN without ANALYZE plans the statement and runs nothing of it.
+        own_transaction(connection)
+        with connection.cursor() as control, connection.cursor() as cursor:
+            with ended_by(lambda: _rollback(control, tag)):
+                with connection.wrap_database_errors, connection.connection.pipeline():
+                    control.execute(f"{tag}BEGIN READ ONLY")
+                    session = [f"{int(timeout * 1000)}ms", "", ""]
+                    control.execute(tagged(tag, _SESSION_SQL, session), session)
+                    cursor.execute(tag + sql)
+                    control.execute(f"{tag}ROLLBACK")
+                return cursor.fetchone()[0]
+
+    def plan_parse(self, raw: Any) -> Plan:
+        return postgresql_plan(raw)
 
     def is_timeout(self, error: BaseException) -> bool:
         return getattr(error.__cause__, "sqlstate", None) == "57014" or "statement timeout" in str(error)

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
+from sqltools.plans import Plan, sqlite_plan
 from sqltools.vendors.base import Vendor, own_transaction, tagged
 
 
@@ -101,6 +102,27 @@ class SQLite(Vendor):
                 yield cursor
             finally:
                 connection.connection.set_progress_handler(None, 0)
+
+    explain_prefix = "EXPLAIN QUERY PLAN "
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> list[tuple]:
+        # Prepares the statement and describes it; query_only and the rollback hold even for a write's plan.
+        own_transaction(connection)
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            raw = connection.connection
+            raw.execute(f"{tag}PRAGMA query_only = ON")
+            _set_deadline(raw, timeout)
+            try:
+                cursor.execute(tag + sql)
+                return [tuple(row) for row in cursor.fetchall()]
+            finally:
+                raw.set_progress_handler(None, 0)
+                raw.execute(f"{tag}PRAGMA query_only = OFF")
+                transaction.set_rollback(True, using=connection.alias)
+
+    def plan_parse(self, raw: list[tuple]) -> Plan:
+        return sqlite_plan(raw)
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error.__cause__ or error, sqlite3.OperationalError) and "interrupted" in str(error)

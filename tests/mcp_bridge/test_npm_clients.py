@@ -29,7 +29,7 @@ def _inspector(live, token: str, *args: str) -> dict:
 @needs_npm_clients
 def test_inspector_cli_lists_and_calls_tools(live, token):
     listed = _inspector(live, token, "--method", "tools/list")
-    assert {t["name"] for t in listed["tools"]} == {"list_tables", "describe_table", "execute_sql", "get_table_sample"}
+    assert {t["name"] for t in listed["tools"]} == {"list_tables", "describe_table", "execute_sql", "get_table_sample", "explain_sql"}
     called = _inspector(live, token, "--method", "tools/call", "--tool-name", "execute_sql",
                         "--tool-arg", "query=SELECT COUNT(*) AS n FROM customers")
     assert called["isError"] is False and called["structuredContent"]["rows"] == [[1000]]

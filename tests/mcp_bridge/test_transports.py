@@ -12,7 +12,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 pytestmark = pytest.mark.anyio
 
-SQL_TOOLS = {"list_tables", "describe_table", "execute_sql", "get_table_sample"}
+SQL_TOOLS = {"list_tables", "describe_table", "execute_sql", "get_table_sample", "explain_sql"}
 
 
 @pytest.fixture

@@ -123,6 +123,20 @@ def test_mariadb_read_is_one_round_trip_and_a_write_three(counted, sqltools_conf
     assert counter.turns == 3  # START TRANSACTION, the statement, COMMIT: MAX_AFFECTED_ROWS can still roll it back
 
 
+@pytest.mark.parametrize("counted", target_params("target_pg", "target_mysql"), indirect=True)
+def test_the_cost_guard_adds_one_round_trip_the_estimate(counted, sqltools_config):
+    """Only with a limit configured; the EXPLAIN rides alone (PostgreSQL: pipelined with its transaction)."""
+    name, counter, statements = counted
+    sqltools_config(MAX_ESTIMATED_ROWS=1_000_000)
+    assert query_run(sql="SELECT order_id FROM orders ORDER BY order_id LIMIT 3", alias=name).row_count == 3
+    assert counter.turns == 2
+    if name.startswith("target_pg"):
+        assert statements[:4] == ["BEGIN READ ONLY", "SELECT set_config('statement_timeout', %",
+                                  "EXPLAIN (FORMAT JSON) SELECT order_id FR", "ROLLBACK"]
+    else:  # the EXPLAIN and the read, each one SET STATEMENT … FOR
+        assert len(statements) == 2 and statements[0].startswith("SET STATEMENT tx_read_only = 1, max_statement_time")
+
+
 @pytest.mark.parametrize("counted", target_params("target_mysql"), indirect=True)
 def test_mariadb_generated_read_with_parameters_is_one_round_trip(counted):
     name, counter, _ = counted

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import environ
 import pytest
@@ -17,6 +18,7 @@ from sqlglot import exp
 from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 from mcpsite.targetdb import target_database
 from sqltools.errors import QueryTimeout, TargetUnavailable
+from sqltools.explain import plan_explain
 from sqltools.query import query_read, query_run, target
 from sqltools.readonly import Kind, statement_parse
 from sqltools.tags import SERVER_TAG
@@ -140,6 +142,7 @@ def test_silent_server_times_out_instead_of_hanging(settings, alias_for, silent_
 # --- Through the real driver stack to a TDS responder (tests/sqltools/tds_responder.py) ------------------------------
 
 ANSWER = Rows([("answer", INT), ("note", NVARCHAR)], [(42, "forty-two")])
+SHOWPLAN = (Path(__file__).parent.parent / "showplan_sample.xml").read_text()
 
 
 @pytest.fixture
@@ -148,6 +151,7 @@ def responder():
         # mssql-django at connect: the transaction count, and a clock whose value must not be text.
         Rule("SELECT @@TRANCOUNT", Rows([("n", INT)], [(0,)])), Rule("SYSDATETIME", Rows([("now", INT)], [(0,)])),
         Rule("SELECT 42", ANSWER), Rule("WAITFOR", SILENT), Rule("SELECT 'drop'", DROP, times=1),
+        Rule("FROM dbo.customers", Rows([("Microsoft SQL Server 2005 XML Showplan", NVARCHAR)], [(SHOWPLAN,)])),
     ])
     yield double
     double.close()
@@ -190,6 +194,19 @@ def test_a_generated_read_with_parameters_is_one_rpc(responder, responder_alias)
     result = query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
     assert result.rows == [[42, "forty-two"]]
     assert _sent_since(responder, start) == ["SET ROWCOUNT 6; SET TEXTSIZE 16777216; SELECT 42 AS answer WHERE 1 = @P1"]
+
+
+@needs_freetds
+def test_explain_is_showplan_on_in_its_own_batch_then_the_connection_is_closed(responder, responder_alias):
+    query_run(sql="SELECT 1", alias=responder_alias)
+    start = len(responder.requests)
+    sql = "SELECT c.name FROM dbo.customers AS c WHERE c.country = N'Japan'"
+    plan = plan_explain(sql=sql, alias=responder_alias)
+    # ON alone, the statement alone (compiled, not run: the server answers with its plan), OFF; then the
+    # connection is closed (the driver rolls back as it closes it).
+    assert _sent_since(responder, start) == ["SET SHOWPLAN_XML ON", sql, "SET SHOWPLAN_XML OFF", "ROLLBACK"]
+    assert plan.scans == ["dbo.customers"] and plan.missing_indexes[0]["equality"] == ["country"]
+    assert connections[responder_alias].connection is None  # no session is left with SHOWPLAN on
 
 
 @needs_freetds
