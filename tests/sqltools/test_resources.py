@@ -46,8 +46,8 @@ def test_a_second_statement_is_refused_on_the_read_path(target_alias):
 def test_a_second_statement_is_refused_on_the_write_path_and_nothing_after_the_first_runs(target_alias):
     connection = connections[target_alias]
     with pytest.raises(QueryFailed):
-        _write(connection=connection, vendor=vendor_for(connection), sql="SELECT 1; CREATE TABLE probe_x (a int)",
-               max_rows=10, kind=Kind.DDL)
+        _write(connection=connection, vendor=vendor_for(connection), max_rows=10,
+               checked=Checked("SELECT 1; CREATE TABLE probe_x (a int)", Kind.DDL, "CREATE TABLE"))
     assert not _table_exists(target_alias, "probe_x")
 
 
