@@ -112,7 +112,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # synchronous=NORMAL syncs at checkpoints rather than at every commit (an audit row per tool call):
     # still never corrupt, though a power cut (not a crash) can lose the last commits.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DATABASE_ROUTERS = ["sqltools.routers.TargetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

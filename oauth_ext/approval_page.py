@@ -31,6 +31,10 @@ def approval_page(request: HttpRequest, approval_id: str) -> HttpResponse:
             approval = approval_for_user(approval_id=approval_id, user=request.user)
     except ApprovalInvalid as error:
         return page_protect(render(request, _TEMPLATE, {"error": error.message}, status=error.status))
-    context = {"approval": approval, "decided": decided, "problem": None if decided is not None else approval_problem(approval),
-               "database_name": database_label(approval.alias)}
+    context = {
+        "approval": approval,
+        "decided": decided,
+        "problem": None if decided is not None else approval_problem(approval),
+        "database_name": database_label(approval.alias),
+    }
     return page_protect(render(request, _TEMPLATE, context))

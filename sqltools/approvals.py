@@ -73,20 +73,37 @@ def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: A
         if over is None:
             return
         if limits.over_limit == "refuse":  # anything else waits for a click, which runs nothing either
-            raise QueryRefused(f"This query was not run: its plan estimates {over}, so the server refuses it "
-                               "(OVER_LIMIT=refuse). Add a WHERE clause on an indexed column, aggregate, or select "
-                               "fewer rows; explain_sql shows the plan.", rule="cost guard")
+            raise QueryRefused(
+                f"This query was not run: its plan estimates {over}, so the server refuses it "
+                "(OVER_LIMIT=refuse). Add a WHERE clause on an indexed column, aggregate, or select "
+                "fewer rows; explain_sql shows the plan.",
+                rule="cost guard",
+            )
         reason = "cost"
     if access.user_id is None:
         raise QueryRefused("This statement needs a person's approval, and this call has no signed-in user to give it.")
     if approval_use(user_id=access.user_id, client_id=access.client_id, alias=alias, sql=sql):
         return
-    approval = approval_request(user_id=access.user_id, client_id=access.client_id, client_name=access.client, alias=alias,
-                                sql=sql, reason=reason, plan=plan, tables=_tables(checked.sql, dialect))
-    why = ("the server requires a person to approve every change to the data (WRITE_APPROVAL=required)"
-           if reason == "write" else f"its plan estimates {over}")
-    raise ApprovalRequired(f"This statement was not run: it needs the user's approval first, because {why}.",
-                           approval=approval, username=access.username)
+    approval = approval_request(
+        user_id=access.user_id,
+        client_id=access.client_id,
+        client_name=access.client,
+        alias=alias,
+        sql=sql,
+        reason=reason,
+        plan=plan,
+        tables=_tables(checked.sql, dialect),
+    )
+    why = (
+        "the server requires a person to approve every change to the data (WRITE_APPROVAL=required)"
+        if reason == "write"
+        else f"its plan estimates {over}"
+    )
+    raise ApprovalRequired(
+        f"This statement was not run: it needs the user's approval first, because {why}.",
+        approval=approval,
+        username=access.username,
+    )
 
 
 def _quietly(estimate: Callable[[], Plan]) -> Plan | None:
@@ -116,32 +133,65 @@ def approval_use(*, user_id: int, client_id: str, alias: str, sql: str) -> bool:
     from sqltools.models import Approval
 
     now = timezone.now()
-    candidates = Approval.objects.filter(user_id=user_id, client_id=client_id, alias=alias, sql_hash=statement_hash(sql),
-                                         status=Approval.Status.APPROVED, expires_at__gt=now)
+    candidates = Approval.objects.filter(
+        user_id=user_id,
+        client_id=client_id,
+        alias=alias,
+        sql_hash=statement_hash(sql),
+        status=Approval.Status.APPROVED,
+        expires_at__gt=now,
+    )
     for pk, text in candidates.values_list("pk", "sql")[:5]:
         if text == sql and Approval.objects.filter(pk=pk, status=Approval.Status.APPROVED, expires_at__gt=now).update(
-                status=Approval.Status.USED, used_at=now):
+            status=Approval.Status.USED, used_at=now
+        ):
             return True
     return False
 
 
-def approval_request(*, user_id: int, client_id: str, client_name: str, alias: str, sql: str, reason: str,
-                     plan: Plan | None, tables: list[str]) -> Any:
+def approval_request(
+    *,
+    user_id: int,
+    client_id: str,
+    client_name: str,
+    alias: str,
+    sql: str,
+    reason: str,
+    plan: Plan | None,
+    tables: list[str],
+) -> Any:
     """The pending approval of this statement for this user, client and target: the one still open, or a new one."""
     from sqltools.models import Approval
 
     now = timezone.now()
     digest = statement_hash(sql)
-    for pending in Approval.objects.filter(user_id=user_id, client_id=client_id, alias=alias, sql_hash=digest,
-                                           status=Approval.Status.PENDING, expires_at__gt=now):
+    for pending in Approval.objects.filter(
+        user_id=user_id,
+        client_id=client_id,
+        alias=alias,
+        sql_hash=digest,
+        status=Approval.Status.PENDING,
+        expires_at__gt=now,
+    ):
         if pending.sql == sql:
             return pending
-    estimate = {"rows": plan.rows, "cost": plan.cost, "scans": plan.scans, "words": estimate_words(plan)} \
-        if plan is not None else {"words": estimate_words(None)}
+    estimate = (
+        {"rows": plan.rows, "cost": plan.cost, "scans": plan.scans, "words": estimate_words(plan)}
+        if plan is not None
+        else {"words": estimate_words(None)}
+    )
     return Approval.objects.create(
-        user_id=user_id, client_id=client_id, client_name=client_name, alias=alias, sql=sql, sql_hash=digest,
-        reason=reason, estimate=estimate, tables=tables,
-        expires_at=now + timedelta(seconds=sqltools_settings().APPROVAL_TTL_SECONDS))
+        user_id=user_id,
+        client_id=client_id,
+        client_name=client_name,
+        alias=alias,
+        sql=sql,
+        sql_hash=digest,
+        reason=reason,
+        estimate=estimate,
+        tables=tables,
+        expires_at=now + timedelta(seconds=sqltools_settings().APPROVAL_TTL_SECONDS),
+    )
 
 
 def approval_for_user(*, approval_id: str, user: Any) -> Any:

@@ -48,7 +48,9 @@ class AuditRecord:
 
 
 @contextmanager
-def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
+def audit_call(
+    *, tool: str, actor: Actor | None, sql: str = "", arguments: dict[str, Any] | None = None
+) -> Iterator[AuditRecord]:
     """Time the block and write one AuditEntry, whatever the outcome; re-raise errors."""
     record = AuditRecord(audit_id=secrets.token_hex(8))
     started = time.perf_counter()
@@ -62,38 +64,72 @@ def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict
         record.outcome, message = "error", f"{type(error).__name__}: {error}"
         raise
     finally:
-        _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=record.outcome,
-               message=message, rule=record.rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000,
-               audit_id=record.audit_id)
+        _write(
+            tool=tool,
+            actor=actor or Actor(),
+            sql=sql,
+            arguments=arguments or {},
+            outcome=record.outcome,
+            message=message,
+            rule=record.rule,
+            rows=record.rows,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            audit_id=record.audit_id,
+        )
 
 
 @contextmanager
-def tool_call(*, tool: str, actor: Actor, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
+def tool_call(
+    *, tool: str, actor: Actor, sql: str = "", arguments: dict[str, Any] | None = None
+) -> Iterator[AuditRecord]:
     """One tool call made as `actor`: audited (audit_call) under the caller's data policies (sqltools.governance).
 
     Every tool path runs its work inside this: the MCP tools and the /records/ page alike. Its statements
     carry the call's tag (sqltools.tags) with the audit id, which a trace span of the call holds too.
     """
-    with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record, \
-            tracing.span(f"tool {tool}", {"mcp.tool": tool, "mcp.audit_id": record.audit_id}), \
-            call_tag_scope(client=actor.client_name, user_id=actor.user_id, username=actor.username, tool=tool,
-                           audit_id=record.audit_id, traceparent=tracing.traceparent()), \
-            access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name,
-                                            client_id=actor.client_id)):
+    with (
+        audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record,
+        tracing.span(f"tool {tool}", {"mcp.tool": tool, "mcp.audit_id": record.audit_id}),
+        call_tag_scope(
+            client=actor.client_name,
+            user_id=actor.user_id,
+            username=actor.username,
+            tool=tool,
+            audit_id=record.audit_id,
+            traceparent=tracing.traceparent(),
+        ),
+        access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name, client_id=actor.client_id)),
+    ):
         yield record
 
 
 def audit_event(*, tool: str, actor: Actor, sql: str, arguments: dict[str, Any], outcome: str, message: str) -> None:
     """One AuditEntry for something that is not a tool call (a person approving or declining a statement)."""
-    _write(tool=tool, actor=actor, sql=sql, arguments=arguments, outcome=outcome, message=message, rule="",
-           rows=None, duration_ms=0.0)
+    _write(
+        tool=tool,
+        actor=actor,
+        sql=sql,
+        arguments=arguments,
+        outcome=outcome,
+        message=message,
+        rule="",
+        rows=None,
+        duration_ms=0.0,
+    )
 
 
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:
     if not sqltools_settings().AUDIT:
         return
-    entry = dict(created_at=timezone.now(), tool=tool, user_id=actor.user_id, username=actor.username,
-                 client_id=actor.client_id, client_name=actor.client_name, **fields)
+    entry = dict(
+        created_at=timezone.now(),
+        tool=tool,
+        user_id=actor.user_id,
+        username=actor.username,
+        client_id=actor.client_id,
+        client_name=actor.client_name,
+        **fields,
+    )
     writer = _writer
     if writer is None or not writer.submit(entry):
         _save([entry])

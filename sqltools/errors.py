@@ -66,13 +66,24 @@ class ApprovalInvalid(InvalidArgument):
         self.status = status
 
 
-AUDITED_ERRORS: tuple[type[SqlToolError], ...] = (QueryRefused, InvalidArgument, TableNotFound, QueryTimeout, QueryFailed,
-                                                  TargetUnavailable, ApprovalRequired)
+AUDITED_ERRORS: tuple[type[SqlToolError], ...] = (
+    QueryRefused,
+    InvalidArgument,
+    TableNotFound,
+    QueryTimeout,
+    QueryFailed,
+    TargetUnavailable,
+    ApprovalRequired,
+)
 # A person's decision on an approval (sqltools.approvals), audited beside the tool calls.
 DECISIONS = (("approved", "approved"), ("declined", "declined"))
 
 
 def outcome_choices() -> list[tuple[str, str]]:
     """The audit log's outcomes: ok, each error's code, any other error, then the decisions on approvals."""
-    return [("ok", "ok"), *((error.code, error.label) for error in AUDITED_ERRORS), (SqlToolError.code, SqlToolError.label),
-            *DECISIONS]
+    return [
+        ("ok", "ok"),
+        *((error.code, error.label) for error in AUDITED_ERRORS),
+        (SqlToolError.code, SqlToolError.label),
+        *DECISIONS,
+    ]

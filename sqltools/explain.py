@@ -19,12 +19,20 @@ from sqltools.query import plan_of, target
 _LABELS = {"postgres": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite", "tsql": "SQL Server"}
 
 
-def plan_explain(*, sql: str, alias: str | None = None, allow_write: bool = False, access: Access | None = None) -> Plan:
+def plan_explain(
+    *, sql: str, alias: str | None = None, allow_write: bool = False, access: Access | None = None
+) -> Plan:
     """The estimated plan of `sql` for the caller; QueryRefused when execute_sql would refuse it."""
     with access_scope(access or current_access()) as access:
         connection, vendor = target(alias)
-        checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose="explain_sql",
-                                   access=access, catalog=catalog_view(connection, vendor))
+        checked = statement_policy(
+            sql=sql,
+            dialect=vendor.dialect,
+            allow_write=allow_write,
+            purpose="explain_sql",
+            access=access,
+            catalog=catalog_view(connection, vendor),
+        )
         return plan_of(connection=connection, vendor=vendor, checked=checked)
 
 
@@ -68,13 +76,26 @@ def _advice(plan: Plan) -> str:
 def plan_text(summary: dict[str, Any]) -> str:
     """The compact operator tree for the text copy of the result."""
     rows, cost = summary["estimated_rows"], summary["estimated_cost"]
-    estimate = ", ".join(part for part in (f"about {rows:,.0f} rows" if rows is not None else "",
-                                           f"cost {cost:,.2f}" if cost is not None else "") if part) or "no estimate"
+    estimate = (
+        ", ".join(
+            part
+            for part in (
+                f"about {rows:,.0f} rows" if rows is not None else "",
+                f"cost {cost:,.2f}" if cost is not None else "",
+            )
+            if part
+        )
+        or "no estimate"
+    )
     lines = [f"{summary['dialect']} estimated plan (the statement was not run): {estimate}."]
     for op in summary["operators"]:
-        facts = [f"[{op['access']}]" if op["access"] else "", f"on {op['relation']}" if op["relation"] else "",
-                 f"index {op['index']}" if op["index"] else "", f"rows≈{op['rows']:,.0f}" if op["rows"] is not None else "",
-                 f"cost≈{op['cost']:,.2f}" if op["cost"] is not None else ""]
+        facts = [
+            f"[{op['access']}]" if op["access"] else "",
+            f"on {op['relation']}" if op["relation"] else "",
+            f"index {op['index']}" if op["index"] else "",
+            f"rows≈{op['rows']:,.0f}" if op["rows"] is not None else "",
+            f"cost≈{op['cost']:,.2f}" if op["cost"] is not None else "",
+        ]
         lines.append("  " * op["depth"] + f"- {op['operator']} " + " ".join(f for f in facts if f))
     if summary["operators_left_out"]:
         lines.append(f"… {summary['operators_left_out']:,} more operators are in raw_plan.")

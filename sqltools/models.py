@@ -13,7 +13,9 @@ from sqltools.errors import outcome_choices
 
 class AuditEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted.")
     client_id = models.CharField(max_length=255, blank=True, db_index=True)
     client_name = models.CharField(max_length=255, blank=True)
@@ -122,10 +124,13 @@ class GroupLimits(models.Model):
         REFUSE = "refuse", "is refused"
 
     group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="cost_limits")
-    max_estimated_rows = models.BigIntegerField(null=True, blank=True, help_text="Empty: the server's MAX_ESTIMATED_ROWS.")
+    max_estimated_rows = models.BigIntegerField(
+        null=True, blank=True, help_text="Empty: the server's MAX_ESTIMATED_ROWS."
+    )
     max_estimated_cost = models.FloatField(null=True, blank=True, help_text="Empty: the server's MAX_ESTIMATED_COST.")
-    over_limit = models.CharField(max_length=8, choices=OverLimit.choices, blank=True,
-                                  help_text="Empty: the server's OVER_LIMIT.")
+    over_limit = models.CharField(
+        max_length=8, choices=OverLimit.choices, blank=True, help_text="Empty: the server's OVER_LIMIT."
+    )
 
     class Meta:
         verbose_name_plural = "group cost limits"

@@ -94,22 +94,31 @@ def statement_policy(
     if statement.kind is not Kind.READ:
         if conf.READ_ONLY:
             raise QueryRefused(
-                f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}.")
+                f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}."
+            )
         if purpose not in ("execute_sql", "explain_sql"):
-            raise QueryRefused(f"{purpose} run read queries only (SELECT, WITH, VALUES); use execute_sql to change data.")
+            raise QueryRefused(
+                f"{purpose} run read queries only (SELECT, WITH, VALUES); use execute_sql to change data."
+            )
         if not allow_write:
             raise QueryRefused(f"{verb} needs the sql:write permission, which this connection was not granted.")
         if statement.kind is Kind.DDL and not conf.ALLOW_DDL:
             raise QueryRefused(f"{verb} changes the schema; DDL is off (set ALLOW_DDL=true to allow it).")
-        if isinstance(statement.tree, (exp.Update, exp.Delete)) and not statement.tree.args.get("where") \
-                and not conf.ALLOW_UNFILTERED_WRITES:
-            raise QueryRefused(f"{verb} without WHERE would change every row; add a WHERE clause "
-                               "(an operator can allow it with ALLOW_UNFILTERED_WRITES=true).")
+        if (
+            isinstance(statement.tree, (exp.Update, exp.Delete))
+            and not statement.tree.args.get("where")
+            and not conf.ALLOW_UNFILTERED_WRITES
+        ):
+            raise QueryRefused(
+                f"{verb} without WHERE would change every row; add a WHERE clause "
+                "(an operator can allow it with ALLOW_UNFILTERED_WRITES=true)."
+            )
     if not restricted:
         return Checked(sql, statement.kind, verb, params, tag=statement_tag(dialect))
     if statement.kind is Kind.DDL:
-        raise QueryRefused(f"Your data policy does not let you change the schema, and this is {verb}.",
-                           rule="data policy: no DDL")
+        raise QueryRefused(
+            f"Your data policy does not let you change the schema, and this is {verb}.", rule="data policy: no DDL"
+        )
     enforced = _enforced(statement, sql, dialect, access, catalog, reach)
     return Checked(enforced.sql, statement.kind, verb, None, enforced.masks, statement_tag(dialect))
 
@@ -171,7 +180,9 @@ def _with_literals(sql: str, params: Sequence[Any], dialect: str) -> str:
     """`sql` with each %s replaced by its value as a SQL literal (the text is then proven like any other)."""
     values = iter(params)
     try:
-        text = _PLACEHOLDER.sub(lambda m: exp.convert(next(values)).sql(dialect=dialect) if m.group() == "%s" else "%", sql)
+        text = _PLACEHOLDER.sub(
+            lambda m: exp.convert(next(values)).sql(dialect=dialect) if m.group() == "%s" else "%", sql
+        )
     except StopIteration:
         raise QueryRefused("The statement's placeholders do not match its values, so it was not run.") from None
     if next(values, _END) is not _END:

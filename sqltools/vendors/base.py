@@ -134,11 +134,15 @@ def own_transaction(connection: BaseDatabaseWrapper) -> None:
     """Connect if needed, outside any atomic block: sqltools begins and ends its own transactions on a target."""
     connection.ensure_connection()
     if connection.in_atomic_block:
-        raise RuntimeError(f"sqltools runs its own transactions: do not call it inside atomic() on {connection.alias!r}.")
+        raise RuntimeError(
+            f"sqltools runs its own transactions: do not call it inside atomic() on {connection.alias!r}."
+        )
 
 
 @contextmanager
-def ended_by(end: Callable[[], Any], *, unless: Callable[[BaseException], bool] = lambda error: False) -> Iterator[None]:
+def ended_by(
+    end: Callable[[], Any], *, unless: Callable[[BaseException], bool] = lambda error: False
+) -> Iterator[None]:
     """Run `end` after the block. After an error it is tried too (never hiding that error), unless `unless`
     says the connection is past saving (it is then closed, which ends the transaction at the server)."""
     try:

@@ -35,11 +35,13 @@ class MSSQL(Vendor):
     """
     columns_sql = """
         SELECT c.name, t.name, c.is_nullable, OBJECT_DEFINITION(c.default_object_id),
-               CASE WHEN t.name IN ('nchar', 'nvarchar') AND c.max_length > 0 THEN c.max_length / 2 ELSE c.max_length END,
+               CASE WHEN t.name IN ('nchar', 'nvarchar') AND c.max_length > 0 THEN c.max_length / 2
+                    ELSE c.max_length END,
                c.precision, c.scale
         FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id
         WHERE c.object_id = (
-            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s)
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id
+            WHERE s.name = %s AND o.name = %s)
         ORDER BY c.column_id
     """
     foreign_keys_sql = """
@@ -61,7 +63,8 @@ class MSSQL(Vendor):
         JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
         JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
         WHERE i.object_id = (
-            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s) AND ic.is_included_column = 0
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id
+            WHERE s.name = %s AND o.name = %s) AND ic.is_included_column = 0
         ORDER BY i.name, ic.key_ordinal
     """
     comments_sql = """
@@ -70,7 +73,8 @@ class MSSQL(Vendor):
         LEFT JOIN sys.columns c ON c.object_id = ep.major_id AND c.column_id = ep.minor_id AND ep.minor_id > 0
         WHERE ep.class = 1 AND ep.name = 'MS_Description'
           AND ep.major_id = (
-            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s)
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id
+            WHERE s.name = %s AND o.name = %s)
     """
 
     def default_schema(self, cursor: CursorWrapper) -> str:
@@ -191,7 +195,9 @@ def _identity_sql(identity: tuple[str, str]) -> str:
     """sp_set_session_context for the end user and client (N'…' with ' doubled), or '' when there is none."""
     if not any(identity):
         return ""
-    return "".join(f"EXEC sp_set_session_context N'{key}', N'{_text(value)}'; " for key, value in zip(_IDENTITY_KEYS, identity))
+    return "".join(
+        f"EXEC sp_set_session_context N'{key}', N'{_text(value)}'; " for key, value in zip(_IDENTITY_KEYS, identity)
+    )
 
 
 def _text(value: str) -> str:

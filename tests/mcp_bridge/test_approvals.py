@@ -157,7 +157,9 @@ async def test_path_1_declined_on_the_page_or_not_opened(server, token):
 
     for callback, words in ((decline_on_the_page, "declined this statement"), (not_opened, "did not open")):
         async with streamable(server, token, mode="2026-07-28", elicitation_callback=callback) as client:
-            result = await client.call_tool("execute_sql", {"query": "UPDATE orders SET status = 'x' WHERE order_id = 5"})
+            result = await client.call_tool(
+                "execute_sql", {"query": "UPDATE orders SET status = 'x' WHERE order_id = 5"}
+            )
         assert result.is_error and words in result.content[0].text
     assert checksum(server) == before
 

@@ -19,7 +19,9 @@ def test_a_large_raw_plan_is_cut_and_said(sqltools_config):
     result = explain_fit("explain_sql", plan_summary(_large_plan(5)))
     data = result.structured_content
     assert response_chars(result) <= 20_000 and not result.is_error
-    assert data["raw_plan_truncated"] and data["raw_plan"] and "raw_plan was cut to fit MAX_RESULT_CHARS" in data["notice"]
+    assert (
+        data["raw_plan_truncated"] and data["raw_plan"] and "raw_plan was cut to fit MAX_RESULT_CHARS" in data["notice"]
+    )
     assert len(data["operators"]) == 5 and "raw_plan was cut" in result.content[0].text
     ExplainOutput.model_validate(data)
 

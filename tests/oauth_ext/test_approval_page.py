@@ -52,7 +52,12 @@ def test_the_user_sees_the_statement_and_approves(browser, live_server, approval
     assert "ask it to run the statement again" in page.locator("main").inner_text()
     assert Approval.objects.get(pk=approval.pk).status == "approved"
     entry = AuditEntry.objects.get(tool="approval")
-    assert (entry.outcome, entry.username, entry.client_id, entry.sql) == ("approved", "analyst", "claude-client-1", SQL)
+    assert (entry.outcome, entry.username, entry.client_id, entry.sql) == (
+        "approved",
+        "analyst",
+        "claude-client-1",
+        SQL,
+    )
     assert entry.message.startswith("Approved by analyst at ")
 
     page.go_back()  # the page is not cached: it is asked for again, and offers no second click

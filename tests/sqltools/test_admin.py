@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as tz
+from datetime import datetime
+from datetime import timezone as tz
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -83,8 +84,16 @@ def test_approvals_are_read_in_the_admin_never_decided_there(admin_client, djang
     from sqltools.approvals import approval_request
 
     alice = django_user_model.objects.create_user(username="alice", password="x" * 12)
-    approval = approval_request(user_id=alice.pk, client_id="c-1", client_name="Claude", alias="target",
-                                sql="DELETE FROM orders WHERE order_id = 1", reason="write", plan=None, tables=["orders"])
+    approval = approval_request(
+        user_id=alice.pk,
+        client_id="c-1",
+        client_name="Claude",
+        alias="target",
+        sql="DELETE FROM orders WHERE order_id = 1",
+        reason="write",
+        plan=None,
+        tables=["orders"],
+    )
     listing = admin_client.get("/admin/sqltools/approval/")
     assert listing.status_code == 200 and "Claude" in listing.content.decode()
     page = f"/admin/sqltools/approval/{approval.pk}/change/"

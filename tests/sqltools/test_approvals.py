@@ -1,4 +1,5 @@
-"""Approvals: a write (or a read over the cost guard) runs only after its user's click, once, before the link expires."""
+"""Approvals: a write (or a read over the cost guard) runs only after its user's click, once, before the link
+expires."""
 
 from __future__ import annotations
 
@@ -150,8 +151,12 @@ def test_decisions_are_audited_with_who_and_when(writes_need_approval, alice):
     approval_decide(approval_id=str(declined.pk), user=alice, approve=False)
     entries = list(AuditEntry.objects.filter(tool="approval").order_by("created_at"))
     assert [(e.outcome, e.username, e.client_id, e.sql) for e in entries] == [
-        ("approved", "alice", "client-1", UPDATE), ("declined", "alice", "client-1", declined.sql)]
-    assert entries[0].message.startswith("Approved by alice at ") and entries[0].arguments["approval"] == str(approval.pk)
+        ("approved", "alice", "client-1", UPDATE),
+        ("declined", "alice", "client-1", declined.sql),
+    ]
+    assert entries[0].message.startswith("Approved by alice at ") and entries[0].arguments["approval"] == str(
+        approval.pk
+    )
 
 
 def test_using_an_approval_is_race_safe(writes_need_approval, alice):

@@ -1,4 +1,5 @@
-"""explain_sql on every backend here, T-SQL by parse: the plan is estimated, never run, and its EXPLAIN passes the policy."""
+"""explain_sql on every backend here, T-SQL by parse: the plan is estimated, never run, and its EXPLAIN passes the
+policy."""
 
 from __future__ import annotations
 
@@ -91,7 +92,9 @@ def test_the_inner_statement_meets_the_callers_data_policy(target_alias):
 def test_the_policy_admits_only_its_fixed_explain_of_an_admitted_statement(dialect):
     inner = statement_policy(sql="SELECT 1 AS one", dialect=dialect)
     prefix = next(v.explain_prefix for v in VENDORS.values() if v.dialect == dialect)
-    assert statement_policy(sql=prefix + inner.sql, dialect=dialect, purpose="explain", explained=inner).kind is Kind.READ
+    assert (
+        statement_policy(sql=prefix + inner.sql, dialect=dialect, purpose="explain", explained=inner).kind is Kind.READ
+    )
     for forged in ("EXPLAIN ANALYZE SELECT 1 AS one", prefix + "SELECT 2 AS two", prefix + inner.sql + "; SELECT 1"):
         with pytest.raises(QueryRefused, match="bug"):
             statement_policy(sql=forged, dialect=dialect, purpose="explain", explained=inner)

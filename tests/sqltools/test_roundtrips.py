@@ -95,8 +95,13 @@ def test_postgresql_read_is_one_round_trip(counted, sqltools_config, max_value_b
     sqltools_config(MAX_VALUE_BYTES=max_value_bytes)
     assert query_run(sql="SELECT order_id FROM orders ORDER BY order_id LIMIT 3", alias=name).row_count == 3
     assert counter.turns == 1
-    assert statements == ["BEGIN READ ONLY", "SELECT set_config('statement_timeout', %", "DECLARE sqltools_read NO SCROLL CURSOR F",
-                          "FETCH FORWARD 1001 FROM sqltools_read", "ROLLBACK"]
+    assert statements == [
+        "BEGIN READ ONLY",
+        "SELECT set_config('statement_timeout', %",
+        "DECLARE sqltools_read NO SCROLL CURSOR F",
+        "FETCH FORWARD 1001 FROM sqltools_read",
+        "ROLLBACK",
+    ]
     counter.turns = 0
     assert query_run(sql="SELECT order_id FROM orders", alias=name).row_count == 1000
     assert counter.turns == 1
@@ -108,7 +113,12 @@ def test_postgresql_write_is_two_round_trips(counted, sqltools_config):
     sqltools_config(READ_ONLY=False)
     result = query_run(sql="UPDATE orders SET status = status WHERE order_id = 1", alias=name)
     assert result.rows_affected == 1 and counter.turns == 2
-    assert statements == ["BEGIN", "SELECT set_config('statement_timeout', %", "UPDATE orders SET status = status WHERE ", "COMMIT"]
+    assert statements == [
+        "BEGIN",
+        "SELECT set_config('statement_timeout', %",
+        "UPDATE orders SET status = status WHERE ",
+        "COMMIT",
+    ]
 
 
 @pytest.mark.parametrize("counted", target_params("target_mysql"), indirect=True)
@@ -147,7 +157,8 @@ def test_mariadb_generated_read_with_parameters_is_one_round_trip(counted):
 
 
 def test_sqlite_read_runs_in_process(sqltools_config):
-    """No network: the statements are BEGIN and the query (Django's cursor; the pragmas and ROLLBACK are the driver's)."""
+    """No network: the statements are BEGIN and the query (Django's cursor; the pragmas and ROLLBACK are the
+    driver's)."""
     statements: list[str] = []
     connection = connections["target"]
     with connection.execute_wrapper(lambda execute, sql, *rest: statements.append(sql) or execute(sql, *rest)):

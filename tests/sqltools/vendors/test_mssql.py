@@ -37,8 +37,23 @@ def test_catalog_queries_parse_as_tsql(name):
     tree = _as_tsql(getattr(MSSQL, name))
     assert isinstance(tree, exp.Select)
     tables = {t.name.lower() for t in tree.find_all(exp.Table)}
-    assert tables and all(t in {"objects", "schemas", "partitions", "columns", "types", "foreign_keys",
-                                "foreign_key_columns", "tables", "indexes", "index_columns", "extended_properties"} for t in tables)
+    assert tables and all(
+        t
+        in {
+            "objects",
+            "schemas",
+            "partitions",
+            "columns",
+            "types",
+            "foreign_keys",
+            "foreign_key_columns",
+            "tables",
+            "indexes",
+            "index_columns",
+            "extended_properties",
+        }
+        for t in tables
+    )
 
 
 def _mssql_config(settings, url: str) -> dict:
@@ -72,11 +87,16 @@ class DemoOrder(models.Model):
 
 def test_sample_sql_agrees_with_mssql_django_top(mssql_connection):
     theirs, their_params = DemoOrder.objects.all()[:10].query.get_compiler(connection=mssql_connection).as_sql()
-    ours, our_params = MSSQL.sample_sql(f"{mssql_connection.ops.quote_name('dbo')}.{mssql_connection.ops.quote_name('orders')}", 10)
+    ours, our_params = MSSQL.sample_sql(
+        f"{mssql_connection.ops.quote_name('dbo')}.{mssql_connection.ops.quote_name('orders')}", 10
+    )
     their_tree, our_tree = _as_tsql(theirs % tuple(their_params)), _as_tsql(ours.replace("%s", str(our_params[0])))
     assert their_tree.args["limit"].sql("tsql") == our_tree.args["limit"].sql("tsql") == "TOP 10" or (
-        their_tree.args["limit"].expression.sql() == our_tree.args["limit"].expression.sql() == "10")
-    assert [t.name for t in their_tree.find_all(exp.Table)] == [t.name for t in our_tree.find_all(exp.Table)] == ["orders"]
+        their_tree.args["limit"].expression.sql() == our_tree.args["limit"].expression.sql() == "10"
+    )
+    assert (
+        [t.name for t in their_tree.find_all(exp.Table)] == [t.name for t in our_tree.find_all(exp.Table)] == ["orders"]
+    )
 
 
 def test_offset_paging_from_mssql_django_is_read_only_tsql(mssql_connection):
@@ -94,19 +114,26 @@ def test_bracket_quoting_matches_the_backend(mssql_connection):
 
 
 def test_mssql_env_variables_build_a_connection(monkeypatch, settings):
-    for key, value in {"MSSQL_HOST": "sql.example.com", "MSSQL_USER": "reader", "MSSQL_PASSWORD": "s3cret",
-                       "MSSQL_DATABASE": "sales", "MSSQL_DRIVER": "ODBC Driver 18 for SQL Server",
-                       "TrustServerCertificate": "yes", "Trusted_Connection": "no"}.items():
+    for key, value in {
+        "MSSQL_HOST": "sql.example.com",
+        "MSSQL_USER": "reader",
+        "MSSQL_PASSWORD": "s3cret",
+        "MSSQL_DATABASE": "sales",
+        "MSSQL_DRIVER": "ODBC Driver 18 for SQL Server",
+        "TrustServerCertificate": "yes",
+        "Trusted_Connection": "no",
+    }.items():
         monkeypatch.setenv(key, value)
     config = target_database(environ.Env(), var_dir=settings.VAR_DIR)
-    assert (config["ENGINE"], config["HOST"], config["NAME"], config["USER"]) == ("mssql", "sql.example.com", "sales", "reader")
+    assert (config["ENGINE"], config["HOST"], config["NAME"], config["USER"]) == (
+        "mssql",
+        "sql.example.com",
+        "sales",
+        "reader",
+    )
     assert config["OPTIONS"]["driver"] == "ODBC Driver 18 for SQL Server"
     assert "TrustServerCertificate=yes" in config["OPTIONS"]["extra_params"]
     assert config["Trusted_Connection"] == "no"
-
-
-
-
 
 
 def _driver_alias(settings, alias_for, *, port: int, python_driver: bool) -> str:
@@ -191,7 +218,9 @@ def test_a_read_is_two_batches_with_the_caps_and_the_rollback(responder, respond
 def test_a_generated_read_with_parameters_is_one_rpc(responder, responder_alias):
     connection, vendor = target(responder_alias)
     start = len(responder.requests)
-    result = query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
+    result = query_read(
+        connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5
+    )
     assert result.rows == [[42, "forty-two"]]
     assert _sent_since(responder, start) == ["SET ROWCOUNT 6; SET TEXTSIZE 16777216; SELECT 42 AS answer WHERE 1 = @P1"]
 
@@ -238,12 +267,16 @@ def test_the_end_users_identity_rides_in_the_batches_and_is_cleared_after(respon
         start = len(responder.requests)
         query_run(sql="UPDATE orders SET status = 'x' WHERE order_id = 1", alias=responder_alias)
         assert _sent_since(responder, start) == [
-            f"BEGIN TRANSACTION; {who}UPDATE orders SET status = 'x' WHERE order_id = 1", f"COMMIT TRANSACTION; {forget}"]
+            f"BEGIN TRANSACTION; {who}UPDATE orders SET status = 'x' WHERE order_id = 1",
+            f"COMMIT TRANSACTION; {forget}",
+        ]
         connection, vendor = target(responder_alias)
         start = len(responder.requests)
         query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
         assert _sent_since(responder, start) == [
-            f"SET ROWCOUNT 6; SET TEXTSIZE 16777216; {who}SELECT 42 AS answer WHERE 1 = @P1", forget]
+            f"SET ROWCOUNT 6; SET TEXTSIZE 16777216; {who}SELECT 42 AS answer WHERE 1 = @P1",
+            forget,
+        ]
 
 
 @needs_freetds
