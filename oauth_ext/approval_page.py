@@ -14,7 +14,6 @@ from django.views.decorators.http import require_http_methods
 from oauth_ext.consent import page_protect
 from sqltools.approvals import approval_decide, approval_for_user, approval_problem
 from sqltools.errors import ApprovalInvalid
-from sqltools.target import database_label
 
 _TEMPLATE = "oauth_ext/approval.html"
 
@@ -35,6 +34,6 @@ def approval_page(request: HttpRequest, approval_id: str) -> HttpResponse:
         "approval": approval,
         "decided": decided,
         "problem": None if decided is not None else approval_problem(approval),
-        "database_name": database_label(approval.alias),
+        "database_name": approval.database,
     }
     return page_protect(render(request, _TEMPLATE, context))

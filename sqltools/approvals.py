@@ -3,7 +3,8 @@
 What needs approval: every write when WRITE_APPROVAL=required, and a read whose estimated plan passes the
 cost guard (MAX_ESTIMATED_ROWS / MAX_ESTIMATED_COST, server-wide or per group) when OVER_LIMIT=approve
 (OVER_LIMIT=refuse refuses it instead). An approval binds the user, the OAuth client (its client_id), the
-exact statement (its SHA-256) and the target alias; it expires (APPROVAL_TTL_SECONDS) and is used once:
+exact statement (its SHA-256) and the target database (sqltools.target.target_identity, not only its alias);
+it expires (APPROVAL_TTL_SECONDS) and is used once:
 the statement runs after an UPDATE that moves it from approved to used, which only one call can win.
 Deciding is for the user who asked, on the approval page (oauth_ext.approval_page); both decisions are audited.
 """
@@ -24,6 +25,7 @@ from sqltools.errors import ApprovalInvalid, ApprovalRequired, QueryRefused, Sql
 from sqltools.governance import Access
 from sqltools.plans import Plan
 from sqltools.readonly import Kind
+from sqltools.target import database_label, target_identity
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ def approval_use(*, user_id: int, client_id: str, alias: str, sql: str) -> bool:
         user_id=user_id,
         client_id=client_id,
         alias=alias,
+        target=target_identity(alias),
         sql_hash=statement_hash(sql),
         status=Approval.Status.APPROVED,
         expires_at__gt=now,
@@ -165,10 +168,12 @@ def approval_request(
 
     now = timezone.now()
     digest = statement_hash(sql)
+    target = target_identity(alias)
     for pending in Approval.objects.filter(
         user_id=user_id,
         client_id=client_id,
         alias=alias,
+        target=target,
         sql_hash=digest,
         status=Approval.Status.PENDING,
         expires_at__gt=now,
@@ -185,6 +190,8 @@ def approval_request(
         client_id=client_id,
         client_name=client_name,
         alias=alias,
+        target=target,
+        database=database_label(alias),
         sql=sql,
         sql_hash=digest,
         reason=reason,

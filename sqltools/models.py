@@ -154,6 +154,8 @@ class Approval(models.Model):
     client_id = models.CharField(max_length=255)
     client_name = models.CharField(max_length=255, blank=True)
     alias = models.CharField(max_length=64, help_text="The target database alias.")
+    target = models.CharField(max_length=512, help_text="The database it runs on: engine, host, port and name.")
+    database = models.CharField(max_length=255, blank=True, help_text="The database's name, as the page shows it.")
     sql = models.TextField()
     sql_hash = models.CharField(max_length=64, db_index=True)
     reason = models.CharField(max_length=16, help_text="write or cost")

@@ -27,6 +27,8 @@ class Migration(migrations.Migration):
                 ('client_id', models.CharField(max_length=255)),
                 ('client_name', models.CharField(blank=True, max_length=255)),
                 ('alias', models.CharField(help_text='The target database alias.', max_length=64)),
+                ('target', models.CharField(help_text='The database it runs on: engine, host, port and name.', max_length=512)),
+                ('database', models.CharField(blank=True, help_text="The database's name, as the page shows it.", max_length=255)),
                 ('sql', models.TextField()),
                 ('sql_hash', models.CharField(db_index=True, max_length=64)),
                 ('reason', models.CharField(help_text='write or cost', max_length=16)),

@@ -159,6 +159,20 @@ def test_decisions_are_audited_with_who_and_when(writes_need_approval, alice):
     )
 
 
+def test_an_approval_binds_the_database_not_only_its_alias(writes_need_approval, alice, monkeypatch):
+    """Two deployments sharing Django's database, or TARGET_DATABASE_URL changed within the TTL: the alias is the
+    same, the database is not, and a click for one must not run the statement on the other."""
+    from django.db import connections
+
+    approval = asked(UPDATE, "target", alice)
+    assert approval.database and approval.target.startswith("sqlite3:")
+    approval_decide(approval_id=str(approval.pk), user=alice, approve=True)
+    monkeypatch.setitem(connections.settings["target"], "NAME", "/srv/another-deployment/sales.sqlite3")
+    assert approval_use(user_id=alice.pk, client_id="client-1", alias="target", sql=UPDATE) is False
+    monkeypatch.undo()
+    assert approval_use(user_id=alice.pk, client_id="client-1", alias="target", sql=UPDATE) is True
+
+
 def test_using_an_approval_is_race_safe(writes_need_approval, alice):
     approval = asked(UPDATE, "target", alice)
     approval_decide(approval_id=str(approval.pk), user=alice, approve=True)
