@@ -36,8 +36,10 @@ class Limits:
 
     def exceeded(self, plan: Plan) -> str | None:
         """Why `plan` is over these limits, in words, or None (an estimate the database does not give is not over)."""
-        if self.rows and plan.rows is not None and plan.rows > self.rows:
-            return f"about {plan.rows:,.0f} rows, over the limit of {self.rows:,.0f} (MAX_ESTIMATED_ROWS)"
+        peak = plan.peak_rows
+        if self.rows and peak is not None and peak > self.rows:
+            step = "" if peak == plan.rows else " at its largest step"
+            return f"about {peak:,.0f} rows{step}, over the limit of {self.rows:,.0f} (MAX_ESTIMATED_ROWS)"
         if self.cost and plan.cost is not None and plan.cost > self.cost:
             return f"a cost of {plan.cost:,.2f}, over the limit of {self.cost:,.2f} (MAX_ESTIMATED_COST)"
         return None

@@ -52,6 +52,13 @@ class Plan:
         return found
 
     @property
+    def peak_rows(self) -> float | None:
+        """The most rows any step of the plan handles (a join's output, a scan's input...), or None if none is
+        estimated: `SELECT count(*)` of a cross join returns one row after making billions."""
+        estimates = [n for n in (self.rows, *(node.rows for _, node in self.walk())) if n is not None]
+        return max(estimates) if estimates else None
+
+    @property
     def scans(self) -> list[str]:
         return [node.relation for _, node in self.walk() if node.access == "scan" and node.relation]
 

@@ -205,8 +205,19 @@ def test_a_read_over_the_cost_guard_waits_for_approval_with_its_estimate(target_
     approval_decide(approval_id=str(approval.pk), user=alice, approve=True)
     assert run(JOIN, target_alias, alice).columns == ["name", "status"]
     sqltools_config(MAX_ESTIMATED_ROWS=1, OVER_LIMIT="refuse")
-    with pytest.raises(QueryRefused, match=r"estimates about [\d,]+ rows, over the limit of 1"):
+    with pytest.raises(QueryRefused, match=r"estimates about [\d,]+ rows( at its largest step)?, over the limit of 1"):
         run(JOIN, target_alias, alice)
+
+
+def test_the_rows_guard_counts_the_largest_step_not_only_the_rows_returned(target_alias, sqltools_config, alice):
+    """One row out of billions made: an aggregate over a cross join is as heavy as the join (attack finding F2)."""
+    if target_alias == "target":
+        pytest.skip("SQLite's plan has no estimate: its reads are never over the cost guard")
+    sqltools_config(MAX_ESTIMATED_ROWS=5000, OVER_LIMIT="refuse")
+    heavy = "SELECT count(*) FROM order_lines a CROSS JOIN order_lines b"
+    with pytest.raises(QueryRefused, match=r"about [\d,]+ rows( at its largest step)?, over the limit of 5,000"):
+        run(heavy, target_alias, alice)
+    assert run("SELECT count(*) FROM customers", target_alias, alice).row_count == 1
 
 
 def test_group_limits_override_the_server_and_the_most_generous_group_wins(sqltools_config, alice):
