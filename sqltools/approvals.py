@@ -126,7 +126,9 @@ def _tables(sql: str, dialect: str) -> list[str]:
         tree = parse_one(sql, dialect=dialect)
     except Exception:
         return []
-    return sorted({".".join(p for p in (t.db, t.name) if p) for t in tree.find_all(exp.Table) if t.name})
+    tables = [t for t in tree.find_all(exp.Table) if t.name]
+    aliases = {t.alias for t in tables if t.alias}  # `DELETE c FROM customers c`: c names customers, not a table
+    return sorted({".".join(p for p in (t.db, t.name) if p) for t in tables if t.db or t.name not in aliases})
 
 
 def approval_use(*, user_id: int, client_id: str, alias: str, sql: str) -> bool:

@@ -249,3 +249,10 @@ def test_a_group_over_its_limit_waits_for_approval_through_the_callers_access(sq
     access = access_for_user_id(user_id=alice.pk, client="Claude", client_id="client-1")
     with pytest.raises(ApprovalRequired):
         query_run(sql=JOIN, alias="target_pg", access=access)
+
+
+def test_the_page_lists_the_tables_a_statement_touches_not_their_aliases():
+    from sqltools.approvals import _tables
+
+    assert _tables("DELETE c, a FROM customers c JOIN audit_log a ON a.id = c.id WHERE c.id = 1", "mysql") == [
+        "audit_log", "customers"]
