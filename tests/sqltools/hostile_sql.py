@@ -365,6 +365,8 @@ HOSTILE: list[Hostile] = [
     _entry("all", "built-in operator named by schema", "SELECT 1 OPERATOR(pg_catalog.+) 2"),
     _entry("postgres sqlite tsql", "unknown operator symbol", "SELECT 1 ### 2"),
     _entry("postgres", "unknown operator in explain's constant folding", "SELECT order_id #@# 1 FROM orders"),
+    _entry("postgres", "one PostgreSQL operator sqlglot reads as two NOTs", "SELECT !! 5"),
+    _entry("postgres", "one PostgreSQL operator sqlglot reads as ~ and minus", "SELECT order_id ~- 1 FROM orders"),
     _entry("postgres", "cast to a domain", "SELECT 5::readonly_probe_dom"),
     _entry("postgres sqlite tsql", "CAST to a user-defined type", "SELECT CAST(5 AS readonly_probe_dom)"),
     _entry("postgres", "typed literal of a domain", "SELECT readonly_probe_dom '5'"),
