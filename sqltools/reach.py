@@ -16,6 +16,7 @@ import re
 
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
+from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token
 
 from sqltools.allowlists import FUNCTIONS
@@ -201,6 +202,8 @@ def conversions_check(*, tree: exp.Expression, tokens: list[Token], dialect: str
             name = kind.sql(dialect=dialect) if isinstance(kind, exp.Expression) else str(kind)
             if name.lower() not in _BUILTIN_TYPE_NAMES[dialect]:
                 raise QueryRefused(_type_sentence(name))
+    if dialect == "tsql":
+        _check_tsql_parse(tree)
     if dialect != "postgres":
         return
     converted = {node.this.name for node in tree.find_all(exp.DataType) if isinstance(node.this, exp.DataType.Type)}
@@ -208,6 +211,20 @@ def conversions_check(*, tree: exp.Expression, tokens: list[Token], dialect: str
         word = " ".join(token.text.lower().split())
         if token.token_type in _PG_TYPE_TOKENS and token.token_type.name in converted and word not in _PG_TYPE_WORDS:
             raise QueryRefused(_type_sentence(token.text) + " If it is a column's name, write it in double quotes.")
+
+
+def _check_tsql_parse(tree: exp.Expression) -> None:
+    """sqlglot reads T-SQL's PARSE(x AS type) as a call of an aliased value: the alias is the type."""
+    for node in tree.find_all(exp.Anonymous):
+        if node.name.lower() in ("parse", "try_parse"):
+            for argument in node.expressions:
+                name = argument.alias if isinstance(argument, exp.Alias) else ""
+                try:
+                    known = name and exp.DataType.build(name, dialect="tsql").this != exp.DataType.Type.USERDEFINED
+                except SqlglotError:
+                    known = False
+                if name and not known and name.lower() not in _BUILTIN_TYPE_NAMES["tsql"]:
+                    raise QueryRefused(_type_sentence(name))
 
 
 def _type_sentence(name: str) -> str:

@@ -57,7 +57,7 @@ _CASTS = {
                  "SELECT x FROM jsonb_to_record('{}') AS r(x atk_dom)", "SELECT 5::\"atk_dom\""],
     "sqlite": ["SELECT CAST(5 AS atk_dom)", "SELECT TRY_CAST(5 AS atk_dom)"],
     "tsql": ["SELECT CAST(5 AS atk_dom)", "SELECT TRY_CAST(5 AS dbo.atk_dom)", "SELECT CONVERT(atk_dom, 5)",
-             "SELECT TRY_CONVERT(atk_dom, 5)"],
+             "SELECT TRY_CONVERT(atk_dom, 5)", "SELECT PARSE('5' AS atk_dom)", "SELECT TRY_PARSE('5' AS atk_dom)"],
 }
 
 
@@ -69,7 +69,7 @@ def test_cast_to_a_user_defined_type_is_refused(dialect, sql):
 
 @pytest.mark.parametrize(
     "dialect, sql", [("postgres", "SELECT atk_dom '5'"), ("mysql", "SELECT CAST(5 AS atk_dom)"),
-                     ("mysql", "SELECT 5::atk_dom")],
+                     ("mysql", "SELECT 5::atk_dom"), ("tsql", "SELECT TRY_PARSE('5' AS dbo.atk_dom)")],
 )
 def test_typed_literal_or_cast_the_parser_cannot_read_is_refused(dialect, sql):
     with pytest.raises(QueryRefused):
@@ -98,7 +98,8 @@ def test_postgres_refuses_type_words_it_would_resolve_to_a_users_domain(word):
         ("mysql", "SELECT CAST(x AS CHAR(10)), CAST(x AS SIGNED), CAST(x AS DECIMAL(9, 2)), CONVERT(x, DATE) FROM t"),
         ("sqlite", "SELECT CAST(x AS INTEGER), CAST(x AS REAL), CAST(x AS TEXT), CAST(x AS BLOB), CAST(x AS NUMERIC)"),
         ("tsql", "SELECT CAST(x AS int), TRY_CAST(x AS nvarchar(10)), CONVERT(varchar(10), x, 120), "
-                 "CAST(x AS sysname), CAST(x AS hierarchyid), CAST(x AS datetime2) FROM t"),
+                 "CAST(x AS sysname), CAST(x AS hierarchyid), CAST(x AS datetime2), PARSE(x AS datetime2), "
+                 "TRY_PARSE(x AS int) FROM t"),
     ],
 )
 def test_casts_to_built_in_types_stay_allowed(dialect, sql):
