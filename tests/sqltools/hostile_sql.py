@@ -360,6 +360,23 @@ HOSTILE: list[Hostile] = [
     _entry("sqlite", "optimizer that may write statistics", "SELECT * FROM pragma_optimize"),
     _entry("sqlite", "page statistics", "SELECT * FROM dbstat"),
     _entry("sqlite", "pragma function call", "SELECT * FROM pragma_compile_options()"),
+    # User code behind operators and casts: a user-defined operator, a domain's CHECK, a type's input.
+    _entry("postgres sqlite tsql", "operator named by schema", "SELECT 1 OPERATOR(public.###) 2"),
+    _entry("all", "built-in operator named by schema", "SELECT 1 OPERATOR(pg_catalog.+) 2"),
+    _entry("postgres sqlite tsql", "unknown operator symbol", "SELECT 1 ### 2"),
+    _entry("postgres", "unknown operator in explain's constant folding", "SELECT order_id #@# 1 FROM orders"),
+    _entry("postgres", "one PostgreSQL operator sqlglot reads as two NOTs", "SELECT !! 5"),
+    _entry("postgres", "one PostgreSQL operator sqlglot reads as ~ and minus", "SELECT order_id ~- 1 FROM orders"),
+    _entry("postgres", "cast to a domain", "SELECT 5::readonly_probe_dom"),
+    _entry("postgres sqlite tsql", "CAST to a user-defined type", "SELECT CAST(5 AS readonly_probe_dom)"),
+    _entry("postgres", "typed literal of a domain", "SELECT readonly_probe_dom '5'"),
+    _entry("postgres", "array of a schema-qualified domain", "SELECT '{5}'::public.readonly_probe_dom[]"),
+    _entry("postgres", "domain in a record's column list",
+           "SELECT x FROM jsonb_to_record('{\"x\": 5}') AS r(x readonly_probe_dom)"),
+    _entry("postgres", "type word PostgreSQL does not ship", "SELECT order_id::long FROM orders"),
+    _entry("postgres", "datetime is not a PostgreSQL type", "SELECT '2024-01-01'::datetime"),
+    _entry("sqlite tsql", "TRY_CAST to a user-defined type", "SELECT TRY_CAST(5 AS readonly_probe_dom)"),
+    _entry("tsql", "CONVERT to a user-defined type", "SELECT CONVERT(dbo.readonly_probe_type, 5)"),
     # Sizes the checker refuses before parsing.
     _entry("all", "query text over the limit", "SELECT 1 AS a" + " " * 70_000),
     _entry("all", "a hundred thousand tokens", "SELECT " + "1+" * 50_000 + "1"),
@@ -452,6 +469,14 @@ LEGITIMATE = [
         "postgres",
         "SELECT order_id::text AS id, ordered_at::date AS day FROM orders WHERE status ILIKE 'SHIP%' AND order_id < 5",
     ),
+    (
+        "postgres",
+        "SELECT order_id::bigint AS id, CAST(order_id AS double precision) AS d, ordered_at::timestamptz AS at, "
+        "to_tsvector('simple', status)::tsvector AS words, status || '!' AS shout, status ~ '^[a-z]' AS lower_case, "
+        "'{\"a\": 1}'::jsonb ->> 'a' AS a FROM orders WHERE order_id < 5",
+    ),
+    ("all", "SELECT CAST(order_id AS CHAR(10)) AS id, CAST(order_id AS DECIMAL(10, 2)) AS n FROM orders "
+            "WHERE order_id < 5"),
     ("mysql", "SELECT `status`, COUNT(*) AS n FROM `orders` GROUP BY `status` # per status"),
     ("tsql", "SELECT TOP 5 * FROM orders WITH (NOLOCK) ORDER BY order_id"),
     (
