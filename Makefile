@@ -29,6 +29,7 @@ tests/e2e/node_modules/.installed: tests/e2e/package-lock.json
 	@touch $@
 
 test: $(VENV)/.dev-installed tests/e2e/node_modules/.installed
+	$(VENV)/bin/ruff check .
 	scripts/test-services.sh
 	$(PY) -m pytest
 

@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, help="calls per scenario and round (default 1000; 2 with --quick)")
     parser.add_argument("--streams", type=int, help="SSE streams to hold open (default 500; 10 with --quick)")
     parser.add_argument("--no-catalog", action="store_true", help="leave out the catalog tools (no target, ~5 minutes)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result (default bench/results)")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="directory for the JSON result (default bench/results)"
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()
     if args.calls:

@@ -60,7 +60,7 @@ class Measurement:
 
     @classmethod
     def median_of(cls, rounds: list[Measurement]) -> Measurement:
-        """One scenario measured in several rounds: the median of each rate, the worst peak, all the calls and errors."""
+        """One scenario measured in several rounds: the median of each rate, the worst peak, every call and error."""
         if len(rounds) == 1:
             return rounds[0]
         median = lambda key: round(statistics.median(getattr(m, key) for m in rounds), 3)  # noqa: E731

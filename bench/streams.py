@@ -12,25 +12,38 @@ import httpx2
 
 from bench.servers import Target, proc_sample
 
-_INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+_INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+}
 _INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-_CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": "SELECT 1"}}}
+_CALL = {
+    "jsonrpc": "2.0",
+    "id": 2,
+    "method": "tools/call",
+    "params": {"name": "execute_sql", "arguments": {"query": "SELECT 1"}},
+}
 
 
 def raise_open_files(needed: int) -> None:
     """Each stream is a socket here and one in the server (which inherits this limit)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard) if hard != resource.RLIM_INFINITY else needed, hard))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (min(needed, hard) if hard != resource.RLIM_INFINITY else needed, hard)
+        )
 
 
 async def sse_streams(target: Target, *, streams: int, probes: int = 3) -> dict[str, Any]:
     """Open `streams` GET /sse streams, read the server's RSS, then call execute_sql through `probes` of them."""
     base = proc_sample(target.pid)
     limits = httpx2.Limits(max_connections=streams + 10, max_keepalive_connections=20)
-    async with (httpx2.AsyncClient(headers=target.headers, timeout=60, limits=limits) as http,
-                contextlib.AsyncExitStack() as stack):
+    async with (
+        httpx2.AsyncClient(headers=target.headers, timeout=60, limits=limits) as http,
+        contextlib.AsyncExitStack() as stack,
+    ):
         opened: list[tuple[AsyncIterator[httpx2.ServerSentEvent], str]] = []
         started = time.perf_counter()
         for _ in range(streams):
@@ -66,5 +79,9 @@ async def _tool_call(http: httpx2.AsyncClient, base_url: str, events: AsyncItera
                     break
             else:
                 raise ConnectionError("the SSE stream ended")
-    ok = "result" in reply and not reply["result"].get("isError") and reply["result"]["structuredContent"]["rows"] == [[1]]
+    ok = (
+        "result" in reply
+        and not reply["result"].get("isError")
+        and reply["result"]["structuredContent"]["rows"] == [[1]]
+    )
     return ok, round((time.perf_counter() - started) * 1000, 1)

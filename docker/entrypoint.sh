@@ -16,6 +16,11 @@ case "${1:-web}" in
     # request today; the keep-alive stays above nginx's upstream keepalive_timeout (60 s) so that a
     # pool added later never reuses a connection uvicorn is closing. Graceful shutdown is bounded:
     # SSE streams never end by themselves, and clients reconnect.
+    # The workers' metrics meet in one directory (prometheus-client's multiprocess mode), emptied of
+    # the last run's files at each start so that /metrics counts this run only.
+    export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/mcp-metrics}"
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -type f -name '*.db' -delete
     exec "$PYTHON" -m uvicorn mcpsite.asgi:application \
       --host "${HOST:-0.0.0.0}" \
       --port "${PORT:-8008}" \

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import uuid
@@ -26,8 +27,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
 from starlette.routing import Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_bridge.checks import check_bridge
 from mcp_bridge.conf import bridge_settings
@@ -46,6 +49,7 @@ from sqltools.errors import TargetUnavailable
 from sqltools.login import LoginReport, login_report_remembered
 from sqltools.query import target
 from sqltools.target import TargetInfo, target_info
+from telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +64,24 @@ class Transports:
     sse: SseServerTransport
 
     relay: SseRelay | None = None
+    # Streamable HTTP sessions, for handshake-era clients that declare URL elicitation (MCP_ELICITATION_SESSIONS):
+    # they give a tool call a channel for elicitation/create (mcp_bridge.approvals, path 2).
+    sessions: StreamableHTTPSessionManager | None = None
+
+    async def handle_streamable(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stateless for everyone, except a client whose session this worker holds, or that opens one by
+        declaring URL elicitation in its initialize. A session's request that reaches another worker is
+        served stateless there (the SDK ignores the header), as if the client had no session: only
+        elicitation is then unavailable to it, and an approval falls back to the link in words."""
+        if self.sessions is not None:
+            session_id = Headers(scope=scope).get("mcp-session-id")
+            if session_id and session_id in self.sessions._server_instances:  # the SDK keeps no public lookup
+                return await self.sessions.handle_request(scope, receive, send)
+            if not session_id and scope["method"] == "POST":
+                body, receive = await buffer_body(scope, receive)  # replayed by the gate: no second network read
+                if _declares_url_elicitation(body):
+                    return await self.sessions.handle_request(scope, receive, send)
+        await self.streamable.handle_request(scope, receive, send)
 
     async def handle_sse(self, scope: Scope, receive: Receive, send: Send) -> None:
         lowlevel = self.server._lowlevel_server
@@ -69,10 +91,12 @@ class Transports:
                 sessions.append(session_id)
                 await self.relay.claim(session_id)
             send = self.relay.watch_stream(send, claim)
+        metrics.SSE_STREAMS.inc()
         try:
             async with self.sse.connect_sse(scope, receive, send) as (read_stream, write_stream):
                 await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
         finally:
+            metrics.SSE_STREAMS.dec()
             for session_id in sessions:
                 await self.relay.release(session_id)
 
@@ -92,6 +116,19 @@ class Transports:
             return uuid.UUID(hex=session_id) in self.sse._read_stream_writers  # the SDK keeps no public lookup
         except ValueError:
             return True  # malformed: let the SDK answer 400
+
+
+def _declares_url_elicitation(body: bytes) -> bool:
+    """A handshake-era initialize whose client declares URL-mode elicitation."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return False
+    params = message.get("params") if isinstance(message, dict) and message.get("method") == "initialize" else None
+    capabilities = params.get("capabilities") if isinstance(params, dict) else None
+    elicitation = capabilities.get("elicitation") if isinstance(capabilities, dict) else None
+    return isinstance(elicitation, dict) and "url" in elicitation and \
+        params.get("protocolVersion") in HANDSHAKE_PROTOCOL_VERSIONS
 
 
 def transport_security() -> TransportSecuritySettings:
@@ -114,7 +151,12 @@ def _transports(prefix: str, server: MCPServer, security: TransportSecuritySetti
     streamable = StreamableHTTPSessionManager(app=server._lowlevel_server, json_response=True, stateless=True,
                                               security_settings=security, max_request_body_size=limit)
     sse = SseServerTransport(f"{prefix}/messages/", security_settings=security, max_request_body_size=limit)
-    return Transports(prefix, server, streamable, sse, relay)
+    sessions = None
+    if bridge_settings().ELICITATION_SESSIONS and server.name == "mssql-mcp-server":  # the server with execute_sql
+        sessions = StreamableHTTPSessionManager(app=server._lowlevel_server, json_response=False, stateless=False,
+                                                security_settings=security, max_request_body_size=limit,
+                                                session_idle_timeout=600)
+    return Transports(prefix, server, streamable, sse, relay, sessions)
 
 
 class McpApplication:
@@ -133,15 +175,19 @@ class McpApplication:
         for endpoint in MCP_ENDPOINTS:
             t = self.transports[f"{endpoint.path.rpartition('/')[0]}/mcp"]
             if endpoint.transport == "streamable-http":
-                app: ASGIApp = BearerGate(t.streamable.handle_request, resource_path=endpoint.path, verifier=verifier)
+                app: ASGIApp = BearerGate(t.handle_streamable, resource_path=endpoint.path, verifier=verifier)
             else:
                 app = _SseEndpoint(t, BearerGate(self._sse_or_streamable(t), resource_path=endpoint.path, verifier=verifier))
                 routes += _routes(f"{t.prefix}/messages", BearerGate(t.handle_message, resource_path=endpoint.path,
                                                                      verifier=verifier))
             routes += _routes(endpoint.path, app)
         self.router = Router(routes, redirect_slashes=False, default=django_app, lifespan=self._lifespan)
+        self.mcp_paths = frozenset(route.path.rstrip("/") for route in routes)  # span names: these, else "django"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and tracing.enabled():
+            path = scope["path"].rstrip("/")
+            return await _traced(self.router, path if path in self.mcp_paths else "django", scope, receive, send)
         await self.router(scope, receive, send)
 
     @staticmethod
@@ -150,7 +196,7 @@ class McpApplication:
             if scope["method"] == "GET":
                 await t.handle_sse(scope, receive, send)
             else:  # POST (and DELETE) speak Streamable HTTP, so a connector given /sse works either way
-                await t.streamable.handle_request(scope, receive, send)
+                await t.handle_streamable(scope, receive, send)
         return endpoint
 
     @contextlib.asynccontextmanager
@@ -172,9 +218,15 @@ class McpApplication:
         for t in transports:
             servers_describe(t.server, info)  # now with the version the target told
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(metrics.worker_exit)  # this worker's live gauges stop counting
+            if tracing.configured() and not tracing.enabled():
+                tracing.tracing_start()
+                stack.callback(tracing.tracing_stop)
             stack.enter_context(audit_writer())  # tool calls hand their audit entries to a writer thread
             for t in transports:
                 await stack.enter_async_context(t.streamable.run())
+                if t.sessions is not None:
+                    await stack.enter_async_context(t.sessions.run())
             await stack.enter_async_context(token_cache.watching())  # revocations pushed to this process
             _freeze_startup_objects()
             if self.relay is None:
@@ -196,6 +248,20 @@ def _routes(path: str, app: ASGIApp) -> list[Route]:
     results' JSON spliced into the responses (mcp_bridge.bulk)."""
     app = Splicing(app)
     return [Route(path, app), Route(f"{path}/", app)]
+
+
+async def _traced(app: ASGIApp, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """`app` in a span for the HTTP request, a child of the caller's trace if it sent a traceparent."""
+    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers", ())}
+    attributes = {"http.request.method": scope["method"], "http.route": route}
+    with tracing.span(f"{scope['method']} {route}", attributes, kind="SERVER",
+                      context=tracing.context_from_headers(headers)) as span:
+        async def status_seen(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                span.set_attribute("http.response.status_code", message["status"])
+            await send(message)
+
+        await app(scope, receive, status_seen)
 
 
 class _SseEndpoint:
@@ -246,8 +312,10 @@ def startup_announce() -> TargetInfo:
         target(conf.ALIAS)  # connects, or TargetUnavailable with its category
         report, problem = login_report_remembered(conf.ALIAS), None
         info = target_info(alias=conf.ALIAS)
+        metrics.TARGET_UP.set(1)
     except TargetUnavailable as error:  # its details are already logged under the reference it names
         problem, info = str(error), target_info(alias=conf.ALIAS, connect=False)
+        metrics.TARGET_UP.set(0)
     except Exception as error:  # a diagnosis must not keep the server from starting
         problem, info = f"not checked ({type(error).__name__}: {error})", target_info(alias=conf.ALIAS, connect=False)
     finally:

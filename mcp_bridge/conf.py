@@ -17,6 +17,8 @@ class BridgeSettings:
     ALLOWED_ORIGINS: tuple[str, ...] = ()  # extra browser origins allowed to call the MCP endpoints
     TOKEN_CACHE_SECONDS: int = 60  # with a shared cache only (mcp_bridge/token_cache.py); 0 turns it off
     WORKER_THREADS: int = 16  # tool calls one worker process runs at once (mcp_bridge/threads.py)
+    # Streamable HTTP sessions for handshake-era clients that declare URL elicitation (mcp_bridge.app)
+    ELICITATION_SESSIONS: bool = False
 
 
 @lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ class GateRefusal(Exception):
     status_code: int = 400
     error: str | None = None  # the RFC 6750 error code in the challenge (None: a bare challenge)
     challenge: bool = True
+    reason: str = "refused"  # the label of mcp_http_auth_refusals_total (telemetry.metrics)
 
     def __init__(self, description: str, *, scope_needed: str = SCOPE_READ) -> None:
         super().__init__(description)
@@ -29,19 +30,19 @@ class GateRefusal(Exception):
 
 
 class TokenMissing(GateRefusal):
-    status_code = 401
+    status_code, reason = 401, "missing_token"
 
 
-class TokenInvalid(GateRefusal):
-    status_code, error = 401, "invalid_token"
+class TokenInvalid(GateRefusal):  # unknown, expired, revoked, or issued for another server
+    status_code, error, reason = 401, "invalid_token", "invalid_token"
 
 
 class ScopeInsufficient(GateRefusal):
-    status_code, error = 403, "insufficient_scope"
+    status_code, error, reason = 403, "insufficient_scope", "insufficient_scope"
 
 
 class BodyTooLarge(GateRefusal):
-    status_code, challenge = 413, False
+    status_code, challenge, reason = 413, False, "body_too_large"
 
     def body(self) -> dict[str, Any]:
         return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": self.description}}

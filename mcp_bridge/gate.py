@@ -25,6 +25,7 @@ from oauth_ext.scopes import SCOPE_READ, SCOPE_WRITE
 from sqltools.conf import sqltools_settings
 from sqltools.errors import SqlToolError
 from sqltools.policy import write_needed
+from telemetry.metrics import auth_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class BearerGate:
         try:
             scope, receive = await self._admitted(scope, receive)
         except GateRefusal as refusal:
+            auth_refusal(refusal.status_code, refusal.reason)
             return await refusal_send(send, refusal, scope=scope, resource_path=self.resource_path)
         await self.app(scope, receive, send)
 

@@ -100,6 +100,34 @@ def _bulk_result(tool: str, data: QueryResult, budget: int) -> CallToolResult | 
 _TEXT_ITEM_CHARS = 80  # {"content":[{"type":"text","text":…}],"structuredContent":…,"isError":false}
 
 
+def explain_fit(tool: str, summary: dict[str, Any], bulk: bool = False) -> CallToolResult:
+    """explain_sql: the compact tree as text and the summary as structuredContent; the raw plan is cut first, then
+    the operator list, to fit MAX_RESULT_CHARS, and the result says so."""
+    from sqltools.explain import plan_text
+
+    budget = sqltools_settings().MAX_RESULT_CHARS
+    for _ in range(8):
+        result = CallToolResult(content=[TextContent(type="text", text=plan_text(summary))], structured_content=summary)
+        excess = response_chars(result) - budget
+        if excess <= 0:
+            return result
+        raw = summary["raw_plan"]
+        if raw:
+            escaped = len(json.dumps(raw))  # what it costs on the wire: quotes and newlines take two characters
+            kept = max(0, len(raw) * (escaped - excess - 200) // escaped)
+            if not summary["raw_plan_truncated"]:
+                summary["notice"] += (f" raw_plan was cut to fit MAX_RESULT_CHARS ({budget:,} characters): it holds the "
+                                      f"first part of a {len(raw):,}-character plan.")
+            summary["raw_plan"], summary["raw_plan_truncated"] = raw[:kept], True
+        elif summary["operators"]:
+            cut = max(1, len(summary["operators"]) // 2)
+            summary["operators_left_out"] += cut
+            summary["operators"] = summary["operators"][:-cut]
+        else:
+            break
+    return _too_large(tool, budget)
+
+
 def _result(tool: str, data: Any) -> CallToolResult:
     structured = data.as_dict() if isinstance(data, QueryResult) else data
     rows_json = data.rows_json if isinstance(data, QueryResult) else None

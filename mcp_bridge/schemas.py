@@ -81,3 +81,42 @@ class DescribeOutput(BaseModel):
     foreign_keys: list[ForeignKeyOutput]
     referenced_by: list[ForeignKeyOutput]
     indexes: list[IndexOutput]
+
+
+class PlanOperatorOutput(BaseModel):
+    depth: int = Field(description="Depth in the operator tree (0: the top operator)")
+    operator: str = Field(description="The database's name for the operator (Seq Scan, Index Seek, SCAN…)")
+    relation: str | None = Field(description="The table or view it reads, if any")
+    index: str | None = Field(description="The index it uses, if any")
+    access: Literal["scan", "seek"] | None = Field(
+        description="scan: reads a whole table or index; seek: an index search; null: neither")
+    rows: float | None = Field(description="Estimated rows this operator returns (null: not estimated)")
+    cost: float | None = Field(description="Estimated cost up to this operator, in the database's units")
+    detail: str | None = Field(description="Condition or join type, as the database states it")
+
+
+class MissingIndexOutput(BaseModel):
+    table: str
+    impact: float | None = Field(description="SQL Server's estimated improvement, in percent")
+    equality: list[str]
+    inequality: list[str]
+    include: list[str]
+    suggestion: str = Field(description="A CREATE INDEX to show the DBA (this server never runs DDL by itself)")
+
+
+class ExplainOutput(BaseModel):
+    """explain_sql: the estimated plan; the statement is never run."""
+
+    dialect: str
+    executed: Literal[False] = Field(description="Always false: EXPLAIN only estimates")
+    estimated_rows: float | None = Field(description="Rows the statement would return (or change); null: no estimate")
+    estimated_cost: float | None = Field(description="The statement's estimated cost, in the database's units")
+    scans: list[str] = Field(description="Tables read in full")
+    operators: list[PlanOperatorOutput] = Field(description="The operator tree, depth first")
+    operators_left_out: int = Field(description="Operators not listed (they are in raw_plan)")
+    missing_indexes: list[MissingIndexOutput] = Field(description="SQL Server's missing-index suggestions")
+    server_limits: str | None = Field(description="This server's cost guard, if one is set")
+    raw_format: Literal["json", "xml"]
+    raw_plan: str = Field(description="The plan as the database gave it (SHOWPLAN XML on SQL Server)")
+    raw_plan_truncated: bool = Field(description="True when raw_plan was cut to fit MAX_RESULT_CHARS")
+    notice: str = Field(description="What the plan suggests doing next, in words")

@@ -75,16 +75,29 @@ def _check(report: SmokeReport, name: str, work: Callable[[], Any]) -> Any:
 def _oauth_flow(base: str, username: str, password: str, report: SmokeReport) -> str:
     with httpx2.Client(timeout=30, follow_redirects=False) as http:
         prm = _check(report, "1. protected resource metadata from the 401", lambda: _prm(http, base))
-        meta = _check(report, "2. authorization server metadata", lambda: _as_metadata(http, prm["authorization_servers"][0]))
+        meta = _check(
+            report, "2. authorization server metadata", lambda: _as_metadata(http, prm["authorization_servers"][0])
+        )
         client = _check(report, "3. dynamic client registration", lambda: _register(http, meta))
         verifier = secrets.token_urlsafe(48)
-        code = _check(report, "4. sign in and approve consent", lambda: _consent(http, meta, client, verifier, prm["resource"], username, password))
-        return _check(report, "5. code exchange with PKCE and resource", lambda: _exchange(http, meta, client, code, verifier, prm["resource"]))
+        code = _check(
+            report,
+            "4. sign in and approve consent",
+            lambda: _consent(http, meta, client, verifier, prm["resource"], username, password),
+        )
+        return _check(
+            report,
+            "5. code exchange with PKCE and resource",
+            lambda: _exchange(http, meta, client, code, verifier, prm["resource"]),
+        )
 
 
 def _prm(http: httpx2.Client, base: str) -> tuple[dict, str]:
-    response = http.post(f"{base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                         headers={"Accept": "application/json, text/event-stream"})
+    response = http.post(
+        f"{base}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
     if response.status_code != 401:
         raise SmokeFailure(f"expected 401 without a token, got {response.status_code}")
     match = re.search(r'resource_metadata="([^"]+)"', response.headers.get("www-authenticate", ""))
@@ -105,27 +118,55 @@ def _as_metadata(http: httpx2.Client, issuer: str) -> tuple[dict, str]:
 
 def _register(http: httpx2.Client, meta: dict) -> tuple[dict, str]:
     for redirect in (LOOPBACK_REDIRECT, FALLBACK_REDIRECT):
-        response = http.post(meta["registration_endpoint"], json={
-            "client_name": "mcp_smoke", "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]})
+        response = http.post(
+            meta["registration_endpoint"],
+            json={
+                "client_name": "mcp_smoke",
+                "redirect_uris": [redirect],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+            },
+        )
         if response.status_code == 201:
             client = response.json()
             return client, f"client_id {client['client_id']}, redirect {redirect}"
     raise SmokeFailure(f"registration refused: {response.status_code} {response.text[:200]}")
 
 
-def _consent(http: httpx2.Client, meta: dict, client: dict, verifier: str, resource: str, username: str, password: str) -> tuple[str, str]:
+def _consent(
+    http: httpx2.Client, meta: dict, client: dict, verifier: str, resource: str, username: str, password: str
+) -> tuple[str, str]:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     state = secrets.token_urlsafe(16)
-    url = meta["authorization_endpoint"] + "?" + urlencode({
-        "response_type": "code", "client_id": client["client_id"], "redirect_uri": client["redirect_uris"][0],
-        "code_challenge": challenge, "code_challenge_method": "S256", "state": state, "resource": resource, "scope": "sql:read"})
+    url = (
+        meta["authorization_endpoint"]
+        + "?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": client["client_id"],
+                "redirect_uri": client["redirect_uris"][0],
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "state": state,
+                "resource": resource,
+                "scope": "sql:read",
+            }
+        )
+    )
     page = _follow(http, http.get(url))
     if "password" in page.text and 'name="username"' in page.text:
         if not username:
             raise SmokeFailure("the server asks for a sign-in: pass --username and --password")
-        page = _follow(http, http.post(str(page.url), data={**_form_fields(page.text, "username"), "username": username, "password": password},
-                                       headers={"Referer": str(page.url)}))
+        page = _follow(
+            http,
+            http.post(
+                str(page.url),
+                data={**_form_fields(page.text, "username"), "username": username, "password": password},
+                headers={"Referer": str(page.url)},
+            ),
+        )
     fields = _form_fields(page.text, "allow")
     if not fields:
         raise SmokeFailure("no consent form (wrong password?)")
@@ -139,10 +180,20 @@ def _consent(http: httpx2.Client, meta: dict, client: dict, verifier: str, resou
     return query["code"][0], "redirected with a code" + (" and iss" if query.get("iss") else "")
 
 
-def _exchange(http: httpx2.Client, meta: dict, client: dict, code: str, verifier: str, resource: str) -> tuple[str, str]:
-    response = http.post(meta["token_endpoint"], data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": client["redirect_uris"][0],
-        "client_id": client["client_id"], "code_verifier": verifier, "resource": resource})
+def _exchange(
+    http: httpx2.Client, meta: dict, client: dict, code: str, verifier: str, resource: str
+) -> tuple[str, str]:
+    response = http.post(
+        meta["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": client["redirect_uris"][0],
+            "client_id": client["client_id"],
+            "code_verifier": verifier,
+            "resource": resource,
+        },
+    )
     if response.status_code != 200:
         raise SmokeFailure(f"token endpoint answered {response.status_code}: {response.text[:200]}")
     tokens = response.json()
@@ -193,14 +244,19 @@ async def _mcp_steps(base: str, token: str, report: SmokeReport) -> None:
         transports: list[tuple[str, Callable[[], Any], list[tuple[str, dict]]]] = [
             ("/mcp (Streamable HTTP)", lambda: streamable_http_client(f"{base}/mcp", http_client=http), SQL_CALLS),
             ("/sse (HTTP+SSE)", lambda: sse_client(f"{base}/sse", headers=headers), SQL_CALLS),
-            ("/chatgpt/sse (HTTP+SSE)", lambda: sse_client(f"{base}/chatgpt/sse", headers=headers),
-             [("search", {"query": "list tables"}), ("fetch", {"id": "{first_id}"})]),
+            (
+                "/chatgpt/sse (HTTP+SSE)",
+                lambda: sse_client(f"{base}/chatgpt/sse", headers=headers),
+                [("search", {"query": "list tables"}), ("fetch", {"id": "{first_id}"})],
+            ),
         ]
         for number, (label, opener, calls) in enumerate(transports, start=6):
             await _one_transport(f"{number}. {label}", opener, calls, report)
 
 
-async def _one_transport(label: str, opener: Callable[[], Any], calls: list[tuple[str, dict]], report: SmokeReport) -> None:
+async def _one_transport(
+    label: str, opener: Callable[[], Any], calls: list[tuple[str, dict]], report: SmokeReport
+) -> None:
     try:
         async with Client(opener(), mode="legacy") as client:
             names = sorted(t.name for t in (await client.list_tools()).tools)
@@ -212,7 +268,9 @@ async def _one_transport(label: str, opener: Callable[[], Any], calls: list[tupl
         report.step(f"{label}: connect", False, f"{type(error).__name__}: {error}")
 
 
-async def _one_call(label: str, client: Client, tool: str, arguments: dict, memory: dict[str, str], report: SmokeReport) -> None:
+async def _one_call(
+    label: str, client: Client, tool: str, arguments: dict, memory: dict[str, str], report: SmokeReport
+) -> None:
     filled = {k: v.format(**memory) if isinstance(v, str) else v for k, v in arguments.items()}
     result = await client.call_tool(tool, filled)
     text = result.content[0].text if result.content else ""

@@ -78,10 +78,15 @@ class SseRelay:
         if owner is None or owner.decode() == self.worker:
             return False
         envelope = {
-            "prefix": prefix, "session_id": session_id, "body": base64.b64encode(body).decode(),
-            "path": scope["path"], "query_string": scope.get("query_string", b"").decode("latin-1"),
+            "prefix": prefix,
+            "session_id": session_id,
+            "body": base64.b64encode(body).decode(),
+            "path": scope["path"],
+            "query_string": scope.get("query_string", b"").decode("latin-1"),
             "scheme": scope.get("scheme", "http"),
-            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"] if k in _FORWARDED_HEADERS],
+            "headers": [
+                [k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"] if k in _FORWARDED_HEADERS
+            ],
             "user": _identity(scope.get("user")),
         }
         receivers = await self.redis.publish(f"mcp:sse:worker:{owner.decode()}", json.dumps(envelope))
@@ -114,7 +119,9 @@ class SseRelay:
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] != 202:
-                logger.warning("relayed SSE message for session %s answered %s", envelope["session_id"], message["status"])
+                logger.warning(
+                    "relayed SSE message for session %s answered %s", envelope["session_id"], message["status"]
+                )
 
         assert self.deliver is not None
         await self.deliver(envelope["prefix"], scope, receive, send)

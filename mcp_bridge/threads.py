@@ -17,6 +17,7 @@ from typing import Any, Callable, TypeVar
 
 from mcp_bridge.conf import bridge_settings
 from sqltools.connections import connections_refresh
+from telemetry.metrics import THREADS, THREADS_BUSY
 
 T = TypeVar("T")
 
@@ -25,8 +26,12 @@ _pool_lock = threading.Lock()
 
 
 def _fresh(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    connections_refresh()
-    return fn(*args, **kwargs)
+    THREADS_BUSY.inc()
+    try:
+        connections_refresh()
+        return fn(*args, **kwargs)
+    finally:
+        THREADS_BUSY.dec()
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -35,6 +40,7 @@ def _executor() -> ThreadPoolExecutor:
         with _pool_lock:
             if _pool is None:
                 _pool = ThreadPoolExecutor(bridge_settings().WORKER_THREADS, thread_name_prefix="mcp-worker")
+                THREADS.set(bridge_settings().WORKER_THREADS)
     return _pool
 
 

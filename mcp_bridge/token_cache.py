@@ -55,6 +55,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from mcp_bridge.conf import bridge_settings
 from mcp_bridge.threads import in_thread
+from telemetry.metrics import TOKEN_CHECKS, labelled
 
 logger = logging.getLogger(__name__)
 
@@ -102,11 +103,16 @@ async def token_remembered_async(checksum: str, lookup: Lookup) -> TokenInfo | N
 def _remembered(checksum: str, generation: str | None) -> TokenInfo | None:
     memo = _memos.get(checksum) if generation is not None else None
     if memo and memo.generation == generation and time.monotonic() < memo.until and time.time() < memo.info.expires_at:
+        _REMEMBERED.inc()
         return memo.info
     return None
 
 
+_REMEMBERED, _LOOKED_UP = labelled(TOKEN_CHECKS, "remembered"), labelled(TOKEN_CHECKS, "looked_up")
+
+
 def _lookup_and_remember(checksum: str, generation: str | None, lookup: Lookup) -> TokenInfo | None:
+    _LOOKED_UP.inc()
     info = lookup(checksum)
     if generation is not None and info is not None:
         if len(_memos) >= _MAX_MEMOS:

@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import logging
+import time
 import tomllib
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Awaitable, Callable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from oauth_ext.discovery import request_base_url
 from mcp_bridge.bulk import bulk_available
-from mcp_bridge.render import json_result_fit, result_fit
-from mcp_bridge.schemas import DescribeOutput, QueryOutput, TablesOutput
+from mcp_bridge.approvals import (
+    approval_ask,
+    approval_resumed,
+    approval_text,
+    approval_url,
+    error_result,
+    request_state_security,
+)
+from mcp_bridge.render import explain_fit, json_result_fit, result_fit
+from mcp_bridge.schemas import DescribeOutput, ExplainOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread
+from oauth_ext.discovery import request_base_url
 from oauth_ext.scopes import SCOPE_WRITE
-from sqltools.audit import Actor, tool_call
+from sqltools.audit import Actor, AuditRecord, tool_call
 from sqltools.catalog import table_describe, table_sample, tables_list, unknown_name_hint
 from sqltools.conf import sqltools_settings
-from sqltools.errors import QueryFailed, QueryRefused, SqlToolError
+from sqltools.errors import ApprovalRequired, QueryFailed, QueryRefused, SqlToolError
+from sqltools.explain import plan_explain, plan_summary
 from sqltools.hints import DIALECT_TIPS, dialect_hint
 from sqltools.query import QueryResult, query_run
 from sqltools.search import fetch_run, search_run
+from sqltools.tags import CallTag, current_call
 from sqltools.target import TargetInfo, target_info
+from telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -51,24 +63,37 @@ def caller(ctx: Context) -> tuple[Actor, frozenset[str]]:
 
 
 async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str = "", arguments: dict | None = None,
-                   shape: Callable[[str, Any, bool], CallToolResult] = result_fit) -> CallToolResult:
-    """Run sqltools work in a thread with an audit entry; errors become tool errors with their sentence.
+                   shape: Callable[[str, Any, bool], CallToolResult] = result_fit,
+                   on_approval: Callable[[ApprovalRequired], Awaitable[Any]] | None = None) -> CallToolResult:
+    """Run sqltools work in a thread with an audit entry; errors become tool errors with their sentence, and a
+    statement that waits for approval is answered by `on_approval` (mcp_bridge.approvals).
 
     The result is shaped in the thread too (a large result's text takes milliseconds) and fits
-    MAX_RESULT_CHARS whole (mcp_bridge.render).
+    MAX_RESULT_CHARS whole (mcp_bridge.render). Its statements carry the call's tag (sqltools.tags), and
+    the call is counted (telemetry.metrics) and traced with its audit id (telemetry.tracing).
     """
+    started = time.perf_counter()
+    seen = _Seen()
+    parent = tracing.context_current()
 
     bulk = bulk_available()  # read here: the worker thread does not run in the request's context
 
     def audited() -> CallToolResult:
-        with tool_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record:
+        with tracing.context_attached(parent), \
+                tool_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as seen.record:
+            seen.call = current_call()
             data = work()
             result = shape(tool, data, bulk)  # may leave rows out to fit: the audit counts what was sent
+            record, seen.truncated = seen.record, _truncated(data)
             record.rows = data.row_count if isinstance(data, QueryResult) else data.get("row_count")
         return result
 
     try:
         return await in_thread(audited)
+    except ApprovalRequired as error:
+        if on_approval is not None:
+            return await on_approval(error)
+        return error_result(error.message)
     except SqlToolError as error:
         return CallToolResult(content=[TextContent(type="text", text=error.message)], is_error=True)
     except Exception:
@@ -77,6 +102,30 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
         return CallToolResult(content=[TextContent(type="text", text=(
             f"The server hit an unexpected error running {tool}; an administrator can find it in the log "
             f"under reference {reference}."))], is_error=True)
+    finally:
+        seen.count(tool, time.perf_counter() - started)
+
+
+class _Seen:
+    """What one tool call's thread saw, for its metrics."""
+
+    record: AuditRecord | None = None
+    call: CallTag | None = None
+    truncated: str | None = None
+
+    def count(self, tool: str, seconds: float) -> None:
+        record = self.record
+        outcome = "error" if record is None else record.outcome
+        if outcome == "refused" and record.rule:
+            outcome = "refused_policy"
+        metrics.tool_call_record(tool=tool, outcome=outcome, seconds=seconds,
+                                 db_seconds=self.call.db_seconds if self.call else 0.0,
+                                 rows=record.rows if record else None, truncated=self.truncated)
+
+
+def _truncated(data: Any) -> str | None:
+    """Which cap cut a result (max_rows, max_sample_rows, max_chars), if one did."""
+    return data.truncated_reason if isinstance(data, QueryResult) else data.get("truncated_reason")
 
 
 async def list_tables(ctx: Context, name_filter: Annotated[str | None, Field(
@@ -96,7 +145,28 @@ async def describe_table(table_name: TableName, ctx: Context) -> Annotated[CallT
 async def execute_sql(query: Annotated[str, Field(description="One SQL statement in the database's dialect")],
                       ctx: Context) -> Annotated[CallToolResult, QueryOutput]:
     actor, scopes = caller(ctx)
-    return await tool_run("execute_sql", actor, lambda: _sql_run(query, allow_write=SCOPE_WRITE in scopes), sql=query)
+
+    def run(ask: Callable[[ApprovalRequired], Awaitable[Any]]) -> Awaitable[CallToolResult]:
+        return tool_run("execute_sql", actor, lambda: _sql_run(query, allow_write=SCOPE_WRITE in scopes), sql=query,
+                        on_approval=ask)
+
+    if ctx.request_state is not None:  # 2026-07-28: the retry after the approval page (mcp_bridge.approvals)
+        return await approval_resumed(ctx, lambda: run(_link_only(ctx)))  # a retry never asks a second time
+    return await run(lambda error: approval_ask(ctx, error, lambda: run(_link_only(ctx))))
+
+
+def _link_only(ctx: Context) -> Callable[[ApprovalRequired], Awaitable[CallToolResult]]:
+    """Path 3 of mcp_bridge.approvals: the link in words."""
+    async def answer(error: ApprovalRequired) -> CallToolResult:
+        return error_result(approval_text(error, approval_url(ctx, error.approval.pk)))
+    return answer
+
+
+async def explain_sql(query: Annotated[str, Field(description="One SQL statement in the database's dialect")],
+                      ctx: Context) -> Annotated[CallToolResult, ExplainOutput]:
+    actor, scopes = caller(ctx)
+    return await tool_run("explain_sql", actor, lambda: plan_summary(plan_explain(
+        sql=query, allow_write=SCOPE_WRITE in scopes)), sql=query, shape=explain_fit)
 
 
 def _sql_run(sql: str, *, allow_write: bool) -> QueryResult:
@@ -125,13 +195,13 @@ async def search(query: Annotated[str, Field(description="Natural language query
 
     def work() -> dict:
         return {"results": [hit.as_dict() for hit in search_run(query=query, base_url=base)]}
-    return await tool_run("search", caller(ctx)[0], work, sql=query, shape=json_result_fit)
+    return await tool_run("search", caller(ctx)[0], work, sql=query, shape=json_result_fit, on_approval=_link_only(ctx))
 
 
 async def fetch(id: Annotated[str, Field(description="Record ID from search results")], ctx: Context) -> CallToolResult:
     base = _base_url(ctx)
     return await tool_run("fetch", caller(ctx)[0], lambda: fetch_run(id=id, base_url=base).as_dict(),
-                          arguments={"id": id}, shape=json_result_fit)
+                          arguments={"id": id}, shape=json_result_fit, on_approval=_link_only(ctx))
 
 
 def _base_url(ctx: Context) -> str:
@@ -143,14 +213,16 @@ _READING = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempote
 
 
 def sql_server(info: TargetInfo) -> MCPServer:
-    """list_tables, describe_table, execute_sql, get_table_sample: the original README's tools."""
+    """list_tables, describe_table, execute_sql, get_table_sample (the original README's tools) and explain_sql."""
     read_only = sqltools_settings().READ_ONLY
-    server = MCPServer(name="mssql-mcp-server", title="SQL database", version=SERVER_VERSION)
+    server = MCPServer(name="mssql-mcp-server", title="SQL database", version=SERVER_VERSION,
+                       request_state_security=request_state_security())
     server.add_tool(list_tables, title="List tables", annotations=_READING)
     server.add_tool(describe_table, title="Describe a table", annotations=_READING)
     server.add_tool(get_table_sample, title="Sample a table's rows", annotations=_READING)
     server.add_tool(execute_sql, title="Run SQL" if not read_only else "Run a SQL query", annotations=ToolAnnotations(
         read_only_hint=read_only, destructive_hint=not read_only, idempotent_hint=read_only, open_world_hint=False))
+    server.add_tool(explain_sql, title="Show a query's estimated plan", annotations=_READING)
     for tool in _tools(server).values():
         # The outputSchema is still published (clients check results against it); the SDK's own check of every
         # result against it, a pydantic pass over every row, is left out: our results are built to it
@@ -202,10 +274,11 @@ def describe_texts(info: TargetInfo) -> dict[str, str]:
             f"{conf.QUERY_TIMEOUT_SECONDS:g} s per statement (QUERY_TIMEOUT_SECONDS); a capped result says which cap "
             "applied (truncated, truncated_reason, notice).")
     mode = "read-only: SELECT queries only" if conf.READ_ONLY else "reads, and writes for callers granted sql:write"
+    guard = approvals_words(conf)
     return {
         "instructions": (f"Tools for a {dialect} database ({info.database}). Write SQL in {dialect} syntax: {tips}. "
                          "Start with list_tables, then describe_table; execute_sql runs one statement per call "
-                         f"({mode}). {caps}"),
+                         f"({mode}); explain_sql shows a statement's estimated plan without running it.{guard} {caps}"),
         "chatgpt": (f"Search a {dialect} database ({info.database}) and fetch tables, rows and query results by id. "
                     f"SQL in a search is {dialect} syntax: {tips}. {caps}"),
         "list_tables": f"List the tables and views of the {dialect} database, schema-qualified, with row estimates "
@@ -215,7 +288,10 @@ def describe_texts(info: TargetInfo) -> dict[str, str]:
         "execute_sql": (f"Execute one {dialect} SQL statement ({mode}). Write {dialect} syntax: {tips}. Returns at "
                         f"most {conf.MAX_ROWS:,} rows (MAX_ROWS) and {conf.MAX_RESULT_CHARS:,} characters "
                         f"(MAX_RESULT_CHARS), within {conf.QUERY_TIMEOUT_SECONDS:g} s; a capped result says so "
-                        "(truncated, truncated_reason, notice)."),
+                        f"(truncated, truncated_reason, notice).{guard}"),
+        "explain_sql": (f"Show the estimated plan of one {dialect} statement without running it: the operator tree "
+                        "with estimated rows and cost, full scans versus index searches, SQL Server's missing-index "
+                        f"suggestions, and the raw plan. Use it before a query that may read many rows.{guard}"),
         "get_table_sample": (f"Get the first rows of a table: limit 1 to {conf.MAX_SAMPLE_ROWS:,} (MAX_SAMPLE_ROWS); a "
                              "larger limit is lowered to it and the result says so."),
         "search": ('Search the database: "list tables", "describe Customers", "sample Orders limit 10", a '
@@ -224,6 +300,19 @@ def describe_texts(info: TargetInfo) -> dict[str, str]:
         "fetch": ("Fetch a table, row, sample or query result by the id a search returned. Returns one text item "
                   'holding JSON {"id", "title", "text", "url", "metadata"}.'),
     }
+
+
+def approvals_words(conf: Any) -> str:
+    """What waits for a person's approval on this server, for the tool descriptions ('' when nothing does)."""
+    words = []
+    if conf.WRITE_APPROVAL == "required" and not conf.READ_ONLY:
+        words.append("every write waits for the user's approval on a page of this server")
+    limits = [f"{conf.MAX_ESTIMATED_ROWS:,} estimated rows" if conf.MAX_ESTIMATED_ROWS else "",
+              f"an estimated cost of {conf.MAX_ESTIMATED_COST:,g}" if conf.MAX_ESTIMATED_COST else ""]
+    if any(limits):
+        verb = "waits for the user's approval" if conf.OVER_LIMIT == "approve" else "is refused"
+        words.append(f"a read over {' or '.join(limit for limit in limits if limit)} {verb}")
+    return (" On this server " + "; ".join(words) + " (the result says what to do).") if words else ""
 
 
 def _version() -> str:

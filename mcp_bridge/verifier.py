@@ -59,7 +59,9 @@ def _token_lookup(checksum: str) -> TokenInfo | None:
         logger.info("bearer token refused: unknown or revoked")
         return None
     if token.expires <= timezone.now():
-        logger.info("bearer token refused: expired (client %s)", token.application.client_id if token.application else "-")
+        logger.info(
+            "bearer token refused: expired (client %s)", token.application.client_id if token.application else "-"
+        )
         return None
     if token.user is None or not user_may_connect(token.user) or user_is_blocked(token.user):
         logger.info("bearer token refused: no active user (missing, inactive, blocked or without the right to connect)")

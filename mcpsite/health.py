@@ -21,6 +21,7 @@ from sqltools.diagnostics import TIMEOUT, connection_error_category, target_unav
 from sqltools.policy import catalog_cursor
 from sqltools.login import login_report_cached, login_report_remembered
 from sqltools.target import database_label
+from telemetry.metrics import TARGET_UP
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ async def _probe_cached(alias: str) -> dict[str, Any]:
     except asyncio.TimeoutError:
         result = {"reachable": False, "error": TIMEOUT}
     _state_log(alias, result)
+    TARGET_UP.set(result["reachable"])
     result.pop("cause", None)
     _last = (time.monotonic(), result)  # fresh from when the answer came: a slow probe is not stale at once
     return result

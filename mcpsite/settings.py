@@ -8,6 +8,7 @@ PUBLIC_URL, and turns on the HTTPS-only settings that `manage.py check --deploy`
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -111,7 +112,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # synchronous=NORMAL syncs at checkpoints rather than at every commit (an audit row per tool call):
     # still never corrupt, though a power cut (not a crash) can lose the last commits.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DATABASE_ROUTERS = ["sqltools.routers.TargetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -176,6 +181,17 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
+# /metrics (Prometheus text, mcpsite/metrics.py): off unless METRICS_TOKEN is set (scrapers send it as a bearer
+# token) or METRICS_ALLOWED_IPS names addresses or networks admitted without it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = [a.strip() for a in env.list("METRICS_ALLOWED_IPS", default=[]) if a.strip()]
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or network (10.0.0.5, 10.0.0.0/8).")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
@@ -233,6 +249,15 @@ SQLTOOLS = {
     # Data policies (docs/governance.md): what users in no group with rules see, and whether superusers are bound.
     "DATA_POLICY_DEFAULT": env.str("DATA_POLICY_DEFAULT", default="allow_all"),
     "DATA_POLICY_SUPERUSER_EXEMPT": env.bool("DATA_POLICY_SUPERUSER_EXEMPT", default=False),
+    # A person approves on /approvals/<id> (docs/approvals.md): every write, and reads over the cost guard.
+    "WRITE_APPROVAL": env.str("WRITE_APPROVAL", default="off"),
+    "MAX_ESTIMATED_ROWS": env.int("MAX_ESTIMATED_ROWS", default=0),
+    "MAX_ESTIMATED_COST": env.float("MAX_ESTIMATED_COST", default=0),
+    "OVER_LIMIT": env.str("OVER_LIMIT", default="approve"),
+    "APPROVAL_TTL_SECONDS": env.int("APPROVAL_TTL_SECONDS", default=600),
+    # Every statement sent to the target starts with a SQLCommenter tag: client, user id, tool, audit id.
+    "COMMENT_TAGS": env.bool("SQL_COMMENT_TAGS", default=True),
+    "COMMENT_USER_NAMES": env.bool("SQL_COMMENT_USER_NAMES", default=False),
 }
 
 # The MCP transports (mcp_bridge/conf.py). The two ALLOW_UNAUTH_* flags are the original
@@ -243,6 +268,8 @@ MCP_BRIDGE = {
     "MAX_BODY_BYTES": env.int("MCP_MAX_BODY_BYTES", default=1_000_000),
     "ALLOWED_ORIGINS": env.list("MCP_ALLOWED_ORIGINS", default=[]),
     "WORKER_THREADS": env.int("MCP_WORKER_THREADS", default=16),
+    # Sessions live in one worker: on by default only where there is one (docs/approvals.md).
+    "ELICITATION_SESSIONS": env.bool("MCP_ELICITATION_SESSIONS", default=env.int("WEB_CONCURRENCY", default=1) <= 1),
     "TOKEN_CACHE_SECONDS": env.int("TOKEN_CACHE_SECONDS", default=60),
 }
 

@@ -30,6 +30,7 @@ from oauth2_provider.models import (
 
 from oauth_ext.clients import tokens_revoke
 from oauth_ext.models import BlockedUser, DisabledClient
+from telemetry.metrics import oauth_event
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def user_unblock(*, user: AbstractBaseUser) -> None:
 def user_client_revoke(*, user: AbstractBaseUser, application: AbstractApplication) -> int:
     """Revoke what the user holds for one client (the "your connections" page); returns access tokens revoked."""
     revoked = tokens_revoke(user=user, application=application)
+    oauth_event("token_revoked", revoked)
     logger.info("%s revoked their connection to client %s", user.get_username(), application.client_id)
     return revoked
 

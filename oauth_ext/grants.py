@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import QueryDict
 from django.utils import timezone
-from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.models import AbstractApplication, get_access_token_model, set_token_value
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import generate_token
 
 from oauth_ext.errors import InvalidGrant, UnsupportedGrantType

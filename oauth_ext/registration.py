@@ -9,6 +9,7 @@ RFC 7592 (client self-management) is not offered.
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -64,12 +65,29 @@ def _uri_field_values(field: str, value: object) -> list[object] | None:
 
 
 def client_uris_check(metadata: dict[str, Any]) -> None:
-    """Raise InvalidRedirectURI / InvalidClientMetadata for a URI any client would be refused (DCR and CIMD)."""
+    """Raise InvalidRedirectURI / InvalidClientMetadata for a URI any client would be refused (DCR and CIMD), or
+    for a client_name that would not read on the pages as it is stored (client_name_check)."""
+    client_name_check(metadata.get("client_name", ""))
     redirect_uris_check(metadata.get("redirect_uris"))
     for field, value in metadata.items():
         values = _uri_field_values(field, value) if field != "redirect_uris" else None
         if values is not None and not all(isinstance(uri, str) and uri_characters_safe(uri) for uri in values):
             raise InvalidClientMetadata(f"{field} must be a URI (or URIs) without whitespace or control characters.")
+
+
+_NAME_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, format (bidi), unassigned, breaks
+
+
+def client_name_check(name: object) -> None:
+    """The name the consent, connections and approval pages show: printable, and read in the order it is stored.
+
+    A right-to-left override would let `moc.edualc` show as `claude.com`; a newline or zero-width character
+    would hide a name's end. Letters of every script and ordinary spaces are fine."""
+    if not isinstance(name, str) or len(name) > MAX_CLIENT_NAME:
+        raise InvalidClientMetadata(f"client_name must be a string of at most {MAX_CLIENT_NAME} characters.")
+    if any(unicodedata.category(char) in _NAME_UNSAFE or (char.isspace() and char != " ") for char in name):
+        raise InvalidClientMetadata("client_name must hold no control, formatting (such as a right-to-left "
+                                    "override) or line-breaking characters.")
 
 
 def client_metadata_check(metadata: dict[str, Any]) -> None:
@@ -82,9 +100,6 @@ def client_metadata_check(metadata: dict[str, Any]) -> None:
     methods = oauth2_settings.OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED
     if metadata.get("token_endpoint_auth_method", DEFAULT_AUTH_METHOD) not in methods:
         raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {', '.join(methods)}.")
-    name = metadata.get("client_name", "")
-    if not isinstance(name, str) or len(name) > MAX_CLIENT_NAME:
-        raise InvalidClientMetadata(f"client_name must be a string of at most {MAX_CLIENT_NAME} characters.")
     client_uris_check(metadata)
 
 

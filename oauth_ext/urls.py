@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from oauth_ext import views
+from oauth_ext.approval_page import approval_page
 from oauth_ext.discovery import MCP_ENDPOINT_PATHS
 from oauth_ext.metadata import ResourceMetadataView, ServerMetadataView
 
@@ -31,6 +32,7 @@ urlpatterns = [
     path(".well-known/openid-configuration", server_metadata, name="openid-configuration"),
     path("connections/", views.connections, name="connections"),
     path("connections/revoke", views.connection_revoke, name="connection-revoke"),
+    path("approvals/<str:approval_id>", approval_page, name="approval"),
     *(
         path(f".well-known/oauth-protected-resource{endpoint}",
              views.cors_public(ResourceMetadataView.as_view(resource_path=endpoint)))

@@ -22,6 +22,7 @@ from oauth_ext.access import user_is_blocked
 from oauth_ext.clients import client_is_disabled
 from oauth_ext.codes import code_redemption_record, code_replay_revoke
 from oauth_ext.rights import scopes_allowed
+from telemetry.metrics import oauth_event
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,11 @@ class OAuth2Validator(DotOAuth2Validator):
         super()._save_bearer_token(token, request, *args, **kwargs)
         if request.grant_type == "authorization_code":
             code_redemption_record(code=request.code, token=token)
+        oauth_event("token_refreshed" if request.grant_type == "refresh_token" else "token_issued")
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        oauth_event("token_revoked")  # /revoke (RFC 7009); a user's own revocations count in oauth_ext.access
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
         try:

@@ -30,6 +30,7 @@ from oauth_ext.conf import oauth_ext_settings
 from oauth_ext.consent import consent_context, page_protect
 from oauth_ext.discovery import client_address, issuer_for_request, request_base_url
 from oauth_ext.errors import OAuthError, error_response
+from oauth_ext.grants import token_request_check
 from oauth_ext.ratelimit import rate_limit_hit
 from oauth_ext.registration import (
     client_metadata_check,
@@ -40,7 +41,7 @@ from oauth_ext.registration import (
 from oauth_ext.resources import resources_check
 from oauth_ext.rights import scopes_allowed, user_may_connect
 from oauth_ext.scopes import WRITE_SCOPES
-from oauth_ext.grants import token_request_check
+from telemetry.metrics import oauth_event
 
 
 def cors_public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -78,6 +79,7 @@ class AuthorizeView(AuthorizationView):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.user.is_authenticated and (user_is_blocked(request.user) or not user_may_connect(request.user)):
             error = BLOCKED if user_is_blocked(request.user) else NOT_ALLOWED
+            oauth_event("authorization_denied")
             return page_protect(render(request, "oauth2_provider/authorize.html", {"error": error}, status=403))
         return page_protect(super().dispatch(request, *args, **kwargs))
 
@@ -115,6 +117,7 @@ class AuthorizeView(AuthorizationView):
             # The hidden fields were changed since the GET: show the error, never redirect.
             fatal = CustomOAuth2Error(error=error.error, description=error.description)
             return self.error_response(FatalClientError(error=fatal), application)
+        oauth_event("authorization_granted" if data.get("allow") else "authorization_denied")
         return super().form_valid(form)
 
     def get_context_data(self, **kwargs):
@@ -157,10 +160,13 @@ class RegisterView(DynamicClientRegistrationView):
             metadata = registration_body_parse(request, max_bytes=conf.REGISTRATION_MAX_BYTES)
             client_metadata_check(metadata)
         except OAuthError as error:
+            oauth_event("registration_refused")
             return error_response(error)
         response = super().post(request, *args, **kwargs)
         if response.status_code != 201:
+            oauth_event("registration_refused")
             return response
+        oauth_event("registered")
         data = json.loads(response.content)
         registration_tokens_discard(client_id=data["client_id"])  # why: registration_response_complete
         data = registration_response_complete(data, metadata=metadata, issued_at=int(time.time()))

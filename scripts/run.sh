@@ -10,4 +10,11 @@ export HOST=${HOST:-127.0.0.1}
 export PORT=${PORT:-8008}
 
 "$PY" manage.py prepare_local
-exec "$PY" -m uvicorn mcpsite.asgi:application --host "$HOST" --port "$PORT" --timeout-graceful-shutdown 3
+# No proxy runs in front of `make run`: uvicorn takes X-Forwarded-* only when TRUST_PROXY_HEADERS says one does
+# (its default trusts them from 127.0.0.1, where any local program could pick its address).
+case "${TRUST_PROXY_HEADERS:-false}" in
+  [Tt]rue|1|[Yy]es|[Oo]n) proxy_headers=--proxy-headers ;;
+  *) proxy_headers=--no-proxy-headers ;;
+esac
+exec "$PY" -m uvicorn mcpsite.asgi:application --host "$HOST" --port "$PORT" --timeout-graceful-shutdown 3 \
+  "$proxy_headers"

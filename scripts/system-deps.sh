@@ -3,7 +3,7 @@
 # (mysqlclient), nginx and shellcheck (deployment tests), chromium (consent page tests).
 # Installs them when run as root on Debian/Ubuntu; otherwise says what is missing and fails.
 set -euo pipefail
-packages=(unixodbc unixodbc-dev tdsodbc libmariadb-dev pkg-config nginx-light shellcheck chromium openssl)
+packages=(unixodbc unixodbc-dev tdsodbc libmariadb-dev pkg-config nginx-light shellcheck chromium openssl prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

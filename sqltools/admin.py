@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from sqltools.errors import SqlToolError
-from sqltools.models import AuditEntry, DataRule, RowFilter, UserAttribute
+from sqltools.models import Approval, AuditEntry, DataRule, GroupLimits, RowFilter, UserAttribute
 from sqltools.preview import group_preview
 
 LIST_SQL_CHARS = 300
@@ -24,9 +24,10 @@ LIST_SQL_CHARS = 300
 class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ("when", "username", "client_name", "tool", "outcome", "rows", "duration", "sql_text")
     list_filter = ("outcome", "rule", "tool", "created_at", "client_name")
-    search_fields = ("username", "client_id", "client_name", "sql", "message")
+    # audit_id: what a statement tag on the target names (docs/deploy.md)
+    search_fields = ("username", "client_id", "client_name", "sql", "message", "=audit_id")
     date_hierarchy = "created_at"
-    fields = ("when", "username", "user", "client_name", "client_id", "tool", "outcome", "message", "rows",
+    fields = ("when", "audit_id", "username", "user", "client_name", "client_id", "tool", "outcome", "message", "rows",
               "duration", "arguments", "sql_full")
     readonly_fields = fields
 
@@ -76,8 +77,15 @@ class RowFilterInline(admin.TabularInline):
     fields = ("table", "predicate")
 
 
+class GroupLimitsInline(admin.StackedInline):
+    model = GroupLimits
+    extra = 0
+    max_num = 1
+    verbose_name_plural = "cost guard (reads over these estimates need approval or are refused)"
+
+
 class GroupWithPoliciesAdmin(GroupAdmin):
-    inlines = [DataRuleInline, RowFilterInline]
+    inlines = [DataRuleInline, RowFilterInline, GroupLimitsInline]
     readonly_fields = ("data_preview",)
 
     def get_fields(self, request, obj=None):
@@ -106,3 +114,19 @@ class UserAttributeAdmin(admin.ModelAdmin):
 
 admin.site.unregister(Group)
 admin.site.register(Group, GroupWithPoliciesAdmin)
+
+
+@admin.register(Approval)
+class ApprovalAdmin(admin.ModelAdmin):
+    """Approvals are decided by their user on /approvals/<id>; here they are only read."""
+
+    list_display = ("created_at", "user", "client_name", "reason", "status", "expires_at")
+    list_filter = ("status", "reason")
+    search_fields = ("user__username", "client_name", "sql")
+    readonly_fields = [f.name for f in Approval._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -17,9 +17,9 @@ class SqlToolsConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from sqltools.governance import policies_changed
-        from sqltools.models import DataRule, RowFilter, UserAttribute
+        from sqltools.models import DataRule, GroupLimits, RowFilter, UserAttribute
 
-        for model in (DataRule, RowFilter, UserAttribute, get_user_model()):
+        for model in (DataRule, RowFilter, UserAttribute, GroupLimits, get_user_model()):
             for signal in (post_save, post_delete):
                 signal.connect(policies_changed, sender=model, dispatch_uid=f"sqltools.policies.{model._meta.label}")
         m2m_changed.connect(policies_changed, sender=get_user_model().groups.through,

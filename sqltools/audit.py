@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import secrets
 import threading
 import time
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from sqltools.conf import sqltools_settings
 from sqltools.connections import connections_refresh
 from sqltools.errors import SqlToolError
 from sqltools.governance import access_for_user_id, access_scope
+from sqltools.tags import call_tag_scope
+from telemetry import metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -35,44 +38,98 @@ class Actor:
 
 @dataclass
 class AuditRecord:
+    """What the block tells the entry (rows), and what the entry will say: its audit id, known before any
+    statement runs (statement tags carry it), and how the call ended."""
+
     rows: int | None = None
+    audit_id: str = ""
+    outcome: str = "ok"
+    rule: str = ""
 
 
 @contextmanager
-def audit_call(*, tool: str, actor: Actor | None, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
+def audit_call(
+    *, tool: str, actor: Actor | None, sql: str = "", arguments: dict[str, Any] | None = None
+) -> Iterator[AuditRecord]:
     """Time the block and write one AuditEntry, whatever the outcome; re-raise errors."""
-    record = AuditRecord()
+    record = AuditRecord(audit_id=secrets.token_hex(8))
     started = time.perf_counter()
-    outcome, message, rule = "ok", "", ""
+    message = ""
     try:
         yield record
     except SqlToolError as error:
-        outcome, message, rule = error.code, error.message, error.rule
+        record.outcome, message, record.rule = error.code, error.message, error.rule
         raise
     except Exception as error:
-        outcome, message = "error", f"{type(error).__name__}: {error}"
+        record.outcome, message = "error", f"{type(error).__name__}: {error}"
         raise
     finally:
-        _write(tool=tool, actor=actor or Actor(), sql=sql, arguments=arguments or {}, outcome=outcome,
-               message=message, rule=rule, rows=record.rows, duration_ms=(time.perf_counter() - started) * 1000)
+        _write(
+            tool=tool,
+            actor=actor or Actor(),
+            sql=sql,
+            arguments=arguments or {},
+            outcome=record.outcome,
+            message=message,
+            rule=record.rule,
+            rows=record.rows,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            audit_id=record.audit_id,
+        )
 
 
 @contextmanager
-def tool_call(*, tool: str, actor: Actor, sql: str = "", arguments: dict[str, Any] | None = None) -> Iterator[AuditRecord]:
+def tool_call(
+    *, tool: str, actor: Actor, sql: str = "", arguments: dict[str, Any] | None = None
+) -> Iterator[AuditRecord]:
     """One tool call made as `actor`: audited (audit_call) under the caller's data policies (sqltools.governance).
 
-    Every tool path runs its work inside this: the MCP tools and the /records/ page alike.
+    Every tool path runs its work inside this: the MCP tools and the /records/ page alike. Its statements
+    carry the call's tag (sqltools.tags) with the audit id, which a trace span of the call holds too.
     """
-    with audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record, \
-            access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name)):
+    with (
+        audit_call(tool=tool, actor=actor, sql=sql, arguments=arguments) as record,
+        tracing.span(f"tool {tool}", {"mcp.tool": tool, "mcp.audit_id": record.audit_id}),
+        call_tag_scope(
+            client=actor.client_name,
+            user_id=actor.user_id,
+            username=actor.username,
+            tool=tool,
+            audit_id=record.audit_id,
+            traceparent=tracing.traceparent(),
+        ),
+        access_scope(access_for_user_id(user_id=actor.user_id, client=actor.client_name, client_id=actor.client_id)),
+    ):
         yield record
+
+
+def audit_event(*, tool: str, actor: Actor, sql: str, arguments: dict[str, Any], outcome: str, message: str) -> None:
+    """One AuditEntry for something that is not a tool call (a person approving or declining a statement)."""
+    _write(
+        tool=tool,
+        actor=actor,
+        sql=sql,
+        arguments=arguments,
+        outcome=outcome,
+        message=message,
+        rule="",
+        rows=None,
+        duration_ms=0.0,
+    )
 
 
 def _write(*, tool: str, actor: Actor, **fields: Any) -> None:
     if not sqltools_settings().AUDIT:
         return
-    entry = dict(created_at=timezone.now(), tool=tool, user_id=actor.user_id, username=actor.username,
-                 client_id=actor.client_id, client_name=actor.client_name, **fields)
+    entry = dict(
+        created_at=timezone.now(),
+        tool=tool,
+        user_id=actor.user_id,
+        username=actor.username,
+        client_id=actor.client_id,
+        client_name=actor.client_name,
+        **fields,
+    )
     writer = _writer
     if writer is None or not writer.submit(entry):
         _save([entry])
@@ -89,6 +146,7 @@ def _save(entries: list[dict[str, Any]]) -> None:
             for entry in entries:
                 _save([entry])
             return
+        metrics.AUDIT_FAILURES.inc()
         logger.exception("could not write the audit entry for %s: %s", entries[0]["tool"], _describe(entries[0]))
 
 
@@ -205,6 +263,7 @@ class AuditWriter:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+        metrics.AUDIT_QUEUE.set(self._queue.qsize())  # what waits behind this batch, once per batch
         return batch
 
 

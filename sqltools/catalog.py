@@ -11,7 +11,6 @@ import sqlglot
 from django.db.backends.base.base import BaseDatabaseWrapper
 from sqlglot import exp
 
-from sqltools.conf import sqltools_settings
 from sqltools.errors import InvalidArgument, TableNotFound
 from sqltools.governance import MASK, Access, current_access
 from sqltools.policy import catalog_cursor
@@ -270,7 +269,9 @@ def _column(row: tuple, comments: dict[str, str]) -> dict[str, Any]:
 def _group_indexes(rows: list[tuple]) -> list[dict[str, Any]]:
     grouped: dict[str, dict[str, Any]] = {}
     for index, column, unique, primary in rows:
-        entry = grouped.setdefault(index, {"name": index, "columns": [], "unique": bool(unique), "primary": bool(primary)})
+        entry = grouped.setdefault(
+            index, {"name": index, "columns": [], "unique": bool(unique), "primary": bool(primary)}
+        )
         entry["columns"].append(column)
     return list(grouped.values())
 

@@ -19,27 +19,69 @@ def check_target(app_configs=None, **kwargs) -> list:
     errors: list = []
     target = settings.DATABASES.get(conf.ALIAS)
     if target is None:
-        return [Error(f"The SQL target alias '{conf.ALIAS}' is not in DATABASES.",
-                      hint="Set TARGET_DATABASE_URL or MSSQL_HOST, or leave both unset for the demo database.", id="sqltools.E001")]
+        return [
+            Error(
+                f"The SQL target alias '{conf.ALIAS}' is not in DATABASES.",
+                hint="Set TARGET_DATABASE_URL or MSSQL_HOST, or leave both unset for the demo database.",
+                id="sqltools.E001",
+            )
+        ]
     engine = target.get("ENGINE", "")
     try:  # the connection object only: nothing connects here
         vendor = vendor_for(connections[conf.ALIAS]).name
     except (LookupError, ImportError, ImproperlyConfigured):  # not a vendor we know, or its driver is missing
         vendor = None
     if vendor is None:
-        errors.append(Error(f"The SQL target engine '{engine}' is not supported.",
-                            hint="Use mssql://, postgres://, mysql:// or sqlite:/// in TARGET_DATABASE_URL.", id="sqltools.E002"))
+        errors.append(
+            Error(
+                f"The SQL target engine '{engine}' is not supported.",
+                hint="Use mssql://, postgres://, mysql:// or sqlite:/// in TARGET_DATABASE_URL.",
+                id="sqltools.E002",
+            )
+        )
     if conf.MAX_ROWS < 1 or conf.MAX_SAMPLE_ROWS < 1 or conf.MAX_RESULT_CHARS < 1000 or conf.QUERY_TIMEOUT_SECONDS <= 0:
-        errors.append(Error("MAX_ROWS, MAX_SAMPLE_ROWS, MAX_RESULT_CHARS (>= 1000) and QUERY_TIMEOUT_SECONDS must be positive.",
-                            id="sqltools.E003"))
+        errors.append(
+            Error(
+                "MAX_ROWS, MAX_SAMPLE_ROWS, MAX_RESULT_CHARS (>= 1000) and QUERY_TIMEOUT_SECONDS must be positive.",
+                id="sqltools.E003",
+            )
+        )
     if not conf.READ_ONLY:
-        errors.append(Warning("READ_ONLY_MODE is off: tokens with the sql:write scope can change data.",
-                              hint="Prefer a read-only database login as well; see docs/read_only.md.", id="sqltools.W001"))
+        errors.append(
+            Warning(
+                "READ_ONLY_MODE is off: tokens with the sql:write scope can change data.",
+                hint="Prefer a read-only database login as well; see docs/read_only.md.",
+                id="sqltools.W001",
+            )
+        )
     if conf.ALLOW_DDL:
         errors.append(Warning("ALLOW_DDL is on: tokens with sql:write can change the schema.", id="sqltools.W002"))
-    if vendor == "mssql" and target.get("OPTIONS", {}).get("extra_params", "").lower().find("trustservercertificate=yes") >= 0:
-        errors.append(Warning("TrustServerCertificate=yes: the SQL Server's TLS certificate is not verified.",
-                              hint="Install the server's CA and remove TrustServerCertificate.", id="sqltools.W003"))
+    if (
+        conf.WRITE_APPROVAL not in ("off", "required")
+        or conf.OVER_LIMIT not in ("approve", "refuse")
+        or conf.APPROVAL_TTL_SECONDS < 1
+        or conf.MAX_ESTIMATED_ROWS < 0
+        or conf.MAX_ESTIMATED_COST < 0
+    ):
+        errors.append(
+            Error(
+                f"WRITE_APPROVAL must be off or required ({conf.WRITE_APPROVAL!r}), OVER_LIMIT approve or refuse "
+                f"({conf.OVER_LIMIT!r}), APPROVAL_TTL_SECONDS positive, the estimate limits 0 or more.",
+                hint="Until fixed, any WRITE_APPROVAL but off requires approval (docs/approvals.md).",
+                id="sqltools.E004",
+            )
+        )
+    if (
+        vendor == "mssql"
+        and target.get("OPTIONS", {}).get("extra_params", "").lower().find("trustservercertificate=yes") >= 0
+    ):
+        errors.append(
+            Warning(
+                "TrustServerCertificate=yes: the SQL Server's TLS certificate is not verified.",
+                hint="Install the server's CA and remove TrustServerCertificate.",
+                id="sqltools.W003",
+            )
+        )
     return errors
 
 

@@ -31,6 +31,16 @@ class SqlToolsSettings:
     MAX_AFFECTED_ROWS: int = 1000
     DATA_POLICY_DEFAULT: str = "allow_all"
     DATA_POLICY_SUPERUSER_EXEMPT: bool = False
+    # Approvals (sqltools.approvals): "required" puts a person's click before every write; "off" does not.
+    WRITE_APPROVAL: str = "off"
+    # The cost guard: a read whose estimate passes either limit (0: no limit) needs approval or is refused.
+    MAX_ESTIMATED_ROWS: int = 0
+    MAX_ESTIMATED_COST: float = 0
+    OVER_LIMIT: str = "approve"  # "approve" or "refuse"
+    APPROVAL_TTL_SECONDS: int = 600
+    # Statement tags (sqltools.tags): a SQLCommenter comment first in every statement; the user's name only if allowed.
+    COMMENT_TAGS: bool = True
+    COMMENT_USER_NAMES: bool = False
 
 
 @lru_cache(maxsize=1)

@@ -32,7 +32,10 @@ def connections_refresh() -> None:
     now = time.monotonic()
     for connection in connections.all(initialized_only=True):
         connection.close_if_unusable_or_obsolete()
-        if connection.connection is not None and now - getattr(connection, "_sqltools_used_at", float("-inf")) < RECENT_SECONDS:
+        if (
+            connection.connection is not None
+            and now - getattr(connection, "_sqltools_used_at", float("-inf")) < RECENT_SECONDS
+        ):
             connection.health_check_done = True
 
 
@@ -49,7 +52,10 @@ def _harden(sender: type, *, connection: BaseDatabaseWrapper, **kwargs: Any) -> 
         vendor = vendor_for(connection)
     except LookupError:
         return  # not a vendor sqltools serves: the system check sqltools.E002 reports it
-    vendor.connection_setup(connection.connection, max_value_bytes=sqltools_settings().MAX_VALUE_BYTES)
+    from sqltools.policy import statement_tag  # the policy imports this module's neighbours: bound late
+
+    vendor.connection_setup(connection.connection, max_value_bytes=sqltools_settings().MAX_VALUE_BYTES,
+                            tag=statement_tag(vendor.dialect))
 
 
 def _watch(sender: type, *, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:

@@ -27,7 +27,6 @@ from sqltools.governance import MASK, Access, Rule
 from sqltools.reach import is_system_relation, written_name
 
 
-
 class Catalog(Protocol):
     default_schema: str
 
@@ -83,13 +82,17 @@ def _visible_schema(tree: exp.Expression, dialect: str, access: Access, catalog:
             continue
         schema = table.db or catalog.default_schema
         if is_system_relation(dialect, table.db.lower(), table.name.lower()):
-            raise QueryRefused("Catalog views are not available under a data policy; use list_tables and describe_table.",
-                               rule="catalog views under a data policy")
+            raise QueryRefused(
+                "Catalog views are not available under a data policy; use list_tables and describe_table.",
+                rule="catalog views under a data policy",
+            )
         columns = catalog.columns(schema, table.name) if access.table_visible(schema, table.name) else []
         shown = {c: "UNKNOWN" for c in columns if access.column_rule(schema, table.name, c) is not None}
         if not shown:
-            raise QueryRefused(f"No table or view named {table.name} is available to you. Use list_tables to see "
-                               "what is.", rule=f"hidden table {schema}.{table.name}")
+            raise QueryRefused(
+                f"No table or view named {table.name} is available to you. Use list_tables to see what is.",
+                rule=f"hidden table {schema}.{table.name}",
+            )
         visible.setdefault(schema, {})[table.name] = shown
     return visible
 
@@ -106,23 +109,32 @@ def _trace_masks(root: Scope, access: Access) -> dict[tuple[int, str], Rule]:
             if output is None or not (scope is root or scope.is_derived_table or scope.is_cte):
                 raise QueryRefused(
                     f"The column {column.name} is masked for you: it can be selected as it is, but not filtered, "
-                    "joined, sorted, grouped, combined or computed with.", rule=f"mask {'.'.join(rule.parts)}"
+                    "joined, sorted, grouped, combined or computed with.",
+                    rule=f"mask {'.'.join(rule.parts)}",
                 )
             masked[(id(scope), output)] = rule  # a branch of UNION/INTERSECT/EXCEPT is none of the scopes above
         _refuse_output_references(scope, masked)
         if scope.expression.args.get("distinct") and any(key[0] == id(scope) for key in masked):
-            raise QueryRefused("DISTINCT over a masked column would sort or compare its real values, so it is not "
-                               "available; select it without DISTINCT.", rule="DISTINCT over a masked column")
+            raise QueryRefused(
+                "DISTINCT over a masked column would sort or compare its real values, so it is not "
+                "available; select it without DISTINCT.",
+                rule="DISTINCT over a masked column",
+            )
     return masked
 
 
 def _refuse_whole_rows(tree: exp.Expression) -> None:
     """`SELECT c FROM t c`, `row_to_json(c)`, `to_jsonb(c.*)`: a row as one value would carry every column."""
     for node in tree.walk():
-        whole_row = isinstance(node, exp.TableColumn) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star))
+        whole_row = isinstance(node, exp.TableColumn) or (
+            isinstance(node, exp.Column) and isinstance(node.this, exp.Star)
+        )
         if whole_row or isinstance(node, exp.Star) and not isinstance(node.parent, (exp.Count, exp.Column)):
-            raise QueryRefused("Whole-row references (a table's name or t.* used as a value) are not available under "
-                               "a data policy; name the columns.", rule="whole-row reference under a data policy")
+            raise QueryRefused(
+                "Whole-row references (a table's name or t.* used as a value) are not available under "
+                "a data policy; name the columns.",
+                rule="whole-row reference under a data policy",
+            )
 
 
 def _refuse_output_references(scope: Scope, masked: dict) -> None:
@@ -133,15 +145,23 @@ def _refuse_output_references(scope: Scope, masked: dict) -> None:
         outputs = [p.alias_or_name for p in select.expressions]
         for ordered in select.args.get("order").expressions if select.args.get("order") else ():
             key = ordered.this.unnest() if isinstance(ordered.this, exp.Paren) else ordered.this
-            if isinstance(key, exp.Literal) and key.is_int and 0 < int(key.this) <= len(outputs) \
-                    and (id(scope), outputs[int(key.this) - 1]) in masked:
-                raise QueryRefused("A masked column cannot be sorted by, by position either.",
-                                   rule=f"mask {'.'.join(masked[(id(scope), outputs[int(key.this) - 1])].parts)}")
+            if (
+                isinstance(key, exp.Literal)
+                and key.is_int
+                and 0 < int(key.this) <= len(outputs)
+                and (id(scope), outputs[int(key.this) - 1]) in masked
+            ):
+                raise QueryRefused(
+                    "A masked column cannot be sorted by, by position either.",
+                    rule=f"mask {'.'.join(masked[(id(scope), outputs[int(key.this) - 1])].parts)}",
+                )
     for column in scope.expression.find_all(exp.Column):
         if not column.table and (id(scope), column.name) in masked:
             raise QueryRefused(
                 f"The column {column.name} is masked for you: it can be selected as it is, but not sorted or "
-                "filtered by position or alias either.", rule=f"mask {'.'.join(masked[(id(scope), column.name)].parts)}")
+                "filtered by position or alias either.",
+                rule=f"mask {'.'.join(masked[(id(scope), column.name)].parts)}",
+            )
 
 
 def _column_mask(scope: Scope, column: exp.Column, access: Access, masked: dict) -> Rule | None:

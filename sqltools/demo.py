@@ -31,17 +31,21 @@ _TYPES = {
 _TABLES = ["order_lines", "orders", "customers", "products", "employees"]
 _DDL = [
     """CREATE TABLE employees (employee_id INTEGER PRIMARY KEY, first_name {text:40} NOT NULL,
-       last_name {text:40} NOT NULL, title {text:60} NOT NULL, manager_id INTEGER NULL REFERENCES employees (employee_id),
-       hired_on DATE NOT NULL, salary DECIMAL(10, 2) NOT NULL)""",
-    """CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, name {text:100} NOT NULL, email {text:120} NOT NULL UNIQUE,
-       country {text:40} NOT NULL, city {text:60} NOT NULL, created_at {ts} NOT NULL, credit_limit DECIMAL(12, 2) NOT NULL,
-       notes {text:200} NULL)""",
-    """CREATE TABLE products (product_id INTEGER PRIMARY KEY, sku {text:20} NOT NULL UNIQUE, name {text:100} NOT NULL,
-       category {text:40} NOT NULL, unit_price DECIMAL(10, 2) NOT NULL, discontinued {bool} NOT NULL)""",
-    """CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers (customer_id),
+       last_name {text:40} NOT NULL, title {text:60} NOT NULL,
+       manager_id INTEGER NULL REFERENCES employees (employee_id), hired_on DATE NOT NULL,
+       salary DECIMAL(10, 2) NOT NULL)""",
+    """CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, name {text:100} NOT NULL,
+       email {text:120} NOT NULL UNIQUE, country {text:40} NOT NULL, city {text:60} NOT NULL, created_at {ts} NOT NULL,
+       credit_limit DECIMAL(12, 2) NOT NULL, notes {text:200} NULL)""",
+    """CREATE TABLE products (product_id INTEGER PRIMARY KEY, sku {text:20} NOT NULL UNIQUE,
+       name {text:100} NOT NULL, category {text:40} NOT NULL, unit_price DECIMAL(10, 2) NOT NULL,
+       discontinued {bool} NOT NULL)""",
+    """CREATE TABLE orders (order_id INTEGER PRIMARY KEY,
+       customer_id INTEGER NOT NULL REFERENCES customers (customer_id),
        employee_id INTEGER NOT NULL REFERENCES employees (employee_id), ordered_at {ts} NOT NULL,
        status {text:20} NOT NULL, shipped_on DATE NULL)""",
-    """CREATE TABLE order_lines (order_line_id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders (order_id),
+    """CREATE TABLE order_lines (order_line_id INTEGER PRIMARY KEY,
+       order_id INTEGER NOT NULL REFERENCES orders (order_id),
        product_id INTEGER NOT NULL REFERENCES products (product_id), quantity INTEGER NOT NULL,
        unit_price DECIMAL(10, 2) NOT NULL, discount DECIMAL(4, 2) NOT NULL)""",
     "CREATE INDEX ix_orders_customer ON orders (customer_id)",
@@ -53,10 +57,23 @@ _DDL = [
        FROM customers c JOIN orders o ON o.customer_id = c.customer_id JOIN order_lines l ON l.order_id = o.order_id
        GROUP BY c.customer_id, c.name, c.country""",
 ]
-_FIRST = "Ada Alan Grace Edsger Barbara Donald Frances Ken Dennis Margaret Linus Guido Anders Bjarne Radia Sophie".split()
-_LAST = "Lovelace Turing Hopper Dijkstra Liskov Knuth Allen Thompson Ritchie Hamilton Torvalds Rossum Hejlsberg Stroustrup Perlman Wilson".split()
-_PLACES = [("Germany", "Berlin"), ("France", "Paris"), ("USA", "Seattle"), ("USA", "Austin"), ("Japan", "Osaka"),
-           ("Brazil", "Recife"), ("Kenya", "Nairobi"), ("India", "Pune"), ("Canada", "Toronto"), ("Spain", "Sevilla")]
+_FIRST = (
+    "Ada Alan Grace Edsger Barbara Donald Frances Ken Dennis Margaret Linus Guido Anders Bjarne Radia Sophie".split()
+)
+_LAST = ("Lovelace Turing Hopper Dijkstra Liskov Knuth Allen Thompson Ritchie Hamilton Torvalds Rossum Hejlsberg "
+         "Stroustrup Perlman Wilson").split()
+_PLACES = [
+    ("Germany", "Berlin"),
+    ("France", "Paris"),
+    ("USA", "Seattle"),
+    ("USA", "Austin"),
+    ("Japan", "Osaka"),
+    ("Brazil", "Recife"),
+    ("Kenya", "Nairobi"),
+    ("India", "Pune"),
+    ("Canada", "Toronto"),
+    ("Spain", "Sevilla"),
+]
 _CATEGORIES = ["Beverages", "Condiments", "Confections", "Dairy", "Grains", "Meat", "Produce", "Seafood"]
 _STATUSES = ["shipped"] * 6 + ["pending", "cancelled", "returned"]
 
@@ -152,46 +169,79 @@ def _rows(rng: random.Random, scale: float) -> dict[str, list[dict[str, Any]]]:
     epoch = datetime.datetime(2023, 1, 1, 8, 0, 0)
     employees = []
     for i in range(1, 51):
-        employees.append({
-            "employee_id": i, "first_name": rng.choice(_FIRST), "last_name": rng.choice(_LAST),
-            "title": "CEO" if i == 1 else ("Sales Manager" if i <= 6 else "Sales Representative"),
-            "manager_id": None if i == 1 else (1 if i <= 6 else rng.randint(2, 6)),
-            "hired_on": (epoch - datetime.timedelta(days=rng.randint(30, 3000))).date(),
-            "salary": Decimal(rng.randint(40_000, 160_000)).quantize(Decimal("0.01")),
-        })
+        employees.append(
+            {
+                "employee_id": i,
+                "first_name": rng.choice(_FIRST),
+                "last_name": rng.choice(_LAST),
+                "title": "CEO" if i == 1 else ("Sales Manager" if i <= 6 else "Sales Representative"),
+                "manager_id": None if i == 1 else (1 if i <= 6 else rng.randint(2, 6)),
+                "hired_on": (epoch - datetime.timedelta(days=rng.randint(30, 3000))).date(),
+                "salary": Decimal(rng.randint(40_000, 160_000)).quantize(Decimal("0.01")),
+            }
+        )
     customers = []
     for i in range(1, int(1000 * scale) + 1):
         country, city = rng.choice(_PLACES)
-        customers.append({
-            "customer_id": i, "name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)} & Co {i}",
-            "email": f"buyer{i}@example.com", "country": country, "city": city,
-            "created_at": epoch + datetime.timedelta(minutes=rng.randint(0, 900_000)),
-            "credit_limit": Decimal(rng.randint(1_000, 500_000)) / 100, "notes": None if i % 3 else f"Account note {i}",
-        })
+        customers.append(
+            {
+                "customer_id": i,
+                "name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)} & Co {i}",
+                "email": f"buyer{i}@example.com",
+                "country": country,
+                "city": city,
+                "created_at": epoch + datetime.timedelta(minutes=rng.randint(0, 900_000)),
+                "credit_limit": Decimal(rng.randint(1_000, 500_000)) / 100,
+                "notes": None if i % 3 else f"Account note {i}",
+            }
+        )
     products = []
     for i in range(1, 201):
-        products.append({
-            "product_id": i, "sku": f"SKU-{i:05d}", "name": f"{rng.choice(_CATEGORIES)} item {i}",
-            "category": rng.choice(_CATEGORIES), "unit_price": Decimal(rng.randint(150, 25_000)) / 100,
-            "discontinued": i % 17 == 0,
-        })
+        products.append(
+            {
+                "product_id": i,
+                "sku": f"SKU-{i:05d}",
+                "name": f"{rng.choice(_CATEGORIES)} item {i}",
+                "category": rng.choice(_CATEGORIES),
+                "unit_price": Decimal(rng.randint(150, 25_000)) / 100,
+                "discontinued": i % 17 == 0,
+            }
+        )
     orders, lines = [], []
     for i in range(1, int(12_500 * scale) + 1):
         ordered_at = epoch + datetime.timedelta(minutes=rng.randint(0, 1_000_000))
         status = rng.choice(_STATUSES)
-        orders.append({
-            "order_id": i, "customer_id": rng.randint(1, len(customers)), "employee_id": rng.randint(2, 50),
-            "ordered_at": ordered_at, "status": status,
-            "shipped_on": (ordered_at + datetime.timedelta(days=rng.randint(1, 9))).date() if status == "shipped" else None,
-        })
+        orders.append(
+            {
+                "order_id": i,
+                "customer_id": rng.randint(1, len(customers)),
+                "employee_id": rng.randint(2, 50),
+                "ordered_at": ordered_at,
+                "status": status,
+                "shipped_on": (ordered_at + datetime.timedelta(days=rng.randint(1, 9))).date()
+                if status == "shipped"
+                else None,
+            }
+        )
         for _ in range(4):
             product = products[rng.randint(0, len(products) - 1)]
-            lines.append({
-                "order_line_id": len(lines) + 1, "order_id": i, "product_id": product["product_id"],
-                "quantity": rng.randint(1, 40), "unit_price": product["unit_price"],
-                "discount": rng.choice([Decimal("0.00")] * 4 + [Decimal("0.05"), Decimal("0.10"), Decimal("0.25")]),
-            })
-    return {"employees": employees, "customers": customers, "products": products, "orders": orders, "order_lines": lines}
+            lines.append(
+                {
+                    "order_line_id": len(lines) + 1,
+                    "order_id": i,
+                    "product_id": product["product_id"],
+                    "quantity": rng.randint(1, 40),
+                    "unit_price": product["unit_price"],
+                    "discount": rng.choice([Decimal("0.00")] * 4 + [Decimal("0.05"), Decimal("0.10"), Decimal("0.25")]),
+                }
+            )
+    return {
+        "employees": employees,
+        "customers": customers,
+        "products": products,
+        "orders": orders,
+        "order_lines": lines,
+    }
 
 
 def demo_embedded_path() -> Path:
@@ -202,4 +252,6 @@ def demo_embedded_path() -> Path:
 def demo_is_embedded(*, alias: str) -> bool:
     """Whether `alias` is the embedded demo file (the only database `make run` may seed)."""
     config = connections[alias].settings_dict
-    return config["ENGINE"].endswith("sqlite3") and Path(str(config["NAME"])).resolve() == demo_embedded_path().resolve()
+    return (
+        config["ENGINE"].endswith("sqlite3") and Path(str(config["NAME"])).resolve() == demo_embedded_path().resolve()
+    )

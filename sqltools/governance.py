@@ -86,6 +86,10 @@ class Access:
     user_id: int | None = None
     username: str = ""
     client: str = ""
+    client_id: str = ""  # the OAuth client's id: what an approval binds (sqltools.approvals)
+    # The cost guard of each of the user's groups that sets one: (max rows, max cost, over-limit), None for "the
+    # server's" (sqltools.approvals.limits_for combines them).
+    cost_limits: tuple[tuple[int | None, float | None, str], ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
     groups: tuple[GroupPolicy, ...] = ()
     restricted: bool = False  # False: every table and column the login can read
@@ -157,19 +161,20 @@ _MEMO_SECONDS = 5.0  # another process's policy edit reaches this one within thi
 _memo: dict[tuple[int, str], tuple[float, Access]] = {}
 
 
-def access_for_user_id(*, user_id: int | None, client: str = "") -> Access:
+def access_for_user_id(*, user_id: int | None, client: str = "", client_id: str = "") -> Access:
     """access_for of a user by id, remembered briefly (every tool call asks)."""
     if user_id is None:
         return UNRESTRICTED if sqltools_settings().DATA_POLICY_DEFAULT != "deny_all" else Access(restricted=True,
                                                                                                    denied=True)
-    remembered = _memo.get((user_id, client))
+    remembered = _memo.get((user_id, client, client_id))
     if remembered is not None and time.monotonic() - remembered[0] < _MEMO_SECONDS:
         return remembered[1]
     user = get_user_model().objects.filter(pk=user_id).first()
-    access = Access(restricted=True, denied=True) if user is None else access_for(user=user, client=client)
+    access = Access(restricted=True, denied=True) if user is None else access_for(user=user, client=client,
+                                                                                   client_id=client_id)
     if len(_memo) > 10_000:
         _memo.clear()
-    _memo[(user_id, client)] = (time.monotonic(), access)
+    _memo[(user_id, client, client_id)] = (time.monotonic(), access)
     return access
 
 
@@ -178,15 +183,18 @@ def policies_changed(**kwargs: Any) -> None:
     _memo.clear()
 
 
-def access_for(*, user: Any, client: str = "") -> Access:
-    """The Access of a Django user: their groups' rules and filters, and their attributes."""
-    from sqltools.models import DataRule, RowFilter, UserAttribute  # models load after the app registry
+def access_for(*, user: Any, client: str = "", client_id: str = "") -> Access:
+    """The Access of a Django user: their groups' rules, filters and cost guards, and their attributes."""
+    from sqltools.models import DataRule, GroupLimits, RowFilter, UserAttribute  # models load after the app registry
 
     conf = sqltools_settings()
-    identity = {"user_id": user.pk, "username": user.get_username(), "client": client}
+    groups = list(user.groups.order_by("pk"))
+    limits = tuple(GroupLimits.objects.filter(group__in=groups).order_by("group_id").values_list(
+        "max_estimated_rows", "max_estimated_cost", "over_limit"))
+    identity = {"user_id": user.pk, "username": user.get_username(), "client": client, "client_id": client_id,
+                "cost_limits": limits}
     if user.is_superuser and conf.DATA_POLICY_SUPERUSER_EXEMPT:
         return Access(**identity)
-    groups = list(user.groups.order_by("pk"))
     rules = _by_group(DataRule.objects.filter(group__in=groups))
     filters = _by_group(RowFilter.objects.filter(group__in=groups))
     policies = tuple(_group_policy(group, rules.get(group.pk, ()), filters.get(group.pk, ()))

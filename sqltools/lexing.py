@@ -11,6 +11,7 @@ sqlglot's tokens cover exactly the same code and literals. Any disagreement refu
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from typing import Sequence
@@ -50,6 +51,8 @@ def lexing_check(*, sql: str, dialect: str, tokens: Sequence[Token]) -> None:
             marks[start:end] = bytes([kind]) * (end - start)
         _check_characters(sql, kind, start, end)
     _check_tokens(sql, marks, parts, tokens)
+    if dialect == "postgres":
+        _check_operators(sql, parts, tokens)
 
 
 def server_parts(*, sql: str, dialect: str) -> list[tuple[int, int, int]]:
@@ -187,6 +190,39 @@ def _check_tokens(sql: str, marks: bytearray, parts: list[tuple[int, int, int]],
             for match in re.finditer(r"\S", sql[start:end]):
                 if not covered[start + match.start()]:
                     _disagree()
+
+
+_PG_OPERATOR = re.compile(r"[~!@#^&|`?+\-*/%<>=]+")
+# Built-in operators that sqlglot reads as two tokens and puts back together as the same operator.
+_PG_REJOINED = frozenset({"<<", ">>", "!~", "!~*", "!~~", "!~~*"})
+
+
+def _check_operators(sql: str, parts: list[tuple[int, int, int]], tokens: Sequence[Token]) -> None:
+    """PostgreSQL reads a run of operator characters as one operator (`!!`, `~-`), which may be the database
+    owner's function; sqlglot must read each such run as one token too, not as several built-in ones."""
+    starts = [token.start for token in tokens]  # in order, and tokens do not overlap
+    for kind, start, end in parts:
+        position = start
+        while kind == CODE and (match := _PG_OPERATOR.search(sql, position, end)):
+            op_start, op_end = match.start(), _pg_operator_end(match.group(), match.start())
+            operator = sql[op_start:op_end]
+            index = bisect.bisect_right(starts, op_start) - 1
+            if operator not in _PG_REJOINED and (index < 0 or tokens[index].end + 1 < op_end):
+                raise QueryRefused(
+                    f"PostgreSQL reads {operator!r} as one operator, which can be a function of the database's own, "
+                    "and the checker cannot prove it built-in. Use a built-in operator or function (or spaces, if "
+                    "you meant several operators)."
+                )
+            position = op_end
+
+
+def _pg_operator_end(run: str, start: int) -> int:
+    """Where PostgreSQL's lexer ends the operator: a trailing + or - stays only after one of ~!@#^&|`?%."""
+    length = len(run)
+    if length > 1 and run[-1] in "+-" and not any(char in "~!@#^&|`?%" for char in run[:-1]):
+        while length > 1 and run[length - 1] in "+-":
+            length -= 1
+    return start + length
 
 
 def _disagree() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -11,7 +13,9 @@ from sqltools.errors import outcome_choices
 
 class AuditEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted.")
     client_id = models.CharField(max_length=255, blank=True, db_index=True)
     client_name = models.CharField(max_length=255, blank=True)
@@ -23,6 +27,8 @@ class AuditEntry(models.Model):
     rule = models.CharField(max_length=255, blank=True, db_index=True, help_text="The data-policy rule that refused.")
     rows = models.IntegerField(null=True, blank=True)
     duration_ms = models.FloatField()
+    audit_id = models.CharField(max_length=32, blank=True, default="", db_index=True, help_text=(
+        "The call's id, also in the tag that starts each of its statements on the target (audit_id='…')."))
 
     class Meta:
         ordering = ["-created_at"]
@@ -108,3 +114,61 @@ class UserAttribute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class GroupLimits(models.Model):
+    """A group's cost guard: the estimate a read may reach before it needs approval (or is refused)."""
+
+    class OverLimit(models.TextChoices):
+        APPROVE = "approve", "needs the user's approval"
+        REFUSE = "refuse", "is refused"
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="cost_limits")
+    max_estimated_rows = models.BigIntegerField(
+        null=True, blank=True, help_text="Empty: the server's MAX_ESTIMATED_ROWS."
+    )
+    max_estimated_cost = models.FloatField(null=True, blank=True, help_text="Empty: the server's MAX_ESTIMATED_COST.")
+    over_limit = models.CharField(
+        max_length=8, choices=OverLimit.choices, blank=True, help_text="Empty: the server's OVER_LIMIT."
+    )
+
+    class Meta:
+        verbose_name_plural = "group cost limits"
+
+    def __str__(self) -> str:
+        return f"{self.group}: rows {self.max_estimated_rows or '-'}, cost {self.max_estimated_cost or '-'}"
+
+
+class Approval(models.Model):
+    """A person's decision on one statement: bound to the user, the OAuth client, the statement's hash and the
+    target; it expires, and an approved one runs its statement once (sqltools.approvals)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting for the user"
+        APPROVED = "approved", "approved"
+        DECLINED = "declined", "declined"
+        USED = "used", "approved and run"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(max_length=255)
+    client_name = models.CharField(max_length=255, blank=True)
+    alias = models.CharField(max_length=64, help_text="The target database alias.")
+    target = models.CharField(max_length=512, help_text="The database it runs on: engine, host, port and name.")
+    database = models.CharField(max_length=255, blank=True, help_text="The database's name, as the page shows it.")
+    sql = models.TextField()
+    sql_hash = models.CharField(max_length=64, db_index=True)
+    reason = models.CharField(max_length=16, help_text="write or cost")
+    estimate = models.JSONField(default=dict, blank=True)
+    tables = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.reason} {self.status} {self.sql[:40]}"

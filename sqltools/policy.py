@@ -3,9 +3,14 @@
 Every statement with content passes `statement_policy`: the user's SQL (execute_sql, search and
 fetch), the SQL the server generates around names and keys (samples, rows, records), and the
 catalog queries of the vendor table (through `catalog_cursor`, approved once per text since they
-are constants). It returns a `Checked` statement, and the functions that run statements take
+are constants), and the EXPLAIN the server builds around an admitted statement (purpose "explain"). It
+returns a `Checked` statement, and the functions that run statements take
 only that (sqltools.query), so no text reaches a cursor without it. The guard's own session
 statements (SET TRANSACTION READ ONLY, timeouts, row caps) are fixed text in the vendor table.
+
+Every statement sent starts with the call's tag (sqltools.tags), which `statement_tag` proves on the
+target's dialect to lex as one closed comment and nothing else: what follows it is lexed from a clean
+start, exactly as the guard lexed the statement alone. `Checked.text` is the tagged statement.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from sqltools.conf import sqltools_settings
 from sqltools.datapolicy import Catalog, Enforced, policy_enforce, policy_enforce_write
 from sqltools.errors import QueryRefused
 from sqltools.governance import Access, Rule
+from sqltools.lexing import CODE, COMMENT, server_parts
 from sqltools.readonly import Kind, Reach, Statement, statement_keyword, statement_parse
-from sqltools.vendors import Vendor, vendor_for
+from sqltools.tags import TAG_SHAPE, current_tag, statement_timed
+from sqltools.vendors import VENDORS, Vendor, vendor_for
+from sqltools.vendors.base import tagged
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,13 @@ class Checked:
     verb: str
     params: Sequence[Any] | None = None
     masks: tuple[tuple[int, Rule], ...] = ()
+    tag: str = ""  # the call's statement tag, proven on this dialect (statement_tag): every statement starts with it
+
+    @property
+    def text(self) -> str:
+        """The statement as the target receives it: the tag, then the checked statement (a vendor may wrap the
+        statement, never the tag: the tag stays first)."""
+        return self.tag + self.sql
 
 
 # The vendor table's catalog queries use a few functions no analyst needs (SQLite's pragma functions,
@@ -58,15 +73,19 @@ _CATALOG_REACH = Reach(
 def statement_policy(
     *, sql: str, dialect: str, params: Sequence[Any] | None = None, allow_write: bool = False,
     purpose: str = "execute_sql", access: Access | None = None, catalog: Catalog | None = None,
+    explained: Checked | None = None,
 ) -> Checked:
     """Admit `sql` (run with `params`, if any) for the caller (`access`), or raise QueryRefused with the reason.
 
     Reads are always admitted once proven; a write needs READ_ONLY_MODE off, the caller's write
     permission (allow_write) and, for DDL, ALLOW_DDL. Under a data policy, the read that runs is the
-    policy's rewrite of it (sqltools.datapolicy), proven again.
+    policy's rewrite of it (sqltools.datapolicy), proven again. Purpose "explain": `sql` must be the vendor's
+    fixed EXPLAIN prefix (never ANALYZE) before `explained`, a statement this function admitted.
     """
     conf = sqltools_settings()
     reach = _operator_reach(conf.READ_ONLY_EXTRA_FUNCTIONS, conf.READ_ONLY_EXTRA_RELATIONS)
+    if purpose == "explain":
+        return _explain_checked(sql, dialect, explained, conf.MAX_QUERY_CHARS, reach)
     restricted = access is not None and access.restricted
     if restricted and params is not None:  # the rewrite needs the values in the text: literals sqlglot writes
         sql, params = _with_literals(sql, params, dialect), None
@@ -75,24 +94,68 @@ def statement_policy(
     if statement.kind is not Kind.READ:
         if conf.READ_ONLY:
             raise QueryRefused(
-                f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}.")
-        if purpose != "execute_sql":
-            raise QueryRefused(f"{purpose} run read queries only (SELECT, WITH, VALUES); use execute_sql to change data.")
+                f"The server is in read-only mode (READ_ONLY_MODE=true): only SELECT queries run, and this is {verb}."
+            )
+        if purpose not in ("execute_sql", "explain_sql"):
+            raise QueryRefused(
+                f"{purpose} run read queries only (SELECT, WITH, VALUES); use execute_sql to change data."
+            )
         if not allow_write:
             raise QueryRefused(f"{verb} needs the sql:write permission, which this connection was not granted.")
         if statement.kind is Kind.DDL and not conf.ALLOW_DDL:
             raise QueryRefused(f"{verb} changes the schema; DDL is off (set ALLOW_DDL=true to allow it).")
-        if isinstance(statement.tree, (exp.Update, exp.Delete)) and not statement.tree.args.get("where") \
-                and not conf.ALLOW_UNFILTERED_WRITES:
-            raise QueryRefused(f"{verb} without WHERE would change every row; add a WHERE clause "
-                               "(an operator can allow it with ALLOW_UNFILTERED_WRITES=true).")
+        if (
+            isinstance(statement.tree, (exp.Update, exp.Delete))
+            and not statement.tree.args.get("where")
+            and not conf.ALLOW_UNFILTERED_WRITES
+        ):
+            raise QueryRefused(
+                f"{verb} without WHERE would change every row; add a WHERE clause "
+                "(an operator can allow it with ALLOW_UNFILTERED_WRITES=true)."
+            )
     if not restricted:
-        return Checked(sql, statement.kind, verb, params)
+        return Checked(sql, statement.kind, verb, params, tag=statement_tag(dialect))
     if statement.kind is Kind.DDL:
-        raise QueryRefused(f"Your data policy does not let you change the schema, and this is {verb}.",
-                           rule="data policy: no DDL")
+        raise QueryRefused(
+            f"Your data policy does not let you change the schema, and this is {verb}.", rule="data policy: no DDL"
+        )
     enforced = _enforced(statement, sql, dialect, access, catalog, reach)
-    return Checked(enforced.sql, statement.kind, verb, None, enforced.masks)
+    return Checked(enforced.sql, statement.kind, verb, None, enforced.masks, statement_tag(dialect))
+
+
+def statement_tag(dialect: str) -> str:
+    """The current call's tag (sqltools.tags), once proven on `dialect`: one closed comment then a space, holding
+    only the characters a tag may hold. QueryRefused if not, which would be a bug of the server's."""
+    tag = current_tag()
+    if tag:
+        _tag_check(tag, dialect)
+    return tag
+
+
+@functools.lru_cache(maxsize=64)
+def _tag_check(tag: str, dialect: str) -> None:
+    end = len(tag) - 1
+    one_comment = [(COMMENT, 0, end), (CODE, end, end + 1)]
+    if not TAG_SHAPE.fullmatch(tag) or server_parts(sql=tag, dialect=dialect) != one_comment:
+        raise QueryRefused("The server's statement tag is not one plain comment, so nothing was run; this is a bug, "
+                           "please report it.")
+
+
+# The text each dialect's EXPLAIN puts before a statement: estimated plans only (no ANALYZE, nothing runs).
+# SQL Server has none: SET SHOWPLAN_XML ON goes in a batch of its own (sqltools.vendors.mssql).
+_EXPLAIN_PREFIXES = {vendor.dialect: vendor.explain_prefix for vendor in VENDORS.values()}
+
+
+def _explain_checked(sql: str, dialect: str, explained: Checked | None, max_chars: int, reach: Reach) -> Checked:
+    """The EXPLAIN of an admitted statement: the fixed prefix, then exactly that statement, proven again."""
+    prefix = _EXPLAIN_PREFIXES.get(dialect)
+    if explained is None or prefix is None or sql != prefix + explained.sql:
+        raise QueryRefused("The server built an EXPLAIN that is not its fixed prefix before an admitted statement; "
+                           "this is a bug, please report it.")
+    inner = _parsed(explained.sql, dialect, max(max_chars, len(explained.sql)), reach)
+    if inner.kind is not explained.kind or (inner.kind is not Kind.READ and sqltools_settings().READ_ONLY):
+        raise QueryRefused("The statement inside the EXPLAIN is not the one the policy admitted.")
+    return Checked(sql, Kind.READ, "EXPLAIN", None, (), statement_tag(dialect))
 
 
 def _enforced(statement: Statement, sql: str, dialect: str, access: Access, catalog: Catalog, reach: Reach) -> Enforced:
@@ -117,7 +180,9 @@ def _with_literals(sql: str, params: Sequence[Any], dialect: str) -> str:
     """`sql` with each %s replaced by its value as a SQL literal (the text is then proven like any other)."""
     values = iter(params)
     try:
-        text = _PLACEHOLDER.sub(lambda m: exp.convert(next(values)).sql(dialect=dialect) if m.group() == "%s" else "%", sql)
+        text = _PLACEHOLDER.sub(
+            lambda m: exp.convert(next(values)).sql(dialect=dialect) if m.group() == "%s" else "%", sql
+        )
     except StopIteration:
         raise QueryRefused("The statement's placeholders do not match its values, so it was not run.") from None
     if next(values, _END) is not _END:
@@ -171,13 +236,15 @@ def write_needed(*, sql: str, alias: str | None = None) -> bool:
 @contextmanager
 def catalog_cursor(connection: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
     """A cursor whose every statement passes the policy first (the vendor table's catalog queries)."""
-    dialect = vendor_for(connection).dialect
+    vendor = vendor_for(connection)
+    dialect = vendor.dialect
     with connection.cursor() as cursor:
         execute = cursor.execute
 
         def checked_execute(sql: str, params: Sequence[Any] | None = None) -> Any:
             _catalog_statement(_as_sent(sql, params), dialect)
-            return execute(sql, params)
+            with statement_timed(system=vendor.name, operation="catalog"):
+                return execute(tagged(statement_tag(dialect), sql, params), params)
 
         cursor.execute = checked_execute
         yield cursor

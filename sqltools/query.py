@@ -13,12 +13,15 @@ from django.db import DatabaseError, Error, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
+from sqltools.approvals import approval_gate
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
 from sqltools.errors import InvalidArgument, QueryFailed, QueryRefused, QueryTimeout
 from sqltools.governance import Access, access_scope, current_access, masked_row
+from sqltools.plans import Plan
 from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
+from sqltools.tags import statement_timed
 from sqltools.values import json_text, rows_to_json_text
 from sqltools.vendors import Vendor, vendor_for
 from sqltools.vendors.base import rows_per_fetch
@@ -91,17 +94,20 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
 def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True,
               purpose: str = "execute_sql", access: Access | None = None) -> QueryResult:
     """Run one statement the policy admits for the caller (`access`, else the tool call's): reads always,
-    writes as sqltools.policy decides."""
+    writes as sqltools.policy decides, and either only once a person approved it when the settings say so
+    (sqltools.approvals: the user, the client, the statement and the target bind the approval)."""
     with access_scope(access or current_access()) as access:
         connection, vendor = target(alias)
         checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
                                    access=access, catalog=catalog_view(connection, vendor))
+        approval_gate(sql=sql, checked=checked, dialect=vendor.dialect, alias=connection.alias, access=access,
+                      estimate=lambda: plan_of(connection=connection, vendor=vendor, checked=checked))
         cap = row_cap(max_rows)
         if checked.kind is Kind.READ:
             result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap,
                                 checked=checked)
         else:
-            result = _write(connection=connection, vendor=vendor, sql=checked.sql, max_rows=cap, kind=checked.kind)
+            result = _write(connection=connection, vendor=vendor, checked=checked, max_rows=cap)
     result.limit_applied = cap
     return result
 
@@ -120,15 +126,27 @@ def query_read(
     timeout, value_cap = conf.QUERY_TIMEOUT_SECONDS, conf.MAX_VALUE_BYTES
     started = time.perf_counter()
     sql = vendor.read_sql(sql, max_value_bytes=value_cap)
-    with _database_errors(vendor, timeout, connection), vendor.read_run(
+    with statement_timed(system=vendor.name, operation=checked.verb), \
+            _database_errors(vendor, timeout, connection), vendor.read_run(
         connection, sql=sql, params=params, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap,
-        identity=_identity(),
+        identity=_identity(), tag=checked.tag,
     ) as reader:
         columns = [d[0] for d in reader.description or ()]
         raw_rows, over = _fetch(reader, limit=max_rows + 1) if reader.description else ([], False)
     if checked.masks:
         raw_rows = [masked_row(row, checked.masks) for row in raw_rows]
     return _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
+
+
+def plan_of(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked) -> Plan:
+    """The estimated plan of an admitted statement: its EXPLAIN (passed through the policy too) is all that runs."""
+    explain = statement_policy(sql=vendor.explain_prefix + checked.sql, dialect=vendor.dialect, purpose="explain",
+                               explained=checked)
+    timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
+    with statement_timed(system=vendor.name, operation=explain.verb), _database_errors(vendor, timeout, connection):
+        raw = vendor.explain_run(connection, sql=explain.sql, timeout=timeout, write=checked.kind is not Kind.READ,
+                                 tag=explain.tag)
+    return vendor.plan_parse(raw)
 
 
 def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
@@ -161,11 +179,12 @@ def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
 _TEXTY = (str, bytes, memoryview)
 
 
-def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_rows: int, kind: Kind) -> QueryResult:
+def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked, max_rows: int) -> QueryResult:
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     started = time.perf_counter()
-    with _database_errors(vendor, timeout, connection), \
-            vendor.write_run(connection, sql=sql, timeout=timeout, identity=_identity()) as writer:
+    with statement_timed(system=vendor.name, operation=checked.verb), _database_errors(vendor, timeout, connection), \
+            vendor.write_run(connection, sql=checked.sql, timeout=timeout, identity=_identity(),
+                             tag=checked.tag) as writer:
         affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
         cap = sqltools_settings().MAX_AFFECTED_ROWS
         if affected is not None and affected > cap:  # raised inside the write: it rolls back
@@ -174,7 +193,7 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, max_row
         columns = [d[0] for d in writer.description or ()]
         raw_rows, over = _fetch(writer, limit=max_rows + 1) if writer.description else ([], False)
     result = _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
-    result.statement_type = kind.value
+    result.statement_type = checked.kind.value
     result.rows_affected = affected
     return result
 

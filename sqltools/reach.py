@@ -6,6 +6,8 @@ the few function forms that sqlglot builds from syntax rather than a name (CAST,
 TRIM … FROM) are admitted by their parse-tree class. A relation in a system schema (pg_catalog,
 mysql, performance_schema, sys) is admitted only if it is on the metadata list below or in
 READ_ONLY_EXTRA_RELATIONS; everything else is the user's own data, which the login's grants govern.
+Operators and conversions can call functions too: only the operators sqlglot reads as its own expression
+classes and only conversions to the dialect's built-in types are admitted (docs/read_only.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import re
 
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import Token
 
 from sqltools.allowlists import FUNCTIONS
 from sqltools.errors import QueryRefused
@@ -156,3 +161,75 @@ def is_system_relation(dialect: str, schema: str, name: str) -> bool:
     if schema:
         return schema in _SYSTEM_SCHEMAS[dialect] or dialect == "postgres" and schema.startswith("pg_")
     return name.startswith(_SYSTEM_PREFIXES[dialect])
+
+
+def operators_check(*, tree: exp.Expression) -> None:
+    """Refuse OPERATOR(schema.op) and any symbol sqlglot reads as a generic operator: it may call anyone's function."""
+    for node in tree.find_all(exp.Operator):
+        raise QueryRefused(
+            f"The operator OPERATOR({node.args['operator']}) is not one the guard can prove built-in: an operator "
+            "named this way can call a user-written function. Use a built-in operator (=, +, ||, LIKE, ~, ->>…) "
+            "or a function on the allow list."
+        )
+
+
+# Built-in types that sqlglot does not know by name (it reads them as user-defined ones).
+_BUILTIN_TYPE_NAMES = {
+    "postgres": frozenset({"tsvector", "tsquery"}),
+    "tsql": frozenset({"sysname", "hierarchyid"}),
+    "mysql": frozenset(),
+    "sqlite": frozenset(),
+}
+# Type words that PostgreSQL itself has. sqlglot's postgres reader also maps other dialects' words
+# (long, string, datetime, tinyint…) to its types, but PostgreSQL resolves those to whatever type
+# or domain of that name the database owner created.
+_PG_TYPE_WORDS = frozenset("""
+    array bigint int8 bit bool boolean bpchar char character date daterange datemultirange dec decimal numeric
+    float float8 float4 real inet int integer int4 int2 smallint int4range int4multirange int8range
+    int8multirange interval json jsonb money name numrange nummultirange point text time timestamp timestamptz
+    timetz tsrange tsmultirange tstzrange tstzmultirange uuid bytea varchar xml cstring null unknown oid regclass
+    regcollation regconfig regdictionary regnamespace regoper regoperator regproc regprocedure regrole regtype
+    """.split()) | {"double precision", "character varying", "char varying"}
+_PG_TYPE_TOKENS = Postgres.Parser.TYPE_TOKENS
+
+
+def conversions_check(*, tree: exp.Expression, tokens: list[Token], dialect: str) -> None:
+    """Refuse a conversion (::, CAST, CONVERT, typed literal, column list of a table function) to a type the
+    guard cannot prove built-in: a domain's CHECK or a type's input function is user-written code."""
+    for node in tree.find_all(exp.DataType):
+        if node.this == exp.DataType.Type.USERDEFINED:
+            kind = node.args.get("kind")
+            name = kind.sql(dialect=dialect) if isinstance(kind, exp.Expression) else str(kind)
+            if name.lower() not in _BUILTIN_TYPE_NAMES[dialect]:
+                raise QueryRefused(_type_sentence(name))
+    if dialect == "tsql":
+        _check_tsql_parse(tree)
+    if dialect != "postgres":
+        return
+    converted = {node.this.name for node in tree.find_all(exp.DataType) if isinstance(node.this, exp.DataType.Type)}
+    for token in tokens if converted else ():
+        word = " ".join(token.text.lower().split())
+        if token.token_type in _PG_TYPE_TOKENS and token.token_type.name in converted and word not in _PG_TYPE_WORDS:
+            raise QueryRefused(_type_sentence(token.text) + " If it is a column's name, write it in double quotes.")
+
+
+def _check_tsql_parse(tree: exp.Expression) -> None:
+    """sqlglot reads T-SQL's PARSE(x AS type) as a call of an aliased value: the alias is the type."""
+    for node in tree.find_all(exp.Anonymous):
+        if node.name.lower() in ("parse", "try_parse"):
+            for argument in node.expressions:
+                name = argument.alias if isinstance(argument, exp.Alias) else ""
+                try:
+                    known = name and exp.DataType.build(name, dialect="tsql").this != exp.DataType.Type.USERDEFINED
+                except SqlglotError:
+                    known = False
+                if name and not known and name.lower() not in _BUILTIN_TYPE_NAMES["tsql"]:
+                    raise QueryRefused(_type_sentence(name))
+
+
+def _type_sentence(name: str) -> str:
+    return (
+        f"The query converts a value to {name}, but read-only mode allows casts only to the database's built-in "
+        f"types; '{name}' is not one (a domain, a table's row type or another user-defined type can run its "
+        "owner's code). Cast to the built-in base type instead (for example ::integer or ::text)."
+    )

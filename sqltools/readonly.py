@@ -22,7 +22,7 @@ from sqlglot.tokens import Token, TokenType
 from sqltools.errors import QueryRefused
 from sqltools.hints import parse_error_sentence
 from sqltools.lexing import lexing_check
-from sqltools.reach import functions_check, relations_check
+from sqltools.reach import conversions_check, functions_check, operators_check, relations_check
 
 
 class Kind(enum.Enum):
@@ -59,7 +59,9 @@ _NEVER = {
     exp.LoadData: "LOAD DATA writes to tables",
 }
 # SQL Server table hints that take or hold locks beyond a plain read.
-_LOCK_HINTS = frozenset({"UPDLOCK", "XLOCK", "HOLDLOCK", "TABLOCK", "TABLOCKX", "PAGLOCK", "SERIALIZABLE", "REPEATABLEREAD"})
+_LOCK_HINTS = frozenset(
+    {"UPDLOCK", "XLOCK", "HOLDLOCK", "TABLOCK", "TABLOCKX", "PAGLOCK", "SERIALIZABLE", "REPEATABLEREAD"}
+)
 # T-SQL needs no semicolon between statements, and these reserved words each start one: where
 # sqlglot reads one as a bare name (`SELECT 1 DELETE FROM t` as an alias), SQL Server runs two.
 _TSQL_STATEMENT_WORDS = frozenset(
@@ -119,6 +121,9 @@ def statement_parse(*, sql: str, dialect: str, max_chars: int = 65_536, reach: R
         kind = Kind.READ
     else:
         raise QueryRefused(f"{_first_word(sql)} statements are not supported; send a SELECT query.")
+    if kind is not Kind.DDL:  # column definitions in DDL declare types; reads and writes convert values
+        operators_check(tree=tree)
+        conversions_check(tree=tree, tokens=tokens, dialect=dialect)
     functions_check(tree=tree, sql=sql, dialect=dialect, extra=reach.functions)
     relations_check(tree=tree, dialect=dialect, extra=reach.relations)
     return Statement(kind, tree)
@@ -126,7 +131,9 @@ def statement_parse(*, sql: str, dialect: str, max_chars: int = 65_536, reach: R
 
 def _refuse_oversized(tokens: list[Token]) -> None:
     if len(tokens) > MAX_TOKENS:
-        raise QueryRefused(f"The query has {len(tokens):,} tokens; the checker reads at most {MAX_TOKENS:,}. Shorten it.")
+        raise QueryRefused(
+            f"The query has {len(tokens):,} tokens; the checker reads at most {MAX_TOKENS:,}. Shorten it."
+        )
     depth = 0
     for token in tokens:
         if token.token_type in _OPENERS:
@@ -144,7 +151,10 @@ _CLOSERS = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
 def _check_nodes(tree: exp.Expression, *, allow_writes: bool) -> None:
     for node in tree.walk():
         if isinstance(node, _DML) and node is not tree and not allow_writes:
-            raise QueryRefused(f"The query contains a data-modifying {statement_keyword(node)} (inside a CTE or subquery); read-only mode forbids it.")
+            raise QueryRefused(
+                f"The query contains a data-modifying {statement_keyword(node)} (inside a CTE or subquery); "
+                "read-only mode forbids it."
+            )
         if isinstance(node, _DDL + tuple(_NEVER)) and node is not tree:
             raise QueryRefused(f"The query contains {statement_keyword(node)}, which is not allowed.")
         if isinstance(node, exp.Into):
@@ -162,8 +172,14 @@ def _check_nodes(tree: exp.Expression, *, allow_writes: bool) -> None:
             )
         if isinstance(node, exp.NextValueFor):
             raise QueryRefused("NEXT VALUE FOR advances a sequence; read-only mode forbids it.")
-        if isinstance(node, (exp.Var, exp.Column, exp.Identifier)) and node.name.upper() in _LOCK_HINTS and _in_table_hint(node):
-            raise QueryRefused(f"The table hint {node.name.upper()} takes locks; only plain reads (optionally NOLOCK) are allowed.")
+        if (
+            isinstance(node, (exp.Var, exp.Column, exp.Identifier))
+            and node.name.upper() in _LOCK_HINTS
+            and _in_table_hint(node)
+        ):
+            raise QueryRefused(
+                f"The table hint {node.name.upper()} takes locks; only plain reads (optionally NOLOCK) are allowed."
+            )
 
 
 def _refuse_statement_words_as_names(tree: exp.Expression) -> None:

@@ -274,7 +274,11 @@ def _row_record(ref: TableRef, primary_key: list[str], values: dict[str, Any]) -
     preview = ", ".join(markdown_cell(v) for c, v in values.items() if c not in primary_key and v is not None)[:80]
     title = f"Row {ref.qualified_name} {key}{f' — {preview}' if preview else ''}"
     metadata = {"table": ref.qualified_name, "primary_key": {c: values[c] for c in primary_key}, "values": values}
-    return {"title": title, "text": "\n".join(f"{c}: {markdown_cell(v)}" for c, v in values.items()), "metadata": metadata}
+    return {
+        "title": title,
+        "text": "\n".join(f"{c}: {markdown_cell(v)}" for c, v in values.items()),
+        "metadata": metadata,
+    }
 
 
 def _id_table(text: str, alias: str | None) -> TableRef:

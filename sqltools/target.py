@@ -44,6 +44,17 @@ def database_label(alias: str) -> str:
     return Path(name).name if config["ENGINE"].endswith("sqlite3") else name
 
 
+def target_identity(alias: str) -> str:
+    """Which database an alias reaches, as a string that tells two apart: engine, host, port and database (a
+    SQLite file's full path); never a login. An approval is bound to it, not to the alias: the same alias may
+    name another database in another deployment, or after TARGET_DATABASE_URL changes."""
+    config = connections.settings[alias] if alias in connections.settings else connections[alias].settings_dict
+    engine, name = config["ENGINE"].rsplit(".", 1)[-1], str(config.get("NAME") or "")
+    if engine == "sqlite3":
+        return f"sqlite3:{name if name.startswith(':memory:') or 'mode=memory' in name else Path(name).resolve()}"
+    return f"{engine}://{config.get('HOST') or ''}:{config.get('PORT') or ''}/{name}"
+
+
 def target_info(*, alias: str | None = None, connect: bool = True) -> TargetInfo:
     """The target's identity; asks the server for its version only when `connect` (and says None if it fails)."""
     connection = connections[alias or sqltools_settings().ALIAS]

@@ -24,9 +24,9 @@ def pytest_runtest_setup(item):
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """After pytest-django made the test databases, load the demo data into every target."""
-    from sqltools.demo import demo_seed
-
     from django.db import connections
+
+    from sqltools.demo import demo_seed
 
     with django_db_blocker.unblock():
         for alias in settings.TARGET_ALIASES:

@@ -22,13 +22,23 @@ DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory
 DATABASES["target"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 if SERVICES["postgresql"]:
     DATABASES["target_pg"] = {
-        "ENGINE": "django.db.backends.postgresql", "NAME": "mcp_target", "HOST": "127.0.0.1", "PORT": 5432,
-        "USER": os.environ.get("TEST_PG_USER", "postgres"), "PASSWORD": "", "TEST": {"NAME": f"test_mcp_target_{os.getpid()}"},
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "mcp_target",
+        "HOST": "127.0.0.1",
+        "PORT": 5432,
+        "USER": os.environ.get("TEST_PG_USER", "postgres"),
+        "PASSWORD": "",
+        "TEST": {"NAME": f"test_mcp_target_{os.getpid()}"},
     }
 if SERVICES["mysql"]:
     DATABASES["target_mysql"] = {
-        "ENGINE": "django.db.backends.mysql", "NAME": "mcp_target", "HOST": "127.0.0.1", "PORT": 3306,
-        "USER": "root", "PASSWORD": "", "TEST": {"NAME": f"test_mcp_target_{os.getpid()}", "CHARSET": "utf8mb4"},
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": "mcp_target",
+        "HOST": "127.0.0.1",
+        "PORT": 3306,
+        "USER": "root",
+        "PASSWORD": "",
+        "TEST": {"NAME": f"test_mcp_target_{os.getpid()}", "CHARSET": "utf8mb4"},
         "OPTIONS": {"charset": "utf8mb4"},
     }
 TARGET_ALIASES = [alias for alias in ("target", "target_pg", "target_mysql") if alias in DATABASES]

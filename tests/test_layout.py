@@ -1,5 +1,6 @@
-"""The import arrows run one way (README, Layout): sqltools imports none of the other apps, oauth_ext
-neither mcp_bridge nor mcpsite, mcpsite imports mcp_bridge only in asgi.py, and nothing imports tests."""
+"""The import arrows run one way (README, Layout): telemetry imports no app (each may import it), sqltools
+imports none of the other apps, oauth_ext neither mcp_bridge nor mcpsite, mcpsite imports mcp_bridge only in
+asgi.py, and nothing imports tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
+    "telemetry": {"sqltools", "oauth_ext", "mcp_bridge", "mcpsite", "tests", "bench"},
     "sqltools": {"oauth_ext", "mcp_bridge", "mcpsite", "tests", "bench"},
     "oauth_ext": {"mcp_bridge", "mcpsite", "tests", "bench"},
     "mcp_bridge": {"mcpsite", "tests", "bench"},

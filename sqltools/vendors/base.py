@@ -45,8 +45,9 @@ class Vendor:
         """Column comments keyed by column name ('' for the table itself)."""
         return {}
 
-    def connection_setup(self, raw: Any, *, max_value_bytes: int) -> None:
-        """Harden a new driver connection to the target (sqltools.connections calls it once per connection)."""
+    def connection_setup(self, raw: Any, *, max_value_bytes: int, tag: str = "") -> None:
+        """Harden a new driver connection to the target (sqltools.connections calls it once per connection);
+        its statements start with `tag` (sqltools.tags, proven by the policy)."""
 
     def read_sql(self, sql: str, *, max_value_bytes: int) -> str:
         """The statement a read really runs: the user's, or a wrapper that has the server bound it."""
@@ -63,9 +64,12 @@ class Vendor:
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""), tag: str = "",
     ) -> Iterator[Any]:
         """Run one read and yield a cursor on its result; on exit its transaction is rolled back.
+
+        Every statement it sends, the session's own included, starts with `tag` (Checked.tag: the call's
+        statement tag, proven by the policy); `tagged` doubles its '%' where the driver reads placeholders.
 
         Inside: a read-only transaction where the database has one, a timeout, a row cap (max_rows + 1
         rows reach the client at most), a value cap, and the session as it was before. Each vendor
@@ -77,11 +81,27 @@ class Vendor:
     @contextmanager
     def write_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+        tag: str = "",
     ) -> Iterator[Any]:
         """Run one write (a user's text, sent as is) with a timeout; yield its cursor, then commit (roll back on error).
 
         `identity` is the end user and client, for the database's own row-level security and auditing where the
         vendor carries it (PostgreSQL: mcp.user and mcp.client, transaction-local)."""
+        raise NotImplementedError
+
+    # The fixed text before a statement that asks for its estimated plan without running it (never ANALYZE);
+    # sqltools.policy admits an EXPLAIN only as this prefix and a statement it admitted.
+    explain_prefix: str = ""
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> Any:
+        """Send `sql` (explain_prefix and an admitted statement) and return the plan as the database gives it,
+        in a read-only transaction where the database has one (MariaDB refuses the EXPLAIN of a `write` in one:
+        there it is an ordinary transaction), rolled back, with a timeout."""
+        raise NotImplementedError
+
+    def plan_parse(self, raw: Any) -> Any:
+        """The plan explain_run returned, as a sqltools.plans.Plan."""
         raise NotImplementedError
 
     def is_timeout(self, error: BaseException) -> bool:
@@ -105,15 +125,24 @@ def rows_per_fetch(max_value_bytes: int) -> int:
     return max(1, FETCH_BYTES // max(1, int(max_value_bytes)))
 
 
+def tagged(tag: str, sql: str, params: Sequence[Any] | None = None) -> str:
+    """`sql` after `tag`; with parameters the driver reads '%' as a placeholder's start, so the tag's are doubled."""
+    return (tag if params is None else tag.replace("%", "%%")) + sql
+
+
 def own_transaction(connection: BaseDatabaseWrapper) -> None:
     """Connect if needed, outside any atomic block: sqltools begins and ends its own transactions on a target."""
     connection.ensure_connection()
     if connection.in_atomic_block:
-        raise RuntimeError(f"sqltools runs its own transactions: do not call it inside atomic() on {connection.alias!r}.")
+        raise RuntimeError(
+            f"sqltools runs its own transactions: do not call it inside atomic() on {connection.alias!r}."
+        )
 
 
 @contextmanager
-def ended_by(end: Callable[[], Any], *, unless: Callable[[BaseException], bool] = lambda error: False) -> Iterator[None]:
+def ended_by(
+    end: Callable[[], Any], *, unless: Callable[[BaseException], bool] = lambda error: False
+) -> Iterator[None]:
     """Run `end` after the block. After an error it is tried too (never hiding that error), unless `unless`
     says the connection is past saving (it is then closed, which ends the transaction at the server)."""
     try:

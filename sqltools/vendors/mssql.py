@@ -17,7 +17,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from sqltools.diagnostics import connection_lost
-from sqltools.vendors.base import Vendor, ended_by, own_transaction
+from sqltools.plans import Plan, mssql_plan
+from sqltools.vendors.base import Vendor, ended_by, own_transaction, tagged
 
 
 # Catalog queries find a table by its names in sys.objects and sys.schemas rather than OBJECT_ID(QUOTENAME(…)):
@@ -34,11 +35,13 @@ class MSSQL(Vendor):
     """
     columns_sql = """
         SELECT c.name, t.name, c.is_nullable, OBJECT_DEFINITION(c.default_object_id),
-               CASE WHEN t.name IN ('nchar', 'nvarchar') AND c.max_length > 0 THEN c.max_length / 2 ELSE c.max_length END,
+               CASE WHEN t.name IN ('nchar', 'nvarchar') AND c.max_length > 0 THEN c.max_length / 2
+                    ELSE c.max_length END,
                c.precision, c.scale
         FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id
         WHERE c.object_id = (
-            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s)
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id
+            WHERE s.name = %s AND o.name = %s)
         ORDER BY c.column_id
     """
     foreign_keys_sql = """
@@ -60,7 +63,8 @@ class MSSQL(Vendor):
         JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
         JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
         WHERE i.object_id = (
-            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s) AND ic.is_included_column = 0
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id
+            WHERE s.name = %s AND o.name = %s) AND ic.is_included_column = 0
         ORDER BY i.name, ic.key_ordinal
     """
     comments_sql = """
@@ -69,7 +73,8 @@ class MSSQL(Vendor):
         LEFT JOIN sys.columns c ON c.object_id = ep.major_id AND c.column_id = ep.minor_id AND ep.minor_id > 0
         WHERE ep.class = 1 AND ep.name = 'MS_Description'
           AND ep.major_id = (
-            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id WHERE s.name = %s AND o.name = %s)
+            SELECT o.object_id FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id
+            WHERE s.name = %s AND o.name = %s)
     """
 
     def default_schema(self, cursor: CursorWrapper) -> str:
@@ -92,7 +97,7 @@ class MSSQL(Vendor):
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""), tag: str = "",
     ) -> Iterator[CursorWrapper]:
         # A user's text (no params): one batch of the caps, BEGIN TRANSACTION and the text, then one
         # batch that rolls back and resets the caps. Two round trips. Generated reads with params go
@@ -101,23 +106,25 @@ class MSSQL(Vendor):
         # SELECT on SQL Server cannot write, and it is the server's own text. One round trip.
         # The end user and client ride in the first batch (sp_set_session_context) and are cleared in the
         # one that ends the read; a read with params then takes a second round trip to clear them.
+        # Each batch starts with the call's tag (sys.dm_exec_requests and Query Store show it).
         own_transaction(connection)
         caps = self.read_caps_sql(max_rows=max_rows, max_value_bytes=max_value_bytes)
         who, forget = _identity_sql(identity), _forget(identity)
         with _timed_cursor(connection, timeout) as cursor:
             if params is not None:
-                with ended_by(lambda: forget and _end(cursor, forget), unless=self._past_saving):
-                    cursor.execute(f"{caps}; {who.replace('%', '%%')}{sql}", params)
+                with ended_by(lambda: forget and _end(cursor, tag + forget), unless=self._past_saving):
+                    cursor.execute(tagged(tag, f"{caps}; {who.replace('%', '%%')}{sql}", params), params)
                     yield cursor
                 return
             end = _READ_END + (f"; {forget}" if forget else "")
-            with ended_by(lambda: _end(cursor, end), unless=self._past_saving):
-                _send(cursor, f"{caps}; {who}BEGIN TRANSACTION; {sql}")
+            with ended_by(lambda: _end(cursor, tag + end), unless=self._past_saving):
+                _send(cursor, f"{tag}{caps}; {who}BEGIN TRANSACTION; {sql}")
                 yield cursor
 
     @contextmanager
     def write_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+        tag: str = "",
     ) -> Iterator[CursorWrapper]:
         # Two round trips: BEGIN TRANSACTION with the statement, then COMMIT (or, after an error, ROLLBACK).
         own_transaction(connection)
@@ -125,14 +132,45 @@ class MSSQL(Vendor):
         after = f"; {forget}" if forget else ""
         with _timed_cursor(connection, timeout) as cursor:
             try:
-                _send(cursor, f"BEGIN TRANSACTION; {who}{sql}")
+                _send(cursor, f"{tag}BEGIN TRANSACTION; {who}{sql}")
                 yield cursor
             except BaseException as error:
                 if not self._past_saving(error):
                     with suppress(Exception):
-                        _end(cursor, f"IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION{after}")
+                        _end(cursor, f"{tag}IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION{after}")
                 raise
-            _end(cursor, f"COMMIT TRANSACTION{after}")
+            _end(cursor, f"{tag}COMMIT TRANSACTION{after}")
+
+    explain_prefix = ""  # SHOWPLAN is a session option in a batch of its own, not a prefix: explain_batches
+
+    @staticmethod
+    def explain_batches(sql: str, tag: str = "") -> list[str]:
+        """SET SHOWPLAN_XML ON must be alone in its batch (the tag is a comment); while it is on, the server
+        compiles each statement and returns its plan instead of running it."""
+        return [f"{tag}SET SHOWPLAN_XML ON", tag + sql, f"{tag}SET SHOWPLAN_XML OFF"]
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> str:
+        # Three batches on one statement handle, then the connection is closed: a session whose SHOWPLAN
+        # state is in doubt (an error between ON and OFF) is never used again.
+        own_transaction(connection)
+        on, statement, off = self.explain_batches(sql, tag)
+        try:
+            with _timed_cursor(connection, timeout) as cursor:
+                _send(cursor, on)
+                _send(cursor, statement)
+                driver = cursor.cursor.cursor
+                parts = [str(row[0]) for row in driver.fetchall()]
+                while driver.nextset():
+                    parts.extend(str(row[0]) for row in driver.fetchall())
+                _send(cursor, off)
+        finally:
+            with suppress(Exception):
+                connection.close()
+        return parts[0] if parts else ""
+
+    def plan_parse(self, raw: str) -> Plan:
+        return mssql_plan(raw)
 
     def _past_saving(self, error: BaseException) -> bool:
         return self.is_timeout(error) or self.is_connection_lost(error) or connection_lost(error)
@@ -157,7 +195,9 @@ def _identity_sql(identity: tuple[str, str]) -> str:
     """sp_set_session_context for the end user and client (N'…' with ' doubled), or '' when there is none."""
     if not any(identity):
         return ""
-    return "".join(f"EXEC sp_set_session_context N'{key}', N'{_text(value)}'; " for key, value in zip(_IDENTITY_KEYS, identity))
+    return "".join(
+        f"EXEC sp_set_session_context N'{key}', N'{_text(value)}'; " for key, value in zip(_IDENTITY_KEYS, identity)
+    )
 
 
 def _text(value: str) -> str:

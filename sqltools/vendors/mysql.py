@@ -14,7 +14,8 @@ from typing import Any, Iterator, Sequence
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from sqltools.vendors.base import Vendor, ended_by, own_transaction
+from sqltools.plans import Plan, mysql_plan
+from sqltools.vendors.base import Vendor, ended_by, own_transaction, tagged
 
 # enum_mysql_set_option in the C API; mysqlclient exports no constant for it.
 _MULTI_STATEMENTS_OFF = 1
@@ -62,26 +63,27 @@ class MySQL(Vendor):
         )
         return dict(cursor.fetchall())
 
-    def connection_setup(self, raw: Any, *, max_value_bytes: int) -> None:
+    def connection_setup(self, raw: Any, *, max_value_bytes: int, tag: str = "") -> None:
         raw.set_server_option(_MULTI_STATEMENTS_OFF)
         # The guard lexes "…" as a string and \ as an escape, as MySQL does by default: pin those modes.
         with closing(raw.cursor()) as cursor:
-            cursor.execute("SELECT @@SESSION.sql_mode")
+            cursor.execute(f"{tag}SELECT @@SESSION.sql_mode")
             modes = [mode for mode in cursor.fetchone()[0].split(",") if mode]
             kept = [mode for mode in modes if mode not in _LEXING_MODES]
             if kept != modes:
-                cursor.execute("SET SESSION sql_mode = %s", [",".join(kept)])
+                modes_param = [",".join(kept)]
+                cursor.execute(tagged(tag, "SET SESSION sql_mode = %s", modes_param), modes_param)
 
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""), tag: str = "",
     ) -> Iterator[CursorWrapper]:
         # The statement runs alone in autocommit: its own transaction, read-only, ends with it (nothing
         # is left to roll back). MariaDB: one round trip, the settings riding on the statement (SET
         # STATEMENT … FOR). MySQL: three, settings set before and reset after in one SET each.
         own_transaction(connection)
-        _identify(connection, identity)
+        _identify(connection, identity, tag)
         limit = int(max_rows) + 1
         # Django's cursors buffer the whole result in the client; this one streams it. Closing it
         # reads what is left, which sql_select_limit keeps to max_rows + 1 rows.
@@ -90,17 +92,17 @@ class MySQL(Vendor):
         try:
             if db.mysql_is_mariadb:
                 read_only = "transaction_read_only" if db.mysql_version >= (11, 1) else "tx_read_only"
-                streaming.execute(
-                    f"SET STATEMENT {read_only} = 1, max_statement_time = {float(timeout):.3f}, "
-                    f"sql_select_limit = {limit} FOR {sql}", params)
+                streaming.execute(tagged(
+                    tag, f"SET STATEMENT {read_only} = 1, max_statement_time = {float(timeout):.3f}, "
+                    f"sql_select_limit = {limit} FOR {sql}", params), params)
                 yield streaming
                 return
             with connection.cursor() as cursor:
-                cursor.execute(f"SET SESSION transaction_read_only = 1, max_execution_time = {int(timeout * 1000)}, "
-                               f"sql_select_limit = {limit}")
+                cursor.execute(f"{tag}SET SESSION transaction_read_only = 1, "
+                               f"max_execution_time = {int(timeout * 1000)}, sql_select_limit = {limit}")
                 # The result is read to its end (closed) first: the connection is busy until then.
-                with ended_by(lambda: (_close_quietly(streaming), cursor.execute(_MYSQL_RESET))):
-                    streaming.execute(sql, params)
+                with ended_by(lambda: (_close_quietly(streaming), cursor.execute(tag + _MYSQL_RESET))):
+                    streaming.execute(tagged(tag, sql, params), params)
                     yield streaming
         finally:
             _close_quietly(streaming)
@@ -108,24 +110,52 @@ class MySQL(Vendor):
     @contextmanager
     def write_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+        tag: str = "",
     ) -> Iterator[CursorWrapper]:
         # Three round trips: START TRANSACTION, the statement, COMMIT (or ROLLBACK), so that a write found
         # to change more than MAX_AFFECTED_ROWS can still be undone. MariaDB bounds its time in the
         # statement's own round trip; MySQL's max_execution_time applies to SELECT only.
         own_transaction(connection)
-        _identify(connection, identity)
+        _identify(connection, identity, tag)
         if connection.mysql_is_mariadb:
             sql = f"SET STATEMENT max_statement_time = {float(timeout):.3f} FOR {sql}"
         with connection.cursor() as cursor:
-            cursor.execute("START TRANSACTION")
+            cursor.execute(f"{tag}START TRANSACTION")
             try:
-                cursor.execute(sql)
+                cursor.execute(tag + sql)
                 yield cursor
             except BaseException:
                 with suppress(Exception):
-                    cursor.execute("ROLLBACK")
+                    cursor.execute(f"{tag}ROLLBACK")
                 raise
-            cursor.execute("COMMIT")
+            cursor.execute(f"{tag}COMMIT")
+
+    explain_prefix = "EXPLAIN FORMAT=JSON "
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> Any:
+        # MariaDB may evaluate a constant subquery while it plans; a read passed the read guard, so that reads
+        # only. MariaDB: one round trip in autocommit, read-only and time-bounded by SET STATEMENT (it refuses
+        # the EXPLAIN of a write in a read-only transaction; EXPLAIN changes nothing either way). MySQL: a
+        # read-only transaction, rolled back.
+        own_transaction(connection)
+        if connection.mysql_is_mariadb:
+            read_only = "" if write else \
+                f"{'transaction_read_only' if connection.mysql_version >= (11, 1) else 'tx_read_only'} = 1, "
+            with connection.cursor() as cursor:
+                cursor.execute(f"{tag}SET STATEMENT {read_only}max_statement_time = {float(timeout):.3f} FOR {sql}")
+                return cursor.fetchone()[0]
+        with connection.cursor() as cursor:
+            cursor.execute(tag + ("START TRANSACTION" if write else "START TRANSACTION READ ONLY"))
+            try:
+                cursor.execute(tag + sql)
+                return cursor.fetchone()[0]
+            finally:
+                with suppress(Exception):
+                    cursor.execute(f"{tag}ROLLBACK")
+
+    def plan_parse(self, raw: Any) -> Plan:
+        return mysql_plan(raw)
 
     def is_timeout(self, error: BaseException) -> bool:
         code = error.__cause__.args[0] if error.__cause__ and error.__cause__.args else None
@@ -133,7 +163,7 @@ class MySQL(Vendor):
         return code in (1969, 3024)
 
 
-def _identify(connection: BaseDatabaseWrapper, identity: tuple[str, str]) -> None:
+def _identify(connection: BaseDatabaseWrapper, identity: tuple[str, str], tag: str) -> None:
     """@mcp_user and @mcp_client for the statement that follows (a view or trigger of the DBA's may read them).
 
     One round trip, and only when the call has a user or the previous call on this connection had one,
@@ -142,7 +172,8 @@ def _identify(connection: BaseDatabaseWrapper, identity: tuple[str, str]) -> Non
     if not any(identity) and not getattr(connection, "_sqltools_identified", False):
         return
     with connection.cursor() as cursor:
-        cursor.execute("SET @mcp_user = %s, @mcp_client = %s", [identity[0] or None, identity[1] or None])
+        values = [identity[0] or None, identity[1] or None]
+        cursor.execute(tagged(tag, "SET @mcp_user = %s, @mcp_client = %s", values), values)
     connection._sqltools_identified = any(identity)
 
 

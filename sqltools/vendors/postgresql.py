@@ -15,7 +15,8 @@ from typing import Any, Iterator, Sequence
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from sqltools.vendors.base import FETCH_BYTES, Vendor, ended_by, own_transaction
+from sqltools.plans import Plan, postgresql_plan
+from sqltools.vendors.base import FETCH_BYTES, Vendor, ended_by, own_transaction, tagged
 
 # The start of the server's error when a row is over the cap: the wrapper casts this sentence to
 # int (plain SQL has no RAISE); the cast depends on the row, so the planner cannot fold it early.
@@ -82,9 +83,9 @@ class PostgreSQL(Vendor):
         )
         return dict(cursor.fetchall())
 
-    def connection_setup(self, raw: Any, *, max_value_bytes: int) -> None:
+    def connection_setup(self, raw: Any, *, max_value_bytes: int, tag: str = "") -> None:
         # The guard reads a backslash in '…' as a plain character, as PostgreSQL does by default: pin it.
-        raw.execute("SET standard_conforming_strings = on")
+        raw.execute(f"{tag}SET standard_conforming_strings = on")
 
     def read_sql(self, sql: str, *, max_value_bytes: int) -> str:
         # A plain filter over a subquery keeps its ORDER BY and its duplicate column names, and adds
@@ -106,7 +107,7 @@ class PostgreSQL(Vendor):
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""), tag: str = "",
     ) -> Iterator[Any]:
         # One round trip, pipelined: BEGIN READ ONLY, the timeout, DECLARE of a named cursor over the
         # query (read_sql bounds what it sends), one FETCH of max_rows + 1 rows, and ROLLBACK (which
@@ -114,19 +115,21 @@ class PostgreSQL(Vendor):
         own_transaction(connection)
         limit = batch = int(max_rows) + 1
         with connection.cursor() as control, connection.cursor() as fetcher:
-            with ended_by(lambda: _rollback(control)):
+            with ended_by(lambda: _rollback(control, tag)):
                 with connection.wrap_database_errors, connection.connection.pipeline():
-                    control.execute("BEGIN READ ONLY")
-                    control.execute(_SESSION_SQL, [f"{int(timeout * 1000)}ms", *identity])
-                    control.execute(f"DECLARE sqltools_read NO SCROLL CURSOR FOR {sql}", params)
-                    fetcher.execute(f"FETCH FORWARD {batch} FROM sqltools_read")
+                    control.execute(f"{tag}BEGIN READ ONLY")
+                    session = [f"{int(timeout * 1000)}ms", *identity]
+                    control.execute(tagged(tag, _SESSION_SQL, session), session)
+                    control.execute(tagged(tag, f"DECLARE sqltools_read NO SCROLL CURSOR FOR {sql}", params), params)
+                    fetcher.execute(f"{tag}FETCH FORWARD {batch} FROM sqltools_read")
                     if batch == limit:
-                        control.execute("ROLLBACK")
-                yield _Batches(fetcher, batch)
+                        control.execute(f"{tag}ROLLBACK")
+                yield _Batches(fetcher, batch, tag)
 
     @contextmanager
     def write_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+        tag: str = "",
     ) -> Iterator[Any]:
         # Round trip 1, pipelined: BEGIN, the timeout, the statement (pipeline mode sends it with the
         # extended protocol, which refuses a second statement). Round trip 2: COMMIT, or ROLLBACK.
@@ -134,15 +137,36 @@ class PostgreSQL(Vendor):
         with connection.cursor() as control, connection.cursor() as cursor:
             try:
                 with connection.wrap_database_errors, connection.connection.pipeline():
-                    control.execute("BEGIN")
-                    control.execute(_SESSION_SQL, [f"{int(timeout * 1000)}ms", *identity])
-                    cursor.execute(sql)
+                    control.execute(f"{tag}BEGIN")
+                    session = [f"{int(timeout * 1000)}ms", *identity]
+                    control.execute(tagged(tag, _SESSION_SQL, session), session)
+                    cursor.execute(tag + sql)
                 yield cursor
             except BaseException:
                 with suppress(Exception):
-                    _rollback(control)
+                    _rollback(control, tag)
                 raise
-            control.execute("COMMIT")
+            control.execute(f"{tag}COMMIT")
+
+    explain_prefix = "EXPLAIN (FORMAT JSON) "
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> Any:
+        # One round trip, pipelined like a read: BEGIN READ ONLY, the timeout, the EXPLAIN (extended protocol:
+        # one statement), ROLLBACK. EXPLAIN without ANALYZE plans the statement and runs nothing of it.
+        own_transaction(connection)
+        with connection.cursor() as control, connection.cursor() as cursor:
+            with ended_by(lambda: _rollback(control, tag)):
+                with connection.wrap_database_errors, connection.connection.pipeline():
+                    control.execute(f"{tag}BEGIN READ ONLY")
+                    session = [f"{int(timeout * 1000)}ms", "", ""]
+                    control.execute(tagged(tag, _SESSION_SQL, session), session)
+                    cursor.execute(tag + sql)
+                    control.execute(f"{tag}ROLLBACK")
+                return cursor.fetchone()[0]
+
+    def plan_parse(self, raw: Any) -> Plan:
+        return postgresql_plan(raw)
 
     def is_timeout(self, error: BaseException) -> bool:
         return getattr(error.__cause__, "sqlstate", None) == "57014" or "statement timeout" in str(error)
@@ -168,24 +192,24 @@ _SESSION_SQL = ("SELECT set_config('statement_timeout', %s, true), set_config('m
 class _Batches:
     """The cursor of a read: fetchmany() sends the next FETCH only when the last batch was full."""
 
-    def __init__(self, fetcher: Any, batch: int) -> None:
+    def __init__(self, fetcher: Any, batch: int, tag: str) -> None:
         # The last column is read_sql's running total, not the query's.
-        self.description, self._fetcher, self._batch = fetcher.description[:-1], fetcher, batch
+        self.description, self._fetcher, self._batch, self._tag = fetcher.description[:-1], fetcher, batch, tag
         self._rows = [row[:-1] for row in fetcher.fetchall()]
         self._more = len(self._rows) == batch
 
     def fetchmany(self, size: int) -> list[tuple]:
         if not self._rows and self._more:
-            self._fetcher.execute(f"FETCH FORWARD {self._batch} FROM sqltools_read")
+            self._fetcher.execute(f"{self._tag}FETCH FORWARD {self._batch} FROM sqltools_read")
             self._rows = [row[:-1] for row in self._fetcher.fetchall()]
             self._more = len(self._rows) == self._batch
         taken, self._rows = self._rows[:size], self._rows[size:]
         return taken
 
 
-def _rollback(control: CursorWrapper) -> None:
+def _rollback(control: CursorWrapper, tag: str) -> None:
     """ROLLBACK if a transaction is open (a broken connection is UNKNOWN: the ROLLBACK then fails, and closing it ends the transaction)."""
     import psycopg
 
     if control.db.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        control.execute("ROLLBACK")
+        control.execute(f"{tag}ROLLBACK")

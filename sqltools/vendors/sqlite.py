@@ -18,7 +18,8 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from sqltools.vendors.base import Vendor, own_transaction
+from sqltools.plans import Plan, sqlite_plan
+from sqltools.vendors.base import Vendor, own_transaction, tagged
 
 
 class SQLite(Vendor):
@@ -66,13 +67,13 @@ class SQLite(Vendor):
         )
         return cursor.fetchall()
 
-    def connection_setup(self, raw: sqlite3.Connection, *, max_value_bytes: int) -> None:
+    def connection_setup(self, raw: sqlite3.Connection, *, max_value_bytes: int, tag: str = "") -> None:
         raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, int(max_value_bytes))
 
     @contextmanager
     def read_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, params: Sequence[Any] | None, timeout: float,
-        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""),
+        max_rows: int, max_value_bytes: int, identity: tuple[str, str] = ("", ""), tag: str = "",
     ) -> Iterator[CursorWrapper]:
         # In-process, so no round trips: BEGIN, the pragma, the query, the pragma back, ROLLBACK. The transaction
         # is begun and rolled back here rather than by atomic(): its savepoint and autocommit bookkeeping cost
@@ -82,30 +83,52 @@ class SQLite(Vendor):
             raw = connection.connection  # the pragmas on the driver's connection: Django's wrappers add nothing here
             cursor.execute("BEGIN")
             try:
-                raw.execute("PRAGMA query_only = ON")
+                raw.execute(f"{tag}PRAGMA query_only = ON")
                 _set_deadline(raw, timeout)
                 try:
-                    cursor.execute(sql, params)  # the driver runs one statement; None: no placeholders
+                    cursor.execute(tagged(tag, sql, params), params)  # the driver runs one statement; None: no placeholders
                     yield cursor
                 finally:
                     raw.set_progress_handler(None, 0)
-                    raw.execute("PRAGMA query_only = OFF")
+                    raw.execute(f"{tag}PRAGMA query_only = OFF")
             finally:
                 if raw.in_transaction:
-                    raw.execute("ROLLBACK")
+                    raw.rollback()  # the driver's ROLLBACK, as atomic() ends it
 
     @contextmanager
     def write_run(
         self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, identity: tuple[str, str] = ("", ""),
+        tag: str = "",
     ) -> Iterator[CursorWrapper]:
         own_transaction(connection)
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             _set_deadline(connection.connection, timeout)
             try:
-                cursor.execute(sql)
+                cursor.execute(tag + sql)
                 yield cursor
             finally:
                 connection.connection.set_progress_handler(None, 0)
+
+    explain_prefix = "EXPLAIN QUERY PLAN "
+
+    def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
+                    tag: str = "") -> list[tuple]:
+        # Prepares the statement and describes it; query_only and the rollback hold even for a write's plan.
+        own_transaction(connection)
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            raw = connection.connection
+            raw.execute(f"{tag}PRAGMA query_only = ON")
+            _set_deadline(raw, timeout)
+            try:
+                cursor.execute(tag + sql)
+                return [tuple(row) for row in cursor.fetchall()]
+            finally:
+                raw.set_progress_handler(None, 0)
+                raw.execute(f"{tag}PRAGMA query_only = OFF")
+                transaction.set_rollback(True, using=connection.alias)
+
+    def plan_parse(self, raw: list[tuple]) -> Plan:
+        return sqlite_plan(raw)
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error.__cause__ or error, sqlite3.OperationalError) and "interrupted" in str(error)

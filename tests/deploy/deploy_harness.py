@@ -170,15 +170,16 @@ def app_environment(var_dir: Path, port: int) -> dict[str, str]:
         HOST="127.0.0.1",
         PORT=str(port),
         WEB_CONCURRENCY="1",
+        PROMETHEUS_MULTIPROC_DIR=str(var_dir / "metrics"),  # the image's /tmp/mcp-metrics is this machine's, shared
         LOG_LEVEL="WARNING",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
     return env
 
 
-def start_app(var_dir: Path, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
-    """The real app, started the way the image starts it: `docker/entrypoint.sh web`."""
-    env = app_environment(var_dir, port)
+def start_app(var_dir: Path, port: int, **settings: str) -> tuple[subprocess.Popen, dict[str, str]]:
+    """The real app, started the way the image starts it: `docker/entrypoint.sh web` (with these settings)."""
+    env = {**app_environment(var_dir, port), **settings}
     log_path = var_dir / "uvicorn.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

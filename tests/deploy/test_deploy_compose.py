@@ -73,10 +73,13 @@ def test_the_app_waits_for_its_database_and_one_migration_run(prod):
 
 
 def test_only_nginx_is_published(prod):
+    """Grafana (the optional monitoring profile) listens on the host's loopback only."""
     services = prod["services"]
     assert sorted(services["nginx"]["ports"]) == ["443:443", "80:80"]
     for name, service in services.items():
-        if name != "nginx":
+        if name == "grafana":
+            assert [port.split(":")[0] for port in service["ports"]] == ["127.0.0.1"]
+        elif name != "nginx":
             assert "ports" not in service, f"{name} must stay on the internal network"
     assert services["app"]["expose"] == ["8008"]
 

@@ -14,8 +14,14 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from mcpsite.liveserver import LiveServer, free_port, server_wait
-from tests.deploy.deploy_harness import REPO, SECURITY_HEADERS, insecure_tls_context
+from mcpsite.liveserver import LiveServer, free_port, process_stop, server_wait
+from tests.deploy.deploy_harness import (
+    REPO,
+    SECURITY_HEADERS,
+    app_environment,
+    insecure_tls_context,
+    start_app,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -115,6 +121,30 @@ def test_nginx_passes_the_clients_host_so_the_app_refuses_foreign_ones(run_nginx
     response = connection.getresponse()
     response.read()
     assert response.status == 400
+
+
+def test_a_client_cannot_choose_its_address_through_nginx(run_nginx, tmp_path_factory):
+    """X-Forwarded-For written by the client never reaches the app: the registration rate limit (and
+    METRICS_ALLOWED_IPS) see the address nginx saw, whatever the client claims to be."""
+    port, var_dir = free_port(), tmp_path_factory.mktemp("ratelimited")
+    subprocess.run([str(REPO / "docker" / "entrypoint.sh"), "migrate"], env=app_environment(var_dir, port),
+                   cwd=REPO, check=True, capture_output=True)
+    process, _ = start_app(var_dir, port, REGISTRATION_RATE_LIMIT="2/h")
+    try:
+        site = run_nginx(port)
+        statuses = []
+        for number in range(3):
+            connection = site.https()
+            connection.request("POST", "/register", headers={
+                "Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{number + 1}"},
+                body=json.dumps({"client_name": f"spoof {number}", "token_endpoint_auth_method": "none",
+                                 "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]}))
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+    finally:
+        process_stop(process)
+    assert statuses == [201, 201, 429]
 
 
 def test_container_healthcheck_accepts_the_running_app(app_server):

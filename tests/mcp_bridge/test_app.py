@@ -109,9 +109,19 @@ def test_the_insecure_development_flags_and_workers_without_redis_are_system_che
     from mcp_bridge.checks import check_bridge
 
     assert check_bridge() == []
-    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "ALLOW_UNAUTH_TOOLS_CALL": True}
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "ALLOW_UNAUTH_TOOLS_CALL": True, "ELICITATION_SESSIONS": False}
     settings.REDIS_URL = ""
     monkeypatch.setenv("WEB_CONCURRENCY", "2")
     ids = [message.id for message in check_bridge()]
     assert ids == ["mcp_bridge.W001", "mcp_bridge.W002"]
     call_command("check")  # warnings: reported, the command still succeeds
+
+
+def test_elicitation_sessions_across_workers_are_a_system_check(settings, monkeypatch):
+    from mcp_bridge.checks import check_bridge
+
+    settings.MCP_BRIDGE = {**settings.MCP_BRIDGE, "ELICITATION_SESSIONS": True}
+    assert check_bridge() == []
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    assert [message.id for message in check_bridge()] == ["mcp_bridge.W003"]

@@ -9,13 +9,22 @@ from mcp.client.streamable_http import streamable_http_client
 
 from mcpsite.liveserver import LiveServer
 
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def _call(sql: str) -> dict:
-    return {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": sql}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "execute_sql", "arguments": {"query": sql}},
+    }
 
 
 @pytest.mark.parametrize("path", ["/mcp", "/sse", "/chatgpt/mcp", "/chatgpt/sse"])
@@ -31,7 +40,9 @@ def test_missing_token_gets_401_pointing_at_path_inserted_metadata(live, path):
 
 
 def test_invalid_token_says_invalid_token(live):
-    response = httpx2.post(f"{live.base_url}/mcp", json=INIT, headers={**HEADERS, "Authorization": "Bearer not-a-token"})
+    response = httpx2.post(
+        f"{live.base_url}/mcp", json=INIT, headers={**HEADERS, "Authorization": "Bearer not-a-token"}
+    )
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
@@ -61,15 +72,22 @@ def test_token_without_read_scope_gets_403(live):
 def test_write_needs_sql_write_scope(writable):
     reader = writable.token(scope="sql:read")
     headers = {**HEADERS, "Authorization": f"Bearer {reader}"}
-    response = httpx2.post(f"{writable.base_url}/mcp", json=_call("UPDATE customers SET notes = 'x' WHERE customer_id = 1"), headers=headers)
+    response = httpx2.post(
+        f"{writable.base_url}/mcp",
+        json=_call("UPDATE customers SET notes = 'x' WHERE customer_id = 1"),
+        headers=headers,
+    )
     assert response.status_code == 403
     challenge = response.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge and 'scope="sql:read sql:write"' in challenge
     # Reads still work with sql:read on the same server.
     assert httpx2.post(f"{writable.base_url}/mcp", json=_call("SELECT 1"), headers=headers).status_code == 200
     writer = writable.token(scope="sql:read sql:write")
-    response = httpx2.post(f"{writable.base_url}/mcp", json=_call("UPDATE customers SET notes = 'x' WHERE customer_id = 1"),
-                           headers={**HEADERS, "Authorization": f"Bearer {writer}"})
+    response = httpx2.post(
+        f"{writable.base_url}/mcp",
+        json=_call("UPDATE customers SET notes = 'x' WHERE customer_id = 1"),
+        headers={**HEADERS, "Authorization": f"Bearer {writer}"},
+    )
     assert response.status_code == 200
     assert response.json()["result"]["structuredContent"]["rows_affected"] == 1
 
@@ -103,8 +121,11 @@ async def test_revocation_stops_the_very_next_call(live, anyio_backend):
 
 def test_expired_token_is_refused(live):
     token = live.token(username="late")
-    live.python("import datetime\nfrom django.utils import timezone\nfrom oauth2_provider.models import AccessToken\n"
-                "AccessToken.objects.filter(user__username='late').update(expires=timezone.now() - datetime.timedelta(seconds=1))")
+    live.python(
+        "import datetime\nfrom django.utils import timezone\nfrom oauth2_provider.models import AccessToken\n"
+        "AccessToken.objects.filter(user__username='late')"
+        ".update(expires=timezone.now() - datetime.timedelta(seconds=1))"
+    )
     response = httpx2.post(f"{live.base_url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {token}"})
     assert response.status_code == 401
 
@@ -126,5 +147,10 @@ def test_allow_unauth_methods_admits_handshake_only_and_warns(unauth_methods):
 
 
 def test_flags_are_off_and_quiet_by_default(live):
-    assert httpx2.post(f"{live.base_url}/mcp", json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, headers=HEADERS).status_code == 401
+    assert (
+        httpx2.post(
+            f"{live.base_url}/mcp", json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, headers=HEADERS
+        ).status_code
+        == 401
+    )
     assert "INSECURE" not in live.log()

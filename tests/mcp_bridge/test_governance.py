@@ -37,7 +37,9 @@ async def test_a_policed_user_sees_their_part_through_every_tool(live, anyio_bac
         assert "notes" not in columns and columns["email"]["masked"] == "email"
         rows = await client.call_tool("execute_sql", {"query": "SELECT * FROM customers"})
         data = rows.structured_content
-        assert "notes" not in data["columns"] and {r[data["columns"].index("country")] for r in data["rows"]} == {"Japan"}
+        assert "notes" not in data["columns"] and {r[data["columns"].index("country")] for r in data["rows"]} == {
+            "Japan"
+        }
         assert all(r[data["columns"].index("email")].startswith("b***@") for r in data["rows"])
         probe = await client.call_tool("execute_sql", {"query": "SELECT COUNT(*) FROM customers WHERE email LIKE 'b%'"})
         assert probe.is_error and "masked" in probe.content[0].text
@@ -45,6 +47,8 @@ async def test_a_policed_user_sees_their_part_through_every_tool(live, anyio_bac
         assert hidden.is_error and "No table or view named" in hidden.content[0].text
     # ChatGPT's search reaches the same part only.
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {live.token(username='policed')}"}, timeout=30)
-    async with Client(streamable_http_client(f"{live.base_url}/chatgpt/mcp", http_client=http), mode="legacy") as client:
+    async with Client(
+        streamable_http_client(f"{live.base_url}/chatgpt/mcp", http_client=http), mode="legacy"
+    ) as client:
         found = json.loads((await client.call_tool("search", {"query": "list tables"})).content[0].text)
         assert {hit["id"] for hit in found["results"]} == {"table:main.customers", "table:main.orders"}

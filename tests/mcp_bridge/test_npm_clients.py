@@ -29,19 +29,47 @@ def _inspector(live, token: str, *args: str) -> dict:
 @needs_npm_clients
 def test_inspector_cli_lists_and_calls_tools(live, token):
     listed = _inspector(live, token, "--method", "tools/list")
-    assert {t["name"] for t in listed["tools"]} == {"list_tables", "describe_table", "execute_sql", "get_table_sample"}
-    called = _inspector(live, token, "--method", "tools/call", "--tool-name", "execute_sql",
-                        "--tool-arg", "query=SELECT COUNT(*) AS n FROM customers")
+    assert {t["name"] for t in listed["tools"]} == {
+        "list_tables",
+        "describe_table",
+        "execute_sql",
+        "get_table_sample",
+        "explain_sql",
+    }
+    called = _inspector(
+        live,
+        token,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "execute_sql",
+        "--tool-arg",
+        "query=SELECT COUNT(*) AS n FROM customers",
+    )
     assert called["isError"] is False and called["structuredContent"]["rows"] == [[1000]]
-    sample = _inspector(live, token, "--method", "tools/call", "--tool-name", "get_table_sample",
-                        "--tool-arg", "table_name=employees", "--tool-arg", "limit=2")
+    sample = _inspector(
+        live,
+        token,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "get_table_sample",
+        "--tool-arg",
+        "table_name=employees",
+        "--tool-arg",
+        "limit=2",
+    )
     assert sample["structuredContent"]["row_count"] == 2
 
 
 @needs_npm_clients
 def test_inspector_cli_without_token_is_refused(live):
-    done = subprocess.run([str(BIN / "mcp-inspector"), "--cli", f"{live.base_url}/mcp", "--transport", "http",
-                           "--method", "tools/list"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "mcp-inspector"), "--cli", f"{live.base_url}/mcp", "--transport", "http", "--method", "tools/list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
 
 

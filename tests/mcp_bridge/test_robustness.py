@@ -19,16 +19,23 @@ def auth(token):
     return {**HEADERS, "Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"{not json", 400),
-    (b"[]", 400),
-    (b'{"jsonrpc": "2.0", "id": 1}', 400),
-    (b'{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}', 400),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "no/such/method"}', 200),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": 5}}}', 200),
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "nope", "arguments": {}}}', 200),
-    ("\udcff".encode("utf-8", "surrogatepass"), 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b"[]", 400),
+        (b'{"jsonrpc": "2.0", "id": 1}', 400),
+        (b'{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}', 400),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "no/such/method"}', 200),
+        (
+            b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", '
+            b'"params": {"name": "execute_sql", "arguments": {"query": 5}}}',
+            200,
+        ),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "nope", "arguments": {}}}', 200),
+        ("\udcff".encode("utf-8", "surrogatepass"), 400),
+    ],
+)
 def test_malformed_json_rpc_gets_a_protocol_error(live, auth, body, status):
     response = httpx2.post(f"{live.base_url}/mcp", content=body, headers=auth)
     assert response.status_code == status, response.text
@@ -44,7 +51,12 @@ def test_wrong_content_type_is_refused(live, auth, content_type):
 
 
 def test_oversized_body_is_refused_without_reading_it_all(live, auth):
-    big = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": "' + b"x" * 2_000_000 + b'"}}}'
+    big = (
+        b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", '
+        b'"params": {"name": "execute_sql", "arguments": {"query": "'
+        + b"x" * 2_000_000
+        + b'"}}}'
+    )
     response = httpx2.post(f"{live.base_url}/mcp", content=big, headers=auth)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == -32600

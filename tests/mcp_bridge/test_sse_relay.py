@@ -45,7 +45,10 @@ def test_message_posted_to_the_other_worker_reaches_the_stream(pair):
     token = first.token(username="relay")
     auth = {"Authorization": f"Bearer {token}"}
     events: queue.Queue = queue.Queue()
-    with httpx2.Client(timeout=30) as http, http.stream("GET", f"{first.base_url}/sse", headers={**auth, "Accept": "text/event-stream"}) as stream:
+    with (
+        httpx2.Client(timeout=30) as http,
+        http.stream("GET", f"{first.base_url}/sse", headers={**auth, "Accept": "text/event-stream"}) as stream,
+    ):
         threading.Thread(target=_events, args=(stream, events), daemon=True).start()
         kind, endpoint = events.get(timeout=10)
         assert kind == "endpoint"
@@ -66,26 +69,42 @@ def test_message_posted_to_the_other_worker_reaches_the_stream(pair):
 def test_relayed_message_with_another_identity_is_refused(pair):
     first, second = pair
     owner, intruder = first.token(username="owner"), first.token(username="intruder")
-    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
     events: queue.Queue = queue.Queue()
-    with httpx2.Client(timeout=30) as http, http.stream("GET", f"{first.base_url}/sse", headers={
-            "Authorization": f"Bearer {owner}", "Accept": "text/event-stream"}) as stream:
+    with (
+        httpx2.Client(timeout=30) as http,
+        http.stream(
+            "GET", f"{first.base_url}/sse", headers={"Authorization": f"Bearer {owner}", "Accept": "text/event-stream"}
+        ) as stream,
+    ):
         threading.Thread(target=_events, args=(stream, events), daemon=True).start()
         _, endpoint = events.get(timeout=10)
         httpx2.post(f"{second.base_url}{endpoint}", headers={"Authorization": f"Bearer {intruder}"}, json=initialize)
         with pytest.raises(queue.Empty):
             events.get(timeout=2)
         # The stream is intact for its owner, through the same relay.
-        assert httpx2.post(f"{second.base_url}{endpoint}", headers={"Authorization": f"Bearer {owner}"}, json=initialize).status_code == 202
+        assert (
+            httpx2.post(
+                f"{second.base_url}{endpoint}", headers={"Authorization": f"Bearer {owner}"}, json=initialize
+            ).status_code
+            == 202
+        )
         assert json.loads(events.get(timeout=10)[1])["id"] == 1
 
 
 def test_unknown_session_is_404_on_any_worker(pair):
     first, second = pair
     token = first.token()
-    response = httpx2.post(f"{second.base_url}/messages/?session_id={'0' * 32}", json={"jsonrpc": "2.0", "method": "ping", "id": 1},
-                           headers={"Authorization": f"Bearer {token}"})
+    response = httpx2.post(
+        f"{second.base_url}/messages/?session_id={'0' * 32}",
+        json={"jsonrpc": "2.0", "method": "ping", "id": 1},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 404
 
 
@@ -96,7 +115,9 @@ async def test_sdk_sse_clients_against_two_uvicorn_workers(tmp_path_factory, any
     try:
         token = server.token()
         for i in range(6):
-            async with Client(sse_client(f"{server.base_url}/sse", headers={"Authorization": f"Bearer {token}"}), mode="legacy") as client:
+            async with Client(
+                sse_client(f"{server.base_url}/sse", headers={"Authorization": f"Bearer {token}"}), mode="legacy"
+            ) as client:
                 for j in range(3):
                     result = await client.call_tool("execute_sql", {"query": f"SELECT {i * 10 + j} AS n"})
                     assert result.structured_content["rows"] == [[i * 10 + j]]

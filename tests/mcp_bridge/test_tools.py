@@ -83,13 +83,19 @@ async def test_caps_are_never_silent(live, token):
         many = await client.call_tool("execute_sql", {"query": "SELECT order_id FROM orders"})
         data = many.structured_content
         assert (data["row_count"], data["truncated"], data["truncated_reason"], data["limit_applied"]) == (
-            1000, True, "max_rows", 1000)
+            1000,
+            True,
+            "max_rows",
+            1000,
+        )
         assert "More rows exist" in many.content[0].text
 
 
 async def test_a_write_says_how_many_rows_it_affected(writable):
     async with _client(writable, writable.token(scope="sql:read sql:write")) as client:
-        result = await client.call_tool("execute_sql", {"query": "UPDATE products SET name = name WHERE product_id = 1"})
+        result = await client.call_tool(
+            "execute_sql", {"query": "UPDATE products SET name = name WHERE product_id = 1"}
+        )
     assert result.content[0].text.startswith("1 row affected (")
     assert result.structured_content["rows_affected"] == 1 and result.structured_content["statement_type"] == "dml"
 
@@ -107,21 +113,26 @@ async def test_errors_name_the_fix(live, token):
 
 
 def _rpc(server: LiveServer, token: str, name: str, arguments: dict) -> httpx2.Response:
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
-               "MCP-Protocol-Version": "2025-06-18"}
-    return httpx2.post(f"{server.base_url}{'/chatgpt' * (name in ('search', 'fetch'))}/mcp", headers=headers, timeout=60,
-                       json={"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": name, "arguments": arguments}})
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+    return httpx2.post(
+        f"{server.base_url}{'/chatgpt' * (name in ('search', 'fetch'))}/mcp",
+        headers=headers,
+        timeout=60,
+        json={"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": name, "arguments": arguments}},
+    )
 
 
 # Quotes, newlines, tabs and non-ASCII letters cost more once escaped in JSON: the budget counts the escaped form.
 WIDE = "SELECT customer_id, name || char(10) || '\"Zoë\"' || char(9) || email AS who, notes, country FROM customers"
 
 
-@pytest.mark.parametrize("name, arguments", [
-    ("execute_sql", {"query": WIDE}),
-    ("list_tables", {}),
-    ("search", {"query": WIDE}),
-])
+@pytest.mark.parametrize(
+    "name, arguments", [("execute_sql", {"query": WIDE}), ("list_tables", {}), ("search", {"query": WIDE})]
+)
 def test_the_whole_serialized_response_fits_the_cap(small, name, arguments):
     response = _rpc(small, small.token(), name, arguments)
     assert response.status_code == 200

@@ -12,7 +12,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 pytestmark = pytest.mark.anyio
 
-SQL_TOOLS = {"list_tables", "describe_table", "execute_sql", "get_table_sample"}
+SQL_TOOLS = {"list_tables", "describe_table", "execute_sql", "get_table_sample", "explain_sql"}
 
 
 @pytest.fixture
@@ -100,11 +100,27 @@ async def test_audit_log_names_the_user_and_client(live):
 @pytest.mark.parametrize("version", ["2025-03-26", "2025-06-18", "2025-11-25"])
 def test_each_handshake_version_is_answered_in_kind(live, token, version):
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
-    init = httpx2.post(f"{live.base_url}/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+    init = httpx2.post(
+        f"{live.base_url}/mcp",
+        headers=headers,
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+        },
+    )
     assert init.status_code == 200 and init.json()["result"]["protocolVersion"] == version
-    call = httpx2.post(f"{live.base_url}/mcp", headers={**headers, "MCP-Protocol-Version": version}, json={
-        "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": "SELECT 3 AS x"}}})
+    call = httpx2.post(
+        f"{live.base_url}/mcp",
+        headers={**headers, "MCP-Protocol-Version": version},
+        json={
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "execute_sql", "arguments": {"query": "SELECT 3 AS x"}},
+        },
+    )
     assert call.json()["result"]["structuredContent"]["rows"] == [[3]]
 
 

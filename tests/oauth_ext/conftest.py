@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.test import Client
+
 from tests.oauth_ext.oauth_testing import PASSWORD, OAuthHelper, Pkce
 
 

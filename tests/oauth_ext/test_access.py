@@ -1,4 +1,5 @@
-"""A blocked user stays blocked: a new client (anonymous DCR), an old refresh token, a token check, a connections page."""
+"""A blocked user stays blocked: a new client (anonymous DCR), an old refresh token, a token check, a connections
+page."""
 
 from __future__ import annotations
 
@@ -89,7 +90,9 @@ def test_revoking_one_client_leaves_other_clients_and_other_users(oauth, app, us
     assert "Claude can no longer access the database for you." in response.content.decode()
     assert token_check(mine["access_token"]) is None
     assert oauth.refresh(app, mine["refresh_token"]).json()["error"] == "invalid_grant"
-    assert token_check(other_client["access_token"]) is not None and token_check(their_tokens["access_token"]) is not None
+    assert (
+        token_check(other_client["access_token"]) is not None and token_check(their_tokens["access_token"]) is not None
+    )
     assert [c.application.name for c in response.context["connections"]] == ["ChatGPT"]
     assert get_application_model().objects.filter(client_id=app["client_id"]).exists()  # the client stays
     assert oauth.client.post("/connections/revoke", {"client_id": "no-such-client"}).status_code == 404

@@ -86,7 +86,9 @@ def test_deleting_a_client_deletes_its_tokens(staff, oauth, app):
     assert not get_application_model().objects.exists() and stored_token(tokens["access_token"]) is None
 
 
-def test_staff_allowed_to_delete_clients_delete_them_with_their_tokens_not_with_pending_grants(django_user_model, oauth, app):
+def test_staff_allowed_to_delete_clients_delete_them_with_their_tokens_not_with_pending_grants(
+    django_user_model, oauth, app
+):
     """DOT's token admins forbid deleting token rows by hand; that must not stop deleting a client.
     A grant (a pending authorization code) keeps the ordinary permission check."""
     from django.contrib.auth.models import Permission
@@ -97,9 +99,15 @@ def test_staff_allowed_to_delete_clients_delete_them_with_their_tokens_not_with_
     browser = Client()
     browser.force_login(clerk)
     application = get_application_model().objects.get(client_id=app["client_id"])
-    grant = get_grant_model().objects.create(application=application, user=clerk, code="c" * 20, redirect_uri="https://claude.ai/cb",
-                                             expires=timezone.now() + timedelta(seconds=60), code_challenge="x" * 43,
-                                             code_challenge_method="S256")
+    grant = get_grant_model().objects.create(
+        application=application,
+        user=clerk,
+        code="c" * 20,
+        redirect_uri="https://claude.ai/cb",
+        expires=timezone.now() + timedelta(seconds=60),
+        code_challenge="x" * 43,
+        code_challenge_method="S256",
+    )
     refused = browser.post(CLIENTS, {"action": "delete_selected", "_selected_action": [application.pk], "post": "yes"})
     assert refused.status_code == 403  # Django's answer when the deletion needs a permission the user lacks
     assert get_application_model().objects.filter(pk=application.pk).exists()

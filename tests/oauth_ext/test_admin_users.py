@@ -8,7 +8,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_application_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 
 from mcp_bridge.verifier import token_check
 from oauth_ext.models import BlockedUser
@@ -60,7 +65,10 @@ def test_three_claude_rows_are_told_apart_by_owner_id_and_last_use(viewer, oauth
     for app in (used, unused, third):
         assert f"{app['client_id'][:10]}…" in html
     assert "column-owner" in html and "column-last_used" in html and "column-short_client_id" in html
-    assert changelist.context["cl"].queryset.order_by("-last_used_at").first().client_id in {used["client_id"], third["client_id"]}
+    assert changelist.context["cl"].queryset.order_by("-last_used_at").first().client_id in {
+        used["client_id"],
+        third["client_id"],
+    }
 
 
 def test_a_client_page_shows_only_fields_that_apply(viewer, oauth, app):
@@ -78,11 +86,22 @@ def test_a_client_page_shows_only_fields_that_apply(viewer, oauth, app):
 
 
 def test_a_superuser_adds_a_client_without_choosing_a_grant_type(admin_client):
-    response = admin_client.post(f"{CLIENTS}add/", {
-        "name": "Pre-registered", "client_id": "pre-registered-1", "client_type": "public",
-        "redirect_uris": "https://claude.ai/api/mcp/auth_callback", "client_secret": "", "hash_client_secret": "on"})
+    response = admin_client.post(
+        f"{CLIENTS}add/",
+        {
+            "name": "Pre-registered",
+            "client_id": "pre-registered-1",
+            "client_type": "public",
+            "redirect_uris": "https://claude.ai/api/mcp/auth_callback",
+            "client_secret": "",
+            "hash_client_secret": "on",
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
-    assert get_application_model().objects.get(client_id="pre-registered-1").authorization_grant_type == "authorization-code"
+    assert (
+        get_application_model().objects.get(client_id="pre-registered-1").authorization_grant_type
+        == "authorization-code"
+    )
 
 
 def test_id_tokens_are_not_in_the_admin_when_oidc_is_off(admin_client):

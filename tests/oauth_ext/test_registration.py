@@ -138,6 +138,10 @@ def test_missing_or_malformed_redirect_uris(oauth, metadata):
     {"token_endpoint_auth_method": "private_key_jwt"},
     {"client_name": {"en": "Claude"}},
     {"client_name": "x" * 201},
+    {"client_name": "\u202emoc.edualc"},  # a right-to-left override: reads as claude.com on the pages
+    {"client_name": "Claude\nApproved by your administrator"},
+    {"client_name": "Claude\u200b"},
+    {"client_name": "Claude\u2028"},
 ])
 def test_invalid_metadata_is_invalid_client_metadata(oauth, metadata):
     response = oauth.register_response(**metadata)
@@ -265,3 +269,8 @@ def test_cimd_refuses_unlisted_hosts_and_foreign_redirects(oauth, cimd, client_i
     cimd[client_id] = {**_document("https://evil.example/cb"), "client_id": client_id}
     page = oauth.authorize_get({"client_id": client_id, "redirect_uris": ["https://evil.example/cb"]}, Pkce.make())
     assert page.status_code == 400 and not get_application_model().objects.exists()
+
+
+def test_a_client_name_in_any_script_with_spaces_is_accepted(oauth):
+    response = oauth.register_response(client_name="Claude — 日本語 Ünïcode (ضيف)")
+    assert response.status_code == 201, response.json()

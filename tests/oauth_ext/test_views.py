@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from mcp_bridge.verifier import token_check
-from sqltools.target import database_label
 from oauth_ext.codes import code_redemption_record
 from oauth_ext.models import CodeRedemption
+from sqltools.target import database_label
 from tests.oauth_ext.oauth_testing import CLAUDE_REDIRECT, PASSWORD, OAuthHelper, Pkce, params_of, stored_token
 
 pytestmark = pytest.mark.django_db
@@ -305,3 +305,26 @@ def test_consent_without_csrf_token_is_forbidden(user, app, pkce):
     page = browser.authorize_get(app, pkce)
     data = {name: value for name, value in page.context["form"].initial.items() if value is not None}
     assert browser.client.post("/authorize", {**data, "allow": "true"}).status_code == 403
+
+
+def test_oauth_activity_is_counted_for_the_metrics(oauth, pkce):
+    """Registrations, consents and tokens as mcp_oauth_events_total counts them (telemetry.metrics)."""
+    from prometheus_client import REGISTRY
+
+    def counts() -> dict[str, float]:
+        return {event: REGISTRY.get_sample_value("mcp_oauth_events_total", {"event": event}) or 0.0
+                for event in ("registered", "registration_refused", "authorization_granted", "authorization_denied",
+                              "token_issued", "token_refreshed", "token_revoked")}
+
+    before = counts()
+    app = oauth.register()
+    assert oauth.register_response(redirect_uris=["https://evil.example/cb"]).status_code == 400
+    tokens = oauth.tokens(app, pkce)
+    refreshed = oauth.refresh(app, tokens["refresh_token"]).json()
+    oauth.client.post("/revoke", {"token": refreshed["access_token"], "client_id": app["client_id"]})
+    denied = oauth.consent_post(oauth.authorize_get(app, Pkce.make()), allow=False)
+    assert params_of(denied["Location"])["error"] == "access_denied"
+    after = counts()
+    assert {event: after[event] - before[event] for event in after} == {
+        "registered": 1, "registration_refused": 1, "authorization_granted": 1, "authorization_denied": 1,
+        "token_issued": 1, "token_refreshed": 1, "token_revoked": 1}

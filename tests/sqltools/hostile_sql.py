@@ -332,10 +332,17 @@ HOSTILE: list[Hostile] = [
     _entry("tsql", "compatibility view in another database", "SELECT * FROM master..sysprocesses"),
     _entry("tsql", "linked server", "SELECT * FROM linked.db.dbo.orders"),
     # Findings of the black-box review: sampled values, secrets in standard views, variables, login names.
-    _entry("postgres", "sampled values of pg_authid through pg_stats",
-           "SELECT attname, most_common_vals FROM pg_stats WHERE tablename = 'pg_authid'"),
+    _entry(
+        "postgres",
+        "sampled values of pg_authid through pg_stats",
+        "SELECT attname, most_common_vals FROM pg_stats WHERE tablename = 'pg_authid'",
+    ),
     _entry("postgres", "foreign-server passwords", "SELECT * FROM information_schema.user_mapping_options"),
-    _entry("postgres", "user mappings behind an underscore view", "SELECT umoptions FROM information_schema._pg_user_mappings"),
+    _entry(
+        "postgres",
+        "user mappings behind an underscore view",
+        "SELECT umoptions FROM information_schema._pg_user_mappings",
+    ),
     _entry("postgres", "foreign server addresses", "SELECT * FROM information_schema.foreign_server_options"),
     _entry("postgres", "roles", "SELECT * FROM information_schema.enabled_roles"),
     _entry("postgres", "other databases", "SELECT datname FROM pg_database"),
@@ -353,6 +360,23 @@ HOSTILE: list[Hostile] = [
     _entry("sqlite", "optimizer that may write statistics", "SELECT * FROM pragma_optimize"),
     _entry("sqlite", "page statistics", "SELECT * FROM dbstat"),
     _entry("sqlite", "pragma function call", "SELECT * FROM pragma_compile_options()"),
+    # User code behind operators and casts: a user-defined operator, a domain's CHECK, a type's input.
+    _entry("postgres sqlite tsql", "operator named by schema", "SELECT 1 OPERATOR(public.###) 2"),
+    _entry("all", "built-in operator named by schema", "SELECT 1 OPERATOR(pg_catalog.+) 2"),
+    _entry("postgres sqlite tsql", "unknown operator symbol", "SELECT 1 ### 2"),
+    _entry("postgres", "unknown operator in explain's constant folding", "SELECT order_id #@# 1 FROM orders"),
+    _entry("postgres", "one PostgreSQL operator sqlglot reads as two NOTs", "SELECT !! 5"),
+    _entry("postgres", "one PostgreSQL operator sqlglot reads as ~ and minus", "SELECT order_id ~- 1 FROM orders"),
+    _entry("postgres", "cast to a domain", "SELECT 5::readonly_probe_dom"),
+    _entry("postgres sqlite tsql", "CAST to a user-defined type", "SELECT CAST(5 AS readonly_probe_dom)"),
+    _entry("postgres", "typed literal of a domain", "SELECT readonly_probe_dom '5'"),
+    _entry("postgres", "array of a schema-qualified domain", "SELECT '{5}'::public.readonly_probe_dom[]"),
+    _entry("postgres", "domain in a record's column list",
+           "SELECT x FROM jsonb_to_record('{\"x\": 5}') AS r(x readonly_probe_dom)"),
+    _entry("postgres", "type word PostgreSQL does not ship", "SELECT order_id::long FROM orders"),
+    _entry("postgres", "datetime is not a PostgreSQL type", "SELECT '2024-01-01'::datetime"),
+    _entry("sqlite tsql", "TRY_CAST to a user-defined type", "SELECT TRY_CAST(5 AS readonly_probe_dom)"),
+    _entry("tsql", "CONVERT to a user-defined type", "SELECT CONVERT(dbo.readonly_probe_type, 5)"),
     # Sizes the checker refuses before parsing.
     _entry("all", "query text over the limit", "SELECT 1 AS a" + " " * 70_000),
     _entry("all", "a hundred thousand tokens", "SELECT " + "1+" * 50_000 + "1"),
@@ -366,55 +390,111 @@ def hostile_for(dialect: str) -> list[Hostile]:
 
 # The control group: analysts' queries that read-only mode must still accept (and run on the demo data).
 LEGITIMATE = [
-    ("all", "SELECT c.country, COUNT(*) AS n FROM customers c JOIN orders o ON o.customer_id = c.customer_id "
-            "GROUP BY c.country ORDER BY n DESC"),
-    ("all", "WITH spent AS (SELECT o.customer_id, SUM(l.quantity * l.unit_price) AS total FROM orders o "
-            "JOIN order_lines l ON l.order_id = o.order_id GROUP BY o.customer_id) "
-            "SELECT COUNT(*) AS big_spenders FROM spent WHERE total > 1000"),
-    ("all", "SELECT order_id, customer_id, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY ordered_at) AS nth "
-            "FROM orders WHERE customer_id <= 5"),
-    ("all", "SELECT order_line_id, SUM(quantity) OVER (ORDER BY order_line_id ROWS BETWEEN UNBOUNDED PRECEDING "
-            "AND CURRENT ROW) AS running FROM order_lines WHERE order_id <= 3"),
-    ("all", "SELECT category, AVG(unit_price) AS avg_price, MIN(unit_price) AS lo, MAX(unit_price) AS hi "
-            "FROM products GROUP BY category HAVING COUNT(*) > 5"),
+    (
+        "all",
+        "SELECT c.country, COUNT(*) AS n FROM customers c JOIN orders o ON o.customer_id = c.customer_id "
+        "GROUP BY c.country ORDER BY n DESC",
+    ),
+    (
+        "all",
+        "WITH spent AS (SELECT o.customer_id, SUM(l.quantity * l.unit_price) AS total FROM orders o "
+        "JOIN order_lines l ON l.order_id = o.order_id GROUP BY o.customer_id) "
+        "SELECT COUNT(*) AS big_spenders FROM spent WHERE total > 1000",
+    ),
+    (
+        "all",
+        "SELECT order_id, customer_id, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY ordered_at) AS nth "
+        "FROM orders WHERE customer_id <= 5",
+    ),
+    (
+        "all",
+        "SELECT order_line_id, SUM(quantity) OVER (ORDER BY order_line_id ROWS BETWEEN UNBOUNDED PRECEDING "
+        "AND CURRENT ROW) AS running FROM order_lines WHERE order_id <= 3",
+    ),
+    (
+        "all",
+        "SELECT category, AVG(unit_price) AS avg_price, MIN(unit_price) AS lo, MAX(unit_price) AS hi "
+        "FROM products GROUP BY category HAVING COUNT(*) > 5",
+    ),
     ("all", "SELECT country AS label FROM customers UNION SELECT category FROM products"),
     ("all", "SELECT status FROM orders WHERE order_id < 5 UNION ALL SELECT status FROM orders WHERE order_id > 12495"),
-    ("all", "SELECT name FROM customers WHERE customer_id IN "
-            "(SELECT customer_id FROM orders WHERE status = 'returned')"),
-    ("all", "SELECT c.name FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o "
-            "WHERE o.customer_id = c.customer_id AND o.status = 'returned')"),
-    ("all", "SELECT order_id, CASE WHEN status = 'shipped' THEN 'done' WHEN status = 'pending' THEN 'open' "
-            "ELSE 'other' END AS state FROM orders WHERE order_id <= 10"),
+    (
+        "all",
+        "SELECT name FROM customers WHERE customer_id IN (SELECT customer_id FROM orders WHERE status = 'returned')",
+    ),
+    (
+        "all",
+        "SELECT c.name FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o "
+        "WHERE o.customer_id = c.customer_id AND o.status = 'returned')",
+    ),
+    (
+        "all",
+        "SELECT order_id, CASE WHEN status = 'shipped' THEN 'done' WHEN status = 'pending' THEN 'open' "
+        "ELSE 'other' END AS state FROM orders WHERE order_id <= 10",
+    ),
     ("all", "SELECT COUNT(*) AS n FROM customers WHERE email LIKE 'buyer1%' AND name LIKE '%Co%'"),
     ("all", "SELECT 'a;b' AS s, 'it''s -- not a comment /* nor this */' AS t"),
     ("all", "-- note: orders per status\nSELECT status, COUNT(*) AS n FROM orders GROUP BY status"),
     ("all", "SELECT /* note */ COUNT(*) AS n FROM orders -- trailing note"),
     ("all", "SELECT customer_id, revenue FROM sales_by_customer WHERE orders > 20"),
-    ("all", "SELECT e.first_name, m.first_name AS manager FROM employees e LEFT JOIN employees m "
-            "ON m.employee_id = e.manager_id"),
-    ("all", "SELECT t.status, t.n FROM (SELECT status, COUNT(*) AS n FROM orders GROUP BY status) AS t "
-            "WHERE t.n > 100"),
-    ("all", "SELECT p.name, (SELECT COUNT(*) FROM order_lines l WHERE l.product_id = p.product_id) AS line_count "
-            "FROM products p WHERE p.product_id <= 5"),
+    (
+        "all",
+        "SELECT e.first_name, m.first_name AS manager FROM employees e LEFT JOIN employees m "
+        "ON m.employee_id = e.manager_id",
+    ),
+    (
+        "all",
+        "SELECT t.status, t.n FROM (SELECT status, COUNT(*) AS n FROM orders GROUP BY status) AS t WHERE t.n > 100",
+    ),
+    (
+        "all",
+        "SELECT p.name, (SELECT COUNT(*) FROM order_lines l WHERE l.product_id = p.product_id) AS line_count "
+        "FROM products p WHERE p.product_id <= 5",
+    ),
     ("all", "SELECT DISTINCT country FROM customers WHERE notes IS NULL"),
     ("all", "SELECT COUNT(*) AS n FROM orders;"),
-    ("sqlite postgres mysql", "WITH RECURSIVE chain(employee_id, depth) AS (SELECT employee_id, 0 FROM employees "
-            "WHERE manager_id IS NULL UNION ALL SELECT e.employee_id, c.depth + 1 FROM employees e "
-            "JOIN chain c ON e.manager_id = c.employee_id) SELECT depth, COUNT(*) AS n FROM chain GROUP BY depth"),
+    (
+        "sqlite postgres mysql",
+        "WITH RECURSIVE chain(employee_id, depth) AS (SELECT employee_id, 0 FROM employees "
+        "WHERE manager_id IS NULL UNION ALL SELECT e.employee_id, c.depth + 1 FROM employees e "
+        "JOIN chain c ON e.manager_id = c.employee_id) SELECT depth, COUNT(*) AS n FROM chain GROUP BY depth",
+    ),
     ("sqlite postgres mysql", "SELECT name, credit_limit FROM customers ORDER BY credit_limit DESC LIMIT 5"),
     ("postgres", "SELECT status, COUNT(*) FILTER (WHERE shipped_on IS NULL) AS unshipped FROM orders GROUP BY status"),
-    ("postgres", "SELECT json_agg(status) AS statuses, string_agg(status, ',') AS joined FROM orders WHERE order_id < 5"),
-    ("postgres", "SELECT order_id::text AS id, ordered_at::date AS day FROM orders "
-                 "WHERE status ILIKE 'SHIP%' AND order_id < 5"),
+    (
+        "postgres",
+        "SELECT json_agg(status) AS statuses, string_agg(status, ',') AS joined FROM orders WHERE order_id < 5",
+    ),
+    (
+        "postgres",
+        "SELECT order_id::text AS id, ordered_at::date AS day FROM orders WHERE status ILIKE 'SHIP%' AND order_id < 5",
+    ),
+    (
+        "postgres",
+        "SELECT order_id::bigint AS id, CAST(order_id AS double precision) AS d, ordered_at::timestamptz AS at, "
+        "to_tsvector('simple', status)::tsvector AS words, status || '!' AS shout, status ~ '^[a-z]' AS lower_case, "
+        "'{\"a\": 1}'::jsonb ->> 'a' AS a FROM orders WHERE order_id < 5",
+    ),
+    ("all", "SELECT CAST(order_id AS CHAR(10)) AS id, CAST(order_id AS DECIMAL(10, 2)) AS n FROM orders "
+            "WHERE order_id < 5"),
     ("mysql", "SELECT `status`, COUNT(*) AS n FROM `orders` GROUP BY `status` # per status"),
     ("tsql", "SELECT TOP 5 * FROM orders WITH (NOLOCK) ORDER BY order_id"),
-    ("tsql", "SELECT TOP (3) c.name, COUNT(*) AS n FROM dbo.customers AS c WITH (NOLOCK) "
-             "JOIN dbo.orders AS o WITH (NOLOCK) ON o.customer_id = c.customer_id GROUP BY c.name ORDER BY n DESC"),
-    ("tsql", "WITH chain AS (SELECT employee_id, 0 AS depth FROM employees WHERE manager_id IS NULL UNION ALL "
-             "SELECT e.employee_id, c.depth + 1 FROM employees e JOIN chain c ON e.manager_id = c.employee_id) "
-             "SELECT depth, COUNT(*) AS n FROM chain GROUP BY depth OPTION (MAXRECURSION 10)"),
-    ("tsql", "SELECT [status] AS [Delete], DATEADD(day, 1, MAX(ordered_at)) AS next_day "
-             "FROM [dbo].[orders] GROUP BY [status]"),
+    (
+        "tsql",
+        "SELECT TOP (3) c.name, COUNT(*) AS n FROM dbo.customers AS c WITH (NOLOCK) "
+        "JOIN dbo.orders AS o WITH (NOLOCK) ON o.customer_id = c.customer_id GROUP BY c.name ORDER BY n DESC",
+    ),
+    (
+        "tsql",
+        "WITH chain AS (SELECT employee_id, 0 AS depth FROM employees WHERE manager_id IS NULL UNION ALL "
+        "SELECT e.employee_id, c.depth + 1 FROM employees e JOIN chain c ON e.manager_id = c.employee_id) "
+        "SELECT depth, COUNT(*) AS n FROM chain GROUP BY depth OPTION (MAXRECURSION 10)",
+    ),
+    (
+        "tsql",
+        "SELECT [status] AS [Delete], DATEADD(day, 1, MAX(ordered_at)) AS next_day "
+        "FROM [dbo].[orders] GROUP BY [status]",
+    ),
 ]
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as tz
+from datetime import datetime
+from datetime import timezone as tz
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -77,3 +78,27 @@ def test_staff_without_the_view_permission_see_nothing(django_user_model):
     browser = Client()
     browser.force_login(user)
     assert browser.get(LIST).status_code == 403
+
+
+def test_approvals_are_read_in_the_admin_never_decided_there(admin_client, django_user_model):
+    from sqltools.approvals import approval_request
+
+    alice = django_user_model.objects.create_user(username="alice", password="x" * 12)
+    approval = approval_request(
+        user_id=alice.pk,
+        client_id="c-1",
+        client_name="Claude",
+        alias="target",
+        sql="DELETE FROM orders WHERE order_id = 1",
+        reason="write",
+        plan=None,
+        tables=["orders"],
+    )
+    listing = admin_client.get("/admin/sqltools/approval/")
+    assert listing.status_code == 200 and "Claude" in listing.content.decode()
+    page = f"/admin/sqltools/approval/{approval.pk}/change/"
+    assert admin_client.get(page).status_code == 200 and "DELETE FROM orders" in admin_client.get(page).content.decode()
+    assert admin_client.post(page, {"status": "approved"}).status_code == 403
+    assert admin_client.get("/admin/sqltools/approval/add/").status_code == 403
+    approval.refresh_from_db()
+    assert approval.status == "pending"

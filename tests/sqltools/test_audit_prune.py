@@ -45,7 +45,9 @@ def test_hours_are_accepted_and_each_run_is_recorded():
     _entry_aged(timedelta(hours=2), "SELECT 'this morning'")
     _prune("24h")
     _prune("24H")
-    assert list(AuditEntry.objects.exclude(tool="audit_prune").values_list("sql", flat=True)) == ["SELECT 'this morning'"]
+    assert list(AuditEntry.objects.exclude(tool="audit_prune").values_list("sql", flat=True)) == [
+        "SELECT 'this morning'"
+    ]
     assert list(AuditEntry.objects.filter(tool="audit_prune").order_by("id").values_list("rows", flat=True)) == [1, 0]
 
 

@@ -34,8 +34,18 @@ def test_row_estimates_where_cheap(target_alias):
         assert 25_000 <= orders.row_estimate <= 100_000
 
 
-@pytest.mark.parametrize("spelling", ["orders", "ORDERS", "Orders", "{schema}.orders", "[{schema}].[orders]", '"{schema}"."orders"',
-                                      "`{schema}`.`orders`"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "orders",
+        "ORDERS",
+        "Orders",
+        "{schema}.orders",
+        "[{schema}].[orders]",
+        '"{schema}"."orders"',
+        "`{schema}`.`orders`",
+    ],
+)
 def test_resolve_accepts_common_spellings(target_alias, spelling):
     """Names are split by sqltools, not by the database: every quoting style works on every target."""
     schema = tables_list(alias=target_alias)[0].schema

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+import pytest
 from django.core.checks import run_checks
 
 from mcpsite.targetdb import target_database
@@ -43,6 +44,13 @@ def test_read_only_off_is_w001(sqltools_config):
 def test_non_positive_limits_are_e003(sqltools_config):
     sqltools_config(MAX_ROWS=0)
     assert _ids(check_target()) == ["sqltools.E003"]
+
+
+@pytest.mark.parametrize("changes", [{"WRITE_APPROVAL": "requried"}, {"OVER_LIMIT": "ask"}, {"APPROVAL_TTL_SECONDS": 0},
+                                     {"MAX_ESTIMATED_ROWS": -1}])
+def test_approval_settings_out_of_range_are_e004(sqltools_config, changes):
+    sqltools_config(**changes)
+    assert _ids(check_target()) == ["sqltools.E004"]
 
 
 def test_unverified_sql_server_certificate_is_w003(sqltools_config, settings, monkeypatch, clean_env):

@@ -123,7 +123,9 @@ def company_pg(django_db_blocker):
         db.execute(f'CREATE DATABASE "{name}"')
     with psycopg.connect(**{**admin, "dbname": name}) as db:
         db.execute("CREATE TABLE customers (customer_id int PRIMARY KEY, name text NOT NULL, vip boolean)")
-        db.execute("CREATE TABLE orders (order_id int PRIMARY KEY, customer_id int REFERENCES customers, total numeric)")
+        db.execute(
+            "CREATE TABLE orders (order_id int PRIMARY KEY, customer_id int REFERENCES customers, total numeric)"
+        )
         db.execute("INSERT INTO customers VALUES (1, 'ACME', true), (2, 'Globex', false)")
         db.execute("INSERT INTO orders VALUES (10, 1, 1200.50), (11, 2, 15)")
         db.execute("CREATE VIEW sales_by_customer AS SELECT customer_id, sum(total) AS revenue FROM orders GROUP BY 1")

@@ -40,7 +40,9 @@ def _failure(alias: str, caplog) -> tuple[TargetUnavailable, str]:
     return raised.value, lines[0]
 
 
-def _assert_told_apart(error: TargetUnavailable, log_line: str, *, category: str, host: str, port: int, user: str) -> None:
+def _assert_told_apart(
+    error: TargetUnavailable, log_line: str, *, category: str, host: str, port: int, user: str
+) -> None:
     message = str(error)
     assert error.category == category and f"({category}; log ref " in message
     ref = re.search(r"log ref ([0-9a-f]{6})\)", message).group(1)
@@ -158,40 +160,91 @@ def test_sql_server_silent_server_is_a_timeout(alias_for, caplog, silent_server,
     _assert_told_apart(error, line, category="timeout", host="127.0.0.1", port=silent_server, user=LOGIN)
 
 
-@pytest.mark.parametrize("args, category", [
-    (("28000", "[28000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Login failed for user 'bob'. (18456)"), "login_failed"),
-    (("28000", "[28000] [FreeTDS][SQL Server]Login failed for user 'bob'. (18456) (SQLDriverConnect)"), "login_failed"),
-    (("42000", "[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Cannot open database \"sales\" "
-               "requested by the login. The login failed. (4060)"), "misconfigured"),
-    (("08001", "[08001] [Microsoft][ODBC Driver 18 for SQL Server]SSL Provider: [error:0A000086:SSL routines::"
-               "certificate verify failed:unable to get local issuer certificate] (-1)"), "tls"),
-    (("HYT00", "[HYT00] [Microsoft][ODBC Driver 18 for SQL Server]Login timeout expired (0)"), "timeout"),
-    (("08001", "[08001] [Microsoft][ODBC Driver 18 for SQL Server]TCP Provider: Error code 0x2749 (10057)"), "unreachable"),
-    (("01000", "[01000] [unixODBC][Driver Manager]Can't open lib 'ODBC Driver 17 for SQL Server' : file not found"),
-     "misconfigured"),
-    (("IM002", "[IM002] [unixODBC][Driver Manager]Data source name not found and no default driver specified"), "misconfigured"),
-])
+@pytest.mark.parametrize(
+    "args, category",
+    [
+        (
+            (
+                "28000",
+                "[28000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Login failed for user 'bob'. (18456)",
+            ),
+            "login_failed",
+        ),
+        (
+            ("28000", "[28000] [FreeTDS][SQL Server]Login failed for user 'bob'. (18456) (SQLDriverConnect)"),
+            "login_failed",
+        ),
+        (
+            (
+                "42000",
+                "[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Cannot open database \"sales\" "
+                "requested by the login. The login failed. (4060)",
+            ),
+            "misconfigured",
+        ),
+        (
+            (
+                "08001",
+                "[08001] [Microsoft][ODBC Driver 18 for SQL Server]SSL Provider: [error:0A000086:SSL routines::"
+                "certificate verify failed:unable to get local issuer certificate] (-1)",
+            ),
+            "tls",
+        ),
+        (("HYT00", "[HYT00] [Microsoft][ODBC Driver 18 for SQL Server]Login timeout expired (0)"), "timeout"),
+        (
+            ("08001", "[08001] [Microsoft][ODBC Driver 18 for SQL Server]TCP Provider: Error code 0x2749 (10057)"),
+            "unreachable",
+        ),
+        (
+            (
+                "01000",
+                "[01000] [unixODBC][Driver Manager]Can't open lib 'ODBC Driver 17 for SQL Server' : file not found",
+            ),
+            "misconfigured",
+        ),
+        (
+            ("IM002", "[IM002] [unixODBC][Driver Manager]Data source name not found and no default driver specified"),
+            "misconfigured",
+        ),
+    ],
+)
 def test_sql_server_driver_messages_have_categories(args, category):
     assert connection_error_category(pyodbc.OperationalError(*args)) == category
 
 
-@pytest.mark.parametrize("args, category", [
-    ((2026, "TLS/SSL error: self-signed certificate"), "tls"),
-    ((1698, "Access denied for user 'root'@'localhost'"), "login_failed"),
-    ((2005, "Unknown server host 'db.example' (-2)"), "unreachable"),
-])
+@pytest.mark.parametrize(
+    "args, category",
+    [
+        ((2026, "TLS/SSL error: self-signed certificate"), "tls"),
+        ((1698, "Access denied for user 'root'@'localhost'"), "login_failed"),
+        ((2005, "Unknown server host 'db.example' (-2)"), "unreachable"),
+    ],
+)
 def test_mariadb_codes_have_categories(args, category):
     import MySQLdb
 
     assert connection_error_category(MySQLdb.OperationalError(*args)) == category
 
 
-@pytest.mark.parametrize("text, category", [
-    ('connection to server at "10.0.0.3", port 5432 failed: FATAL:  password authentication failed for user "bob"', "login_failed"),
-    ('connection to server at "10.0.0.3", port 5432 failed: FATAL:  no pg_hba.conf entry for host "10.0.0.9"', "login_failed"),
-    ('connection to server at "10.0.0.3", port 5432 failed: server does not support SSL, but SSL was required', "tls"),
-    ('could not translate host name "db.internal" to address: Name or service not known', "unreachable"),
-])
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        (
+            'connection to server at "10.0.0.3", port 5432 failed: '
+            'FATAL:  password authentication failed for user "bob"',
+            "login_failed",
+        ),
+        (
+            'connection to server at "10.0.0.3", port 5432 failed: FATAL:  no pg_hba.conf entry for host "10.0.0.9"',
+            "login_failed",
+        ),
+        (
+            'connection to server at "10.0.0.3", port 5432 failed: server does not support SSL, but SSL was required',
+            "tls",
+        ),
+        ('could not translate host name "db.internal" to address: Name or service not known', "unreachable"),
+    ],
+)
 def test_postgresql_messages_have_categories(text, category):
     import psycopg
 
@@ -298,7 +351,9 @@ def test_sqlite_report_never_creates_a_missing_file(alias_for, tmp_path):
     assert report.read_only is None and not path.exists()
 
 
-@pytest.mark.parametrize("name, casts", [("MSSQL_ROLES_SQL", True), ("MSSQL_PERMISSIONS_SQL", False), ("MSSQL_TABLES_SQL", True)])
+@pytest.mark.parametrize(
+    "name, casts", [("MSSQL_ROLES_SQL", True), ("MSSQL_PERMISSIONS_SQL", False), ("MSSQL_TABLES_SQL", True)]
+)
 def test_sql_server_privilege_queries_parse_as_tsql(name, casts):
     tree = sqlglot.parse_one(getattr(sqltools.login, name), read="tsql")
     assert isinstance(tree, exp.Select)
@@ -347,7 +402,9 @@ def test_check_runs_with_deploy_checks_only():
     assert check_target_login not in registry.registry.get_checks(include_deployment_checks=False)
 
 
-def test_startup_says_loudly_when_read_only_mode_has_a_login_that_can_write(alias_for, tmp_path, sqltools_config, caplog):
+def test_startup_says_loudly_when_read_only_mode_has_a_login_that_can_write(
+    alias_for, tmp_path, sqltools_config, caplog
+):
     _use(sqltools_config, _writable_sqlite(alias_for, tmp_path))
     with caplog.at_level(logging.INFO, logger="mcp_bridge.app"):
         startup_announce()
@@ -385,14 +442,32 @@ class _Answers:
         return self.rows
 
 
-@pytest.mark.parametrize("answers, expected", [
-    (([(0, 0, 0, 0, 0)], [], [(0,)]), LoginReport(True, False, [])),
-    (([(0, 0, None, None, None)], [], [(0,)]), LoginReport(True, False, [])),  # NULL: not a role of this database
-    (([(1, 1, 1, 0, 0)], [("CONTROL",), ("INSERT",)], [(12,)]),
-     LoginReport(False, True, ["sysadmin", "CONTROL SERVER", "db_owner", "CONTROL on the database",
-                               "database permissions INSERT", "INSERT/UPDATE/DELETE on 12 tables or views"])),
-    (([(0, 0, 0, 1, 0)], [], [(3,)]), LoginReport(False, False, ["db_datawriter", "INSERT/UPDATE/DELETE on 3 tables or views"])),
-])
+@pytest.mark.parametrize(
+    "answers, expected",
+    [
+        (([(0, 0, 0, 0, 0)], [], [(0,)]), LoginReport(True, False, [])),
+        (([(0, 0, None, None, None)], [], [(0,)]), LoginReport(True, False, [])),  # NULL: not a role of this database
+        (
+            ([(1, 1, 1, 0, 0)], [("CONTROL",), ("INSERT",)], [(12,)]),
+            LoginReport(
+                False,
+                True,
+                [
+                    "sysadmin",
+                    "CONTROL SERVER",
+                    "db_owner",
+                    "CONTROL on the database",
+                    "database permissions INSERT",
+                    "INSERT/UPDATE/DELETE on 12 tables or views",
+                ],
+            ),
+        ),
+        (
+            ([(0, 0, 0, 1, 0)], [], [(3,)]),
+            LoginReport(False, False, ["db_datawriter", "INSERT/UPDATE/DELETE on 3 tables or views"]),
+        ),
+    ],
+)
 def test_sql_server_answers_make_a_report(answers, expected):
     assert sqltools.login._mssql(_Answers(*answers)) == expected
 

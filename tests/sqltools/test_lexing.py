@@ -3,6 +3,8 @@ admits, the agreement it demands from sqlglot, and the session modes it pins on 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connections
 from sqlglot.dialects.dialect import Dialect
@@ -135,3 +137,24 @@ def test_postgresql_standard_strings_are_pinned_on_every_new_connection(target_a
     finally:
         connection.close()
         connection.settings_dict["OPTIONS"] = original
+
+
+@pytest.mark.parametrize("sql, operator", [
+    ("SELECT !! 5", "!!"),
+    ("SELECT a ~- b FROM t", "~-"),
+    ("SELECT a!=-1 FROM t", "!=-"),
+    ("SELECT ?- a FROM t", "?-"),
+    ("SELECT a ?# b FROM t", "?#"),  # sqlglot's parser would crash on this one
+])
+def test_postgres_operator_runs_that_sqlglot_splits_are_refused(sql, operator):
+    """PostgreSQL reads a run of operator characters as one operator, possibly the owner's function."""
+    with pytest.raises(QueryRefused, match=f"PostgreSQL reads '{re.escape(operator)}' as one operator"):
+        statement_parse(sql=sql, dialect="postgres")
+
+
+def test_postgres_operators_sqlglot_reads_whole_or_rejoins_are_accepted():
+    sql = (
+        "SELECT a<-1, a*-1, a=-1, 1e-5, 2E+3, - -5, a !~* b, a !~ b, a !~~ b, a<<b, a>>b, a->>'k', a#>>'{k}', "
+        "a @> b, a <@ b, a ?| b, a ?& b, a || b, a <> b, a >= b, a <= b, a != b FROM t"
+    )
+    assert statement_parse(sql=sql, dialect="postgres")

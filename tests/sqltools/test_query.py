@@ -21,7 +21,9 @@ SLOW_QUERY = {
 
 
 def test_select_returns_columns_rows_and_timing(target_alias):
-    result = query_run(sql="SELECT customer_id, email FROM customers WHERE customer_id <= 3 ORDER BY customer_id", alias=target_alias)
+    result = query_run(
+        sql="SELECT customer_id, email FROM customers WHERE customer_id <= 3 ORDER BY customer_id", alias=target_alias
+    )
     assert result.columns == ["customer_id", "email"]
     assert result.rows == [[1, "buyer1@example.com"], [2, "buyer2@example.com"], [3, "buyer3@example.com"]]
     assert (result.row_count, result.truncated, result.truncated_reason) == (3, False, None)
@@ -31,7 +33,9 @@ def test_select_returns_columns_rows_and_timing(target_alias):
 @pytest.mark.parametrize("available, expect_truncated", [(5, False), (6, True)])
 def test_row_cap_flag_is_exact(target_alias, sqltools_config, available, expect_truncated):
     sqltools_config(MAX_ROWS=5)
-    result = query_run(sql=f"SELECT order_id FROM orders WHERE order_id <= {available} ORDER BY order_id", alias=target_alias)
+    result = query_run(
+        sql=f"SELECT order_id FROM orders WHERE order_id <= {available} ORDER BY order_id", alias=target_alias
+    )
     assert result.row_count == 5
     assert result.truncated is expect_truncated
     assert result.truncated_reason == ("max_rows" if expect_truncated else None)
@@ -81,9 +85,12 @@ def test_refusal_says_why(target_alias):
 
 
 TYPE_TABLE = {
-    "target": "CREATE TABLE types_probe (d DECIMAL(12,4), dt TIMESTAMP, day DATE, t TIME, b BLOB, u CHAR(36), f REAL, s VARCHAR(20), n INTEGER)",
-    "target_pg": "CREATE TABLE types_probe (d NUMERIC(12,4), dt TIMESTAMPTZ, day DATE, t TIME, b BYTEA, u UUID, f DOUBLE PRECISION, s VARCHAR(20), n INTEGER)",
-    "target_mysql": "CREATE TABLE types_probe (d DECIMAL(12,4), dt DATETIME(6), day DATE, t TIME(6), b VARBINARY(16), u CHAR(36), f DOUBLE, s VARCHAR(20), n INTEGER) CHARACTER SET utf8mb4",
+    "target": "CREATE TABLE types_probe (d DECIMAL(12,4), dt TIMESTAMP, day DATE, t TIME, b BLOB, u CHAR(36), f REAL, "
+              "s VARCHAR(20), n INTEGER)",
+    "target_pg": "CREATE TABLE types_probe (d NUMERIC(12,4), dt TIMESTAMPTZ, day DATE, t TIME, b BYTEA, u UUID, "
+                 "f DOUBLE PRECISION, s VARCHAR(20), n INTEGER)",
+    "target_mysql": "CREATE TABLE types_probe (d DECIMAL(12,4), dt DATETIME(6), day DATE, t TIME(6), b VARBINARY(16), "
+                    "u CHAR(36), f DOUBLE, s VARCHAR(20), n INTEGER) CHARACTER SET utf8mb4",
 }
 
 
@@ -99,12 +106,22 @@ def test_values_come_back_json_safe_and_faithful(target_alias):
         cursor.execute(TYPE_TABLE[target_alias])
         cursor.execute(
             "INSERT INTO types_probe VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [decimal.Decimal("12345678.1234"), moment if target_alias == "target_pg" else moment.replace(tzinfo=None),
-             datetime.date(2024, 2, 29), "23:59:58" if target_alias == "target" else datetime.time(23, 59, 58), b"\x00\xffbin", str(ident) if target_alias != "target_pg" else ident,
-             0.1, "Zoë 🚀", None],
+            [
+                decimal.Decimal("12345678.1234"),
+                moment if target_alias == "target_pg" else moment.replace(tzinfo=None),
+                datetime.date(2024, 2, 29),
+                "23:59:58" if target_alias == "target" else datetime.time(23, 59, 58),
+                b"\x00\xffbin",
+                str(ident) if target_alias != "target_pg" else ident,
+                0.1,
+                "Zoë 🚀",
+                None,
+            ],
         )
     try:
-        row = dict(zip(*(lambda r: (r.columns, r.rows[0]))(query_run(sql="SELECT * FROM types_probe", alias=target_alias))))
+        row = dict(
+            zip(*(lambda r: (r.columns, r.rows[0]))(query_run(sql="SELECT * FROM types_probe", alias=target_alias)))
+        )
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE types_probe")
@@ -156,13 +173,16 @@ def test_non_finite_floats_from_the_database_are_strings(target_alias):
 @pytest.mark.parametrize("target_alias", target_params("target_pg"), indirect=True)  # arrays are PostgreSQL's
 def test_arrays_keep_their_shape_whatever_else_the_row_holds(target_alias):
     plain = query_run(sql="SELECT ARRAY[1, 2], ARRAY['x', NULL]", alias=target_alias).rows[0]
-    mixed = query_run(sql="SELECT ARRAY[1, 2], ARRAY['x', NULL], 1.5::numeric, ARRAY[DATE '2024-01-01']",
-                      alias=target_alias).rows[0]
+    mixed = query_run(
+        sql="SELECT ARRAY[1, 2], ARRAY['x', NULL], 1.5::numeric, ARRAY[DATE '2024-01-01']", alias=target_alias
+    ).rows[0]
     assert plain == [[1, 2], ["x", None]]
     assert mixed == [[1, 2], ["x", None], "1.5", ["2024-01-01"]]
 
 
-@pytest.mark.parametrize("target_alias", target_params("target_pg", "target_mysql"), indirect=True)  # SQLite has no TRUNCATE
+@pytest.mark.parametrize(
+    "target_alias", target_params("target_pg", "target_mysql"), indirect=True
+)  # SQLite has no TRUNCATE
 def test_a_refused_write_is_named_as_the_user_wrote_it(target_alias):
     with pytest.raises(QueryRefused, match=r"and this is TRUNCATE\.$"):
         query_run(sql="TRUNCATE TABLE order_lines", alias=target_alias)

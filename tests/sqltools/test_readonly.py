@@ -15,8 +15,8 @@ from sqltools.errors import QueryFailed, QueryRefused
 from sqltools.query import query_run
 from sqltools.readonly import Kind, Reach, Statement, statement_parse
 from sqltools.vendors import vendor_for
-from tests.targets import target_params
 from tests.sqltools.hostile_sql import Hostile, hostile_for, legitimate_for
+from tests.targets import target_params
 
 on_targets = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -235,7 +235,9 @@ def test_write_mode_refuses_writes_to_every_row_unless_allowed(target_alias, sql
 def test_a_write_over_max_affected_rows_is_rolled_back(target_alias, sqltools_config):
     sqltools_config(READ_ONLY=False, MAX_AFFECTED_ROWS=10)
     before = database_checksum(target_alias, only=("customers",))
-    with pytest.raises(QueryRefused, match="would change 20 rows, more than MAX_AFFECTED_ROWS .10.; it was rolled back"):
+    with pytest.raises(
+        QueryRefused, match="would change 20 rows, more than MAX_AFFECTED_ROWS .10.; it was rolled back"
+    ):
         query_run(sql="UPDATE customers SET notes = 'x' WHERE customer_id <= 20", alias=target_alias)
     assert database_checksum(target_alias, only=("customers",)) == before
 
@@ -329,14 +331,16 @@ def test_database_refuses_a_write_the_parser_let_through(target_alias, monkeypat
 
 _WRITING_FUNCTION = {
     "target_pg": "CREATE FUNCTION readonly_probe() RETURNS int LANGUAGE sql AS "
-                 "'DELETE FROM order_lines WHERE order_id <= 10; SELECT 1'",
+    "'DELETE FROM order_lines WHERE order_id <= 10; SELECT 1'",
     "target_mysql": "CREATE FUNCTION readonly_probe() RETURNS int MODIFIES SQL DATA "
-                    "BEGIN DELETE FROM order_lines WHERE order_id <= 10; RETURN 1; END",
+    "BEGIN DELETE FROM order_lines WHERE order_id <= 10; RETURN 1; END",
 }
 
 
 @on_targets
-@pytest.mark.parametrize("target_alias", target_params(*_WRITING_FUNCTION), indirect=True)  # SQLite has no SQL functions
+@pytest.mark.parametrize(
+    "target_alias", target_params(*_WRITING_FUNCTION), indirect=True
+)  # SQLite has no SQL functions
 def test_read_only_transaction_stops_a_function_that_writes(target_alias, sqltools_config):
     """An operator wrongly allowed a function that writes: the read-only transaction still stops it."""
     sqltools_config(READ_ONLY_EXTRA_FUNCTIONS=("readonly_probe",))
@@ -344,7 +348,10 @@ def test_read_only_transaction_stops_a_function_that_writes(target_alias, sqltoo
         cursor.execute(_WRITING_FUNCTION[target_alias])
     try:
         reach = Reach(functions=frozenset({"readonly_probe"}))
-        assert statement_parse(sql="SELECT readonly_probe()", dialect=_dialect(target_alias), reach=reach).kind is Kind.READ
+        assert (
+            statement_parse(sql="SELECT readonly_probe()", dialect=_dialect(target_alias), reach=reach).kind
+            is Kind.READ
+        )
         before = database_checksum(target_alias, only=("order_lines",))
         with pytest.raises((QueryRefused, QueryFailed), match="(?i)read.only"):
             query_run(sql="SELECT readonly_probe()", alias=target_alias)

@@ -46,8 +46,8 @@ def test_a_second_statement_is_refused_on_the_read_path(target_alias):
 def test_a_second_statement_is_refused_on_the_write_path_and_nothing_after_the_first_runs(target_alias):
     connection = connections[target_alias]
     with pytest.raises(QueryFailed):
-        _write(connection=connection, vendor=vendor_for(connection), sql="SELECT 1; CREATE TABLE probe_x (a int)",
-               max_rows=10, kind=Kind.DDL)
+        _write(connection=connection, vendor=vendor_for(connection), max_rows=10,
+               checked=Checked("SELECT 1; CREATE TABLE probe_x (a int)", Kind.DDL, "CREATE TABLE"))
     assert not _table_exists(target_alias, "probe_x")
 
 
@@ -71,7 +71,9 @@ _HUGE = {
 def test_a_huge_value_fails_fast_with_a_clear_sentence(target_alias):
     for sql in _HUGE[target_alias]:
         started = time.perf_counter()
-        with pytest.raises(QueryFailed, match=r"larger than 16 MB \(MAX_VALUE_BYTES\); select fewer or shorter columns"):
+        with pytest.raises(
+            QueryFailed, match=r"larger than 16 MB \(MAX_VALUE_BYTES\); select fewer or shorter columns"
+        ):
             _read(target_alias, sql)
         assert time.perf_counter() - started < 4, sql
     assert _read(target_alias, "SELECT 1 AS one").rows == [[1]]
@@ -102,19 +104,25 @@ def test_the_postgresql_wrapper_keeps_order_names_and_the_users_text(target_alia
 
 def test_rows_past_the_character_budget_are_never_fetched(target_alias, sqltools_config):
     sqltools_config(MAX_RESULT_CHARS=5000)
-    big = {"target": "SELECT printf('%.*c', 3000, 'x') FROM orders",
-           "target_pg": "SELECT repeat('x', 3000) FROM orders", "target_mysql": "SELECT repeat('x', 3000) FROM orders"}
+    big = {
+        "target": "SELECT printf('%.*c', 3000, 'x') FROM orders",
+        "target_pg": "SELECT repeat('x', 3000) FROM orders",
+        "target_mysql": "SELECT repeat('x', 3000) FROM orders",
+    }
     result = _read(target_alias, big[target_alias], max_rows=100)
     assert (result.row_count, result.truncated_reason) == (1, "max_chars")
 
 
 def test_sql_server_caps_rows_and_value_bytes_in_one_batch():
-    assert MSSQL().read_caps_sql(max_rows=1000, max_value_bytes=16 * 2**20) == "SET ROWCOUNT 1001; SET TEXTSIZE 16777216"
+    assert (
+        MSSQL().read_caps_sql(max_rows=1000, max_value_bytes=16 * 2**20) == "SET ROWCOUNT 1001; SET TEXTSIZE 16777216"
+    )
     assert MSSQL().read_caps_sql(max_rows=1, max_value_bytes=2**40).endswith("SET TEXTSIZE 2147483647")
 
 
 _HOSTILE = {
-    "target": "SELECT zeroblob(16000000) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) SELECT x FROM c)",
+    "target": "SELECT zeroblob(16000000) FROM "
+              "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) SELECT x FROM c)",
     "target_pg": "SELECT repeat('x', 16000000) FROM generate_series(1, 1000)",
     "target_mysql": "SELECT repeat('x', 16000000) FROM order_lines LIMIT 30",
 }

@@ -16,6 +16,7 @@ from django.db import connections
 from django.db.utils import load_backend
 
 from sqltools.query import query_read, query_run, target
+from sqltools.tags import SERVER_TAG
 from tests.targets import target_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -71,6 +72,7 @@ def counted(request):
     statements: list[str] = []
 
     def log(execute, sql, params, many, context):
+        sql = sql.removeprefix(SERVER_TAG)  # the statement tag (tests/sqltools/test_tags.py)
         statements.append(sql.split(" FOR ")[0] if sql.startswith("SET STATEMENT") else sql.split("\n")[0][:40])
         return execute(sql, params, many, context)
 
@@ -93,8 +95,13 @@ def test_postgresql_read_is_one_round_trip(counted, sqltools_config, max_value_b
     sqltools_config(MAX_VALUE_BYTES=max_value_bytes)
     assert query_run(sql="SELECT order_id FROM orders ORDER BY order_id LIMIT 3", alias=name).row_count == 3
     assert counter.turns == 1
-    assert statements == ["BEGIN READ ONLY", "SELECT set_config('statement_timeout', %", "DECLARE sqltools_read NO SCROLL CURSOR F",
-                          "FETCH FORWARD 1001 FROM sqltools_read", "ROLLBACK"]
+    assert statements == [
+        "BEGIN READ ONLY",
+        "SELECT set_config('statement_timeout', %",
+        "DECLARE sqltools_read NO SCROLL CURSOR F",
+        "FETCH FORWARD 1001 FROM sqltools_read",
+        "ROLLBACK",
+    ]
     counter.turns = 0
     assert query_run(sql="SELECT order_id FROM orders", alias=name).row_count == 1000
     assert counter.turns == 1
@@ -106,7 +113,12 @@ def test_postgresql_write_is_two_round_trips(counted, sqltools_config):
     sqltools_config(READ_ONLY=False)
     result = query_run(sql="UPDATE orders SET status = status WHERE order_id = 1", alias=name)
     assert result.rows_affected == 1 and counter.turns == 2
-    assert statements == ["BEGIN", "SELECT set_config('statement_timeout', %", "UPDATE orders SET status = status WHERE ", "COMMIT"]
+    assert statements == [
+        "BEGIN",
+        "SELECT set_config('statement_timeout', %",
+        "UPDATE orders SET status = status WHERE ",
+        "COMMIT",
+    ]
 
 
 @pytest.mark.parametrize("counted", target_params("target_mysql"), indirect=True)
@@ -121,6 +133,20 @@ def test_mariadb_read_is_one_round_trip_and_a_write_three(counted, sqltools_conf
     assert counter.turns == 3  # START TRANSACTION, the statement, COMMIT: MAX_AFFECTED_ROWS can still roll it back
 
 
+@pytest.mark.parametrize("counted", target_params("target_pg", "target_mysql"), indirect=True)
+def test_the_cost_guard_adds_one_round_trip_the_estimate(counted, sqltools_config):
+    """Only with a limit configured; the EXPLAIN rides alone (PostgreSQL: pipelined with its transaction)."""
+    name, counter, statements = counted
+    sqltools_config(MAX_ESTIMATED_ROWS=1_000_000)
+    assert query_run(sql="SELECT order_id FROM orders ORDER BY order_id LIMIT 3", alias=name).row_count == 3
+    assert counter.turns == 2
+    if name.startswith("target_pg"):
+        assert statements[:4] == ["BEGIN READ ONLY", "SELECT set_config('statement_timeout', %",
+                                  "EXPLAIN (FORMAT JSON) SELECT order_id FR", "ROLLBACK"]
+    else:  # the EXPLAIN and the read, each one SET STATEMENT … FOR
+        assert len(statements) == 2 and statements[0].startswith("SET STATEMENT tx_read_only = 1, max_statement_time")
+
+
 @pytest.mark.parametrize("counted", target_params("target_mysql"), indirect=True)
 def test_mariadb_generated_read_with_parameters_is_one_round_trip(counted):
     name, counter, _ = counted
@@ -131,9 +157,10 @@ def test_mariadb_generated_read_with_parameters_is_one_round_trip(counted):
 
 
 def test_sqlite_read_runs_in_process(sqltools_config):
-    """No network: the statements are BEGIN and the query (Django's cursor; the pragmas and ROLLBACK are the driver's)."""
+    """No network: the statements are BEGIN and the query (Django's cursor; the pragmas and ROLLBACK are the
+    driver's)."""
     statements: list[str] = []
     connection = connections["target"]
     with connection.execute_wrapper(lambda execute, sql, *rest: statements.append(sql) or execute(sql, *rest)):
         assert query_run(sql="SELECT 1 AS one", alias="target").rows == [[1]]
-    assert statements == ["BEGIN", "SELECT 1 AS one"]
+    assert statements == ["BEGIN", f"{SERVER_TAG}SELECT 1 AS one"]

@@ -15,7 +15,9 @@ from sqltools.demo import demo_is_embedded
 
 
 class Command(BaseCommand):
-    help = "Migrate Django's database, build the embedded demo database if missing, create the local admin if none exists."
+    help = (
+        "Migrate Django's database, build the embedded demo database if missing, create the local admin if none exists."
+    )
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)

@@ -19,8 +19,8 @@ from oauth2_provider.settings import oauth2_settings
 
 from oauth_ext.access import user_is_blocked
 from oauth_ext.clients import client_is_disabled
-from oauth_ext.scopes import SCOPE_READ
 from oauth_ext.grants import token_issue
+from oauth_ext.scopes import SCOPE_READ
 
 DEFAULT_CLIENT = "issue_token (operator)"
 

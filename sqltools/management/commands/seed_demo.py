@@ -16,15 +16,21 @@ _URL_ALIAS = "seed_demo_url"
 
 
 class Command(BaseCommand):
-    help = ("Create the demo sales tables (customers, products, employees, orders, order_lines, a view) and fill them. "
-            "Without options: in the embedded SQLite demo database. Any other database needs --yes, and is refused "
-            "when it holds tables the seeder did not create.")
+    help = (
+        "Create the demo sales tables (customers, products, employees, orders, order_lines, a view) and fill them. "
+        "Without options: in the embedded SQLite demo database. Any other database needs --yes, and is refused "
+        "when it holds tables the seeder did not create."
+    )
 
     def add_arguments(self, parser):
         where = parser.add_mutually_exclusive_group()
-        where.add_argument("--database-url", default=None, help="A database URL (postgres://..., mysql://..., mssql://...).")
+        where.add_argument(
+            "--database-url", default=None, help="A database URL (postgres://..., mysql://..., mssql://...)."
+        )
         where.add_argument("--database", default=None, help="A database alias of the settings.")
-        parser.add_argument("--yes", action="store_true", help="Really seed a database other than the embedded demo file.")
+        parser.add_argument(
+            "--yes", action="store_true", help="Really seed a database other than the embedded demo file."
+        )
         parser.add_argument("--if-missing", action="store_true", help="Do nothing when the demo tables exist.")
         parser.add_argument("--scale", type=float, default=1.0, help="1.0 gives ~50k order lines.")
 
@@ -32,8 +38,10 @@ class Command(BaseCommand):
         with _destination(database_url=database_url, alias=database) as alias:
             label = _label(alias, database_url)
             if not demo_is_embedded(alias=alias) and not yes:
-                raise CommandError(f"Not seeding {label}: it is not the embedded demo database ({demo_embedded_path()}). "
-                                   "Add --yes to build the demo tables there; nothing was changed.")
+                raise CommandError(
+                    f"Not seeding {label}: it is not the embedded demo database ({demo_embedded_path()}). "
+                    "Add --yes to build the demo tables there; nothing was changed."
+                )
             try:
                 if if_missing and demo_state(alias=alias).present:
                     self.stdout.write(f"Demo data already present on {label}.")
@@ -45,7 +53,9 @@ class Command(BaseCommand):
             except DatabaseError as error:
                 raise CommandError(f"Could not build the demo database on {label}: {error}") from None
         summary = ", ".join(f"{table} {n}" for table, n in counts.items())
-        self.stdout.write(self.style.SUCCESS(f"Demo data on {label} in {time.perf_counter() - started:.1f}s: {summary}."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data on {label} in {time.perf_counter() - started:.1f}s: {summary}.")
+        )
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import environ
 import pytest
@@ -17,8 +18,10 @@ from sqlglot import exp
 from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
 from mcpsite.targetdb import target_database
 from sqltools.errors import QueryTimeout, TargetUnavailable
+from sqltools.explain import plan_explain
 from sqltools.query import query_read, query_run, target
 from sqltools.readonly import Kind, statement_parse
+from sqltools.tags import SERVER_TAG
 from sqltools.vendors import VENDORS
 from tests.sqltools.tds_responder import DROP, INT, NVARCHAR, SILENT, Rows, Rule, TdsResponder
 
@@ -34,8 +37,23 @@ def test_catalog_queries_parse_as_tsql(name):
     tree = _as_tsql(getattr(MSSQL, name))
     assert isinstance(tree, exp.Select)
     tables = {t.name.lower() for t in tree.find_all(exp.Table)}
-    assert tables and all(t in {"objects", "schemas", "partitions", "columns", "types", "foreign_keys",
-                                "foreign_key_columns", "tables", "indexes", "index_columns", "extended_properties"} for t in tables)
+    assert tables and all(
+        t
+        in {
+            "objects",
+            "schemas",
+            "partitions",
+            "columns",
+            "types",
+            "foreign_keys",
+            "foreign_key_columns",
+            "tables",
+            "indexes",
+            "index_columns",
+            "extended_properties",
+        }
+        for t in tables
+    )
 
 
 def _mssql_config(settings, url: str) -> dict:
@@ -69,11 +87,16 @@ class DemoOrder(models.Model):
 
 def test_sample_sql_agrees_with_mssql_django_top(mssql_connection):
     theirs, their_params = DemoOrder.objects.all()[:10].query.get_compiler(connection=mssql_connection).as_sql()
-    ours, our_params = MSSQL.sample_sql(f"{mssql_connection.ops.quote_name('dbo')}.{mssql_connection.ops.quote_name('orders')}", 10)
+    ours, our_params = MSSQL.sample_sql(
+        f"{mssql_connection.ops.quote_name('dbo')}.{mssql_connection.ops.quote_name('orders')}", 10
+    )
     their_tree, our_tree = _as_tsql(theirs % tuple(their_params)), _as_tsql(ours.replace("%s", str(our_params[0])))
     assert their_tree.args["limit"].sql("tsql") == our_tree.args["limit"].sql("tsql") == "TOP 10" or (
-        their_tree.args["limit"].expression.sql() == our_tree.args["limit"].expression.sql() == "10")
-    assert [t.name for t in their_tree.find_all(exp.Table)] == [t.name for t in our_tree.find_all(exp.Table)] == ["orders"]
+        their_tree.args["limit"].expression.sql() == our_tree.args["limit"].expression.sql() == "10"
+    )
+    assert (
+        [t.name for t in their_tree.find_all(exp.Table)] == [t.name for t in our_tree.find_all(exp.Table)] == ["orders"]
+    )
 
 
 def test_offset_paging_from_mssql_django_is_read_only_tsql(mssql_connection):
@@ -91,19 +114,26 @@ def test_bracket_quoting_matches_the_backend(mssql_connection):
 
 
 def test_mssql_env_variables_build_a_connection(monkeypatch, settings):
-    for key, value in {"MSSQL_HOST": "sql.example.com", "MSSQL_USER": "reader", "MSSQL_PASSWORD": "s3cret",
-                       "MSSQL_DATABASE": "sales", "MSSQL_DRIVER": "ODBC Driver 18 for SQL Server",
-                       "TrustServerCertificate": "yes", "Trusted_Connection": "no"}.items():
+    for key, value in {
+        "MSSQL_HOST": "sql.example.com",
+        "MSSQL_USER": "reader",
+        "MSSQL_PASSWORD": "s3cret",
+        "MSSQL_DATABASE": "sales",
+        "MSSQL_DRIVER": "ODBC Driver 18 for SQL Server",
+        "TrustServerCertificate": "yes",
+        "Trusted_Connection": "no",
+    }.items():
         monkeypatch.setenv(key, value)
     config = target_database(environ.Env(), var_dir=settings.VAR_DIR)
-    assert (config["ENGINE"], config["HOST"], config["NAME"], config["USER"]) == ("mssql", "sql.example.com", "sales", "reader")
+    assert (config["ENGINE"], config["HOST"], config["NAME"], config["USER"]) == (
+        "mssql",
+        "sql.example.com",
+        "sales",
+        "reader",
+    )
     assert config["OPTIONS"]["driver"] == "ODBC Driver 18 for SQL Server"
     assert "TrustServerCertificate=yes" in config["OPTIONS"]["extra_params"]
     assert config["Trusted_Connection"] == "no"
-
-
-
-
 
 
 def _driver_alias(settings, alias_for, *, port: int, python_driver: bool) -> str:
@@ -139,6 +169,7 @@ def test_silent_server_times_out_instead_of_hanging(settings, alias_for, silent_
 # --- Through the real driver stack to a TDS responder (tests/sqltools/tds_responder.py) ------------------------------
 
 ANSWER = Rows([("answer", INT), ("note", NVARCHAR)], [(42, "forty-two")])
+SHOWPLAN = (Path(__file__).parent.parent / "showplan_sample.xml").read_text()
 
 
 @pytest.fixture
@@ -147,6 +178,7 @@ def responder():
         # mssql-django at connect: the transaction count, and a clock whose value must not be text.
         Rule("SELECT @@TRANCOUNT", Rows([("n", INT)], [(0,)])), Rule("SYSDATETIME", Rows([("now", INT)], [(0,)])),
         Rule("SELECT 42", ANSWER), Rule("WAITFOR", SILENT), Rule("SELECT 'drop'", DROP, times=1),
+        Rule("FROM dbo.customers", Rows([("Microsoft SQL Server 2005 XML Showplan", NVARCHAR)], [(SHOWPLAN,)])),
     ])
     yield double
     double.close()
@@ -166,7 +198,8 @@ def responder_alias(request, settings, responder, alias_for, sqltools_config):
 
 
 def _sent_since(responder: TdsResponder, start: int) -> list[str]:
-    return [text for kind, text in responder.requests[start:] if kind != "attention"]
+    """What went since `start`, each without the statement tag it starts with (tests/sqltools/test_tags.py)."""
+    return [text.removeprefix(SERVER_TAG) for kind, text in responder.requests[start:] if kind != "attention"]
 
 
 @needs_freetds
@@ -185,9 +218,24 @@ def test_a_read_is_two_batches_with_the_caps_and_the_rollback(responder, respond
 def test_a_generated_read_with_parameters_is_one_rpc(responder, responder_alias):
     connection, vendor = target(responder_alias)
     start = len(responder.requests)
-    result = query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
+    result = query_read(
+        connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5
+    )
     assert result.rows == [[42, "forty-two"]]
     assert _sent_since(responder, start) == ["SET ROWCOUNT 6; SET TEXTSIZE 16777216; SELECT 42 AS answer WHERE 1 = @P1"]
+
+
+@needs_freetds
+def test_explain_is_showplan_on_in_its_own_batch_then_the_connection_is_closed(responder, responder_alias):
+    query_run(sql="SELECT 1", alias=responder_alias)
+    start = len(responder.requests)
+    sql = "SELECT c.name FROM dbo.customers AS c WHERE c.country = N'Japan'"
+    plan = plan_explain(sql=sql, alias=responder_alias)
+    # ON alone, the statement alone (compiled, not run: the server answers with its plan), OFF; then the
+    # connection is closed (the driver rolls back as it closes it).
+    assert _sent_since(responder, start) == ["SET SHOWPLAN_XML ON", sql, "SET SHOWPLAN_XML OFF", "ROLLBACK"]
+    assert plan.scans == ["dbo.customers"] and plan.missing_indexes[0]["equality"] == ["country"]
+    assert connections[responder_alias].connection is None  # no session is left with SHOWPLAN on
 
 
 @needs_freetds
@@ -219,12 +267,43 @@ def test_the_end_users_identity_rides_in_the_batches_and_is_cleared_after(respon
         start = len(responder.requests)
         query_run(sql="UPDATE orders SET status = 'x' WHERE order_id = 1", alias=responder_alias)
         assert _sent_since(responder, start) == [
-            f"BEGIN TRANSACTION; {who}UPDATE orders SET status = 'x' WHERE order_id = 1", f"COMMIT TRANSACTION; {forget}"]
+            f"BEGIN TRANSACTION; {who}UPDATE orders SET status = 'x' WHERE order_id = 1",
+            f"COMMIT TRANSACTION; {forget}",
+        ]
         connection, vendor = target(responder_alias)
         start = len(responder.requests)
         query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
         assert _sent_since(responder, start) == [
-            f"SET ROWCOUNT 6; SET TEXTSIZE 16777216; {who}SELECT 42 AS answer WHERE 1 = @P1", forget]
+            f"SET ROWCOUNT 6; SET TEXTSIZE 16777216; {who}SELECT 42 AS answer WHERE 1 = @P1",
+            forget,
+        ]
+
+
+@needs_freetds
+def test_every_batch_and_rpc_starts_with_the_calls_tag(responder, responder_alias, sqltools_config):
+    """The T-SQL on the wire (as the TDS responder received it) starts with the call's tag, which SQL Server lexes
+    as one comment before the batch the guard checked, and which sqlglot's T-SQL parser reads as a comment."""
+    from sqltools.lexing import COMMENT, server_parts
+    from sqltools.tags import call_tag_scope
+
+    sqltools_config(READ_ONLY=False)
+    query_run(sql="SELECT 1", alias=responder_alias)
+    with call_tag_scope(client="*/ DROP TABLE orders; /*", user_id=7, username="", tool="execute_sql",
+                        audit_id="0123456789abcdef") as call:
+        start = len(responder.requests)
+        query_run(sql="SELECT 42 AS answer", alias=responder_alias)
+        query_run(sql="UPDATE orders SET status = 'x' WHERE order_id = 1", alias=responder_alias)
+        connection, vendor = target(responder_alias)
+        query_read(connection=connection, vendor=vendor, sql="SELECT 42 AS answer WHERE 1 = %s", params=[1], max_rows=5)
+    sent = [text for kind, text in responder.requests[start:] if kind != "attention"]
+    assert len(sent) == 5 and "client='%2A%2F%20DROP%20TABLE%20orders%3B%20%2F%2A'" in call.text
+    for text in sent:
+        assert text.startswith(call.text), text
+        assert server_parts(sql=text, dialect="tsql")[0] == (COMMENT, 0, len(call.text) - 1)
+        first = sqlglot.tokenize(text, read="tsql")[0]  # sqlglot too reads the tag as the first token's comment
+        assert "audit_id='0123456789abcdef'" in first.comments[0] and first.start == len(call.text)
+        statements = sqlglot.parse(text.replace("@P1", "1"), read="tsql")
+        assert not any(isinstance(node, exp.Drop) for statement in statements for node in statement.walk())
 
 
 @needs_freetds
