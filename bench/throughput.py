@@ -35,7 +35,8 @@ async def recorded_request(target: Target, call: Call) -> bytes:
         seen.append(request)
 
     async with (httpx2.AsyncClient(headers=target.headers, timeout=60, event_hooks={"request": [hook]}) as http,
-                Client(streamable_http_client(f"{target.base_url}/mcp", http_client=http), mode="2026-07-28") as client):
+                Client(streamable_http_client(f"{target.base_url}/mcp", http_client=http),
+                       mode="2026-07-28") as client):
         result = await client.call_tool(call.tool, call.arguments)
         assert not result.is_error, result
     request = next(r for r in reversed(seen) if r.method == "POST" and b'"tools/call"' in r.content)
@@ -76,7 +77,8 @@ def _machine_busy_s() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-async def throughput(target: Target, call: Call, *, clients: int, calls: int, per_connection: int = 20) -> dict[str, Any]:
+async def throughput(target: Target, call: Call, *, clients: int, calls: int,
+                     per_connection: int = 20) -> dict[str, Any]:
     """A new connection every `per_connection` calls: with long keep-alive connections the kernel's first accepts
     decide how the clients are shared between workers, and one worker may hold most of them for a whole round
     (measured: 0.93x to 2.2x for the same code); a connection per call (nginx's way, no upstream keep-alive

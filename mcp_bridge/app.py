@@ -19,7 +19,6 @@ from typing import AsyncIterator
 from urllib.parse import parse_qs
 
 import anyio
-
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
@@ -32,15 +31,15 @@ from starlette.datastructures import Headers
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_bridge import token_cache
+from mcp_bridge.bulk import Splicing
 from mcp_bridge.checks import check_bridge
 from mcp_bridge.conf import bridge_settings
 from mcp_bridge.errors import challenge_headers
-from mcp_bridge import token_cache
-from mcp_bridge.bulk import Splicing
 from mcp_bridge.gate import BearerGate, buffer_body
 from mcp_bridge.sse_relay import SseRelay
-from mcp_bridge.verifier import DjangoTokenVerifier
 from mcp_bridge.tools import chatgpt_server, servers_describe, sql_server
+from mcp_bridge.verifier import DjangoTokenVerifier
 from oauth_ext.discovery import MCP_ENDPOINTS, public_url
 from sqltools.audit import audit_writer
 from sqltools.conf import sqltools_settings

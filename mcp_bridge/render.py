@@ -17,7 +17,6 @@ from typing import Any, Callable
 from mcp_types import CallToolResult, TextContent
 
 from mcp_bridge.bulk import BULK_CHARS, placeholder_result
-
 from sqltools.conf import sqltools_settings
 from sqltools.query import QueryResult
 from sqltools.render import describe_text

@@ -14,7 +14,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from mcp_bridge.bulk import bulk_available
 from mcp_bridge.approvals import (
     approval_ask,
     approval_resumed,
@@ -23,6 +22,7 @@ from mcp_bridge.approvals import (
     error_result,
     request_state_security,
 )
+from mcp_bridge.bulk import bulk_available
 from mcp_bridge.render import explain_fit, json_result_fit, result_fit
 from mcp_bridge.schemas import DescribeOutput, ExplainOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread

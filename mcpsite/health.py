@@ -18,8 +18,8 @@ from django.http import HttpRequest, JsonResponse
 
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import TIMEOUT, connection_error_category, target_unavailable
-from sqltools.policy import catalog_cursor
 from sqltools.login import login_report_cached, login_report_remembered
+from sqltools.policy import catalog_cursor
 from sqltools.target import database_label
 from telemetry.metrics import TARGET_UP
 

@@ -86,7 +86,8 @@ class SQLite(Vendor):
                 raw.execute(f"{tag}PRAGMA query_only = ON")
                 _set_deadline(raw, timeout)
                 try:
-                    cursor.execute(tagged(tag, sql, params), params)  # the driver runs one statement; None: no placeholders
+                    # the driver runs one statement; None: no placeholders
+                    cursor.execute(tagged(tag, sql, params), params)
                     yield cursor
                 finally:
                     raw.set_progress_handler(None, 0)

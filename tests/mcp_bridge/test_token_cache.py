@@ -4,7 +4,6 @@ revocation, deactivation or client disable in any process refuses the very next 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import secrets
 import time
