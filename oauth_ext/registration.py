@@ -85,6 +85,8 @@ def client_name_check(name: object) -> None:
     would hide a name's end. Letters of every script and ordinary spaces are fine."""
     if not isinstance(name, str) or len(name) > MAX_CLIENT_NAME:
         raise InvalidClientMetadata(f"client_name must be a string of at most {MAX_CLIENT_NAME} characters.")
+    if name and not name.strip(" \u3164\u115f\u1160\uffa0"):  # spaces, or the Hangul fillers that look like them
+        raise InvalidClientMetadata("client_name must not be blank.")
     if any(unicodedata.category(char) in _NAME_UNSAFE or (char.isspace() and char != " ") for char in name):
         raise InvalidClientMetadata("client_name must hold no control, formatting (such as a right-to-left "
                                     "override) or line-breaking characters.")

@@ -145,8 +145,8 @@ def relations_check(*, tree: exp.Expression, dialect: str, extra: frozenset[str]
         raise QueryRefused(
             f"{(schema + '.') if schema else ''}{name} is a system relation that can expose server settings, "
             "credentials or other sessions, so read-only mode does not allow it. Use list_tables and describe_table "
-            "for structure; an operator can allow it with READ_ONLY_EXTRA_RELATIONS. If it is a table of your own, "
-            "name its schema."
+            "for structure; an operator can allow it with READ_ONLY_EXTRA_RELATIONS."
+            + ("" if dialect == "sqlite" else " If it is a table of your own, name its schema.")
         )
 
 
@@ -158,9 +158,31 @@ def _is_metadata(dialect: str, schema: str, name: str) -> bool:
 
 def is_system_relation(dialect: str, schema: str, name: str) -> bool:
     """Whether `schema.name` (schema '' when unqualified) is the server's own, not the user's data."""
+    if dialect == "sqlite" and name.startswith(_SYSTEM_PREFIXES[dialect]):
+        return True  # main.pragma_database_list is the same function table: a schema does not make it data
     if schema:
         return schema in _SYSTEM_SCHEMAS[dialect] or dialect == "postgres" and schema.startswith("pg_")
     return name.startswith(_SYSTEM_PREFIXES[dialect])
+
+
+# PostgreSQL reads these words, unquoted and unqualified, as the login's name (SQL's niladic functions), never
+# as columns; sqlglot reads them as columns. regrole turns any role's oid into its name.
+_PG_LOGIN_WORDS = frozenset({"user", "current_role", "current_user", "session_user"})
+
+
+def identity_check(*, tree: exp.Expression, dialect: str) -> None:
+    """Refuse what names the database's logins on PostgreSQL: `user`, `current_role`, casts to regrole."""
+    if dialect != "postgres":
+        return
+    for column in tree.find_all(exp.Column):
+        word = column.this
+        if not column.table and isinstance(word, exp.Identifier) and not word.quoted \
+                and word.name.lower() in _PG_LOGIN_WORDS:
+            raise QueryRefused(f"PostgreSQL reads {word.name} as the login's name, which the guard keeps out of "
+                               "reach. If it is a column, write its name in double quotes.")
+    for node in tree.find_all(exp.ObjectIdentifier):
+        if node.name.upper() == "REGROLE":
+            raise QueryRefused("A cast to regrole names the database's roles, which the guard keeps out of reach.")
 
 
 def operators_check(*, tree: exp.Expression) -> None:

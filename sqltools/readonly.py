@@ -22,7 +22,7 @@ from sqlglot.tokens import Token, TokenType
 from sqltools.errors import QueryRefused
 from sqltools.hints import parse_error_sentence
 from sqltools.lexing import lexing_check
-from sqltools.reach import conversions_check, functions_check, operators_check, relations_check
+from sqltools.reach import conversions_check, functions_check, identity_check, operators_check, relations_check
 
 
 class Kind(enum.Enum):
@@ -124,6 +124,7 @@ def statement_parse(*, sql: str, dialect: str, max_chars: int = 65_536, reach: R
     if kind is not Kind.DDL:  # column definitions in DDL declare types; reads and writes convert values
         operators_check(tree=tree)
         conversions_check(tree=tree, tokens=tokens, dialect=dialect)
+        identity_check(tree=tree, dialect=dialect)
     functions_check(tree=tree, sql=sql, dialect=dialect, extra=reach.functions)
     relations_check(tree=tree, dialect=dialect, extra=reach.relations)
     return Statement(kind, tree)

@@ -6,6 +6,9 @@ the rest is still known from the settings and `version` is None.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +43,12 @@ class TargetInfo:
 def database_label(alias: str) -> str:
     """The database's name as an operator knows it: a file's name for SQLite, never a host or user."""
     config = connections.settings[alias] if alias in connections.settings else connections[alias].settings_dict
-    name = str(config.get("NAME") or "")
-    return Path(name).name if config["ENGINE"].endswith("sqlite3") else name
+    options = config.get("OPTIONS") or {}
+    name = str(options.get("dbname") or options.get("database") or options.get("db") or config.get("NAME") or "")
+    return Path(name).name if config["ENGINE"].endswith("sqlite3") else name  # the driver's dbname wins, as here
+
+
+_SECRET_OPTION = re.compile(r"pass|secret|key|token", re.IGNORECASE)
 
 
 def target_identity(alias: str) -> str:
@@ -52,7 +59,11 @@ def target_identity(alias: str) -> str:
     engine, name = config["ENGINE"].rsplit(".", 1)[-1], str(config.get("NAME") or "")
     if engine == "sqlite3":
         return f"sqlite3:{name if name.startswith(':memory:') or 'mode=memory' in name else Path(name).resolve()}"
-    return f"{engine}://{config.get('HOST') or ''}:{config.get('PORT') or ''}/{name}"
+    # Driver options can name another database, host or service than NAME and HOST (?dbname=, ?service=): they
+    # are part of where a statement runs. Their digest, without anything secret, keeps them out of the page.
+    options = {k: str(v) for k, v in (config.get("OPTIONS") or {}).items() if not _SECRET_OPTION.search(k)}
+    digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:16] if options else ""
+    return f"{engine}://{config.get('HOST') or ''}:{config.get('PORT') or ''}/{name}" + (f"?{digest}" if digest else "")
 
 
 def target_info(*, alias: str | None = None, connect: bool = True) -> TargetInfo:

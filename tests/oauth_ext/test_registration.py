@@ -142,6 +142,8 @@ def test_missing_or_malformed_redirect_uris(oauth, metadata):
     {"client_name": "Claude\nApproved by your administrator"},
     {"client_name": "Claude\u200b"},
     {"client_name": "Claude\u2028"},
+    {"client_name": "     "},
+    {"client_name": "\u3164\u3164"},
 ])
 def test_invalid_metadata_is_invalid_client_metadata(oauth, metadata):
     response = oauth.register_response(**metadata)

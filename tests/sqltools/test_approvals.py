@@ -17,6 +17,7 @@ from sqltools.governance import Access, access_for_user_id
 from sqltools.models import Approval, AuditEntry, GroupLimits
 from sqltools.query import query_run
 from tests.sqltools.test_explain import JOIN, checksum
+from tests.targets import target_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -256,3 +257,18 @@ def test_the_page_lists_the_tables_a_statement_touches_not_their_aliases():
 
     assert _tables("DELETE c, a FROM customers c JOIN audit_log a ON a.id = c.id WHERE c.id = 1", "mysql") == [
         "audit_log", "customers"]
+
+
+@pytest.mark.parametrize("target_alias", target_params("target_pg"), indirect=True)
+def test_a_database_named_in_the_driver_options_is_another_database(target_alias, writes_need_approval, alice,
+                                                                     monkeypatch):
+    """`postgres://…/sales?dbname=other` connects to other: the approval for sales must not run there (round 2)."""
+    from django.db import connections
+
+    approval = asked(UPDATE, target_alias, alice)
+    approval_decide(approval_id=str(approval.pk), user=alice, approve=True)
+    options = {**connections.settings[target_alias].get("OPTIONS", {}), "dbname": "other"}
+    monkeypatch.setitem(connections.settings[target_alias], "OPTIONS", options)
+    assert approval_use(user_id=alice.pk, client_id="client-1", alias=target_alias, sql=UPDATE) is False
+    monkeypatch.undo()
+    assert approval_use(user_id=alice.pk, client_id="client-1", alias=target_alias, sql=UPDATE) is True

@@ -193,3 +193,39 @@ def test_postgres_type_words_are_postgresqls_own(target_alias):
             [words],
         )
         assert cursor.fetchall() == []
+
+
+@pytest.mark.parametrize("sql", ["SELECT 1 <=> 2", "SELECT 1 == 2", "SELECT id == 2 FROM t", "SELECT a <=> b FROM t"])
+def test_operators_of_other_dialects_are_not_postgresql_ones(sql):
+    """PostgreSQL has no <=> or ==: only the database owner could have defined them (attack round 2)."""
+    with pytest.raises(QueryRefused, match="as one operator"):
+        statement_parse(sql=sql, dialect="postgres")
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("target_alias", target_params("target_pg"), indirect=True)
+def test_every_multi_character_operator_admitted_is_postgresql_s_own(target_alias):
+    from sqltools.lexing import _PG_MULTI_CHARACTER
+
+    with connections[target_alias].cursor() as cursor:
+        cursor.execute("SELECT DISTINCT oprname FROM pg_operator WHERE oid < 16384 AND length(oprname) > 1")
+        built_in = {row[0] for row in cursor.fetchall()}
+    assert _PG_MULTI_CHARACTER - {"!=", "=>"} <= built_in  # != is read as <>; => names an argument
+
+
+@pytest.mark.parametrize("sql", ["SELECT * FROM main.pragma_database_list", "SELECT * FROM temp.pragma_compile_options",
+                                 "SELECT * FROM main . pragma_function_list", "SELECT * FROM main.dbstat"])
+def test_sqlite_system_tables_stay_refused_under_a_schema_name(sql):
+    with pytest.raises(QueryRefused, match="system relation"):
+        statement_parse(sql=sql, dialect="sqlite")
+
+
+@pytest.mark.parametrize("sql", ["SELECT user", "SELECT current_role", "SELECT session_user FROM t",
+                                 "SELECT g::oid::regrole::text FROM generate_series(1, 20000) g"])
+def test_postgresql_login_and_role_names_stay_out_of_reach(sql):
+    with pytest.raises(QueryRefused, match="login's name|names the database's roles|not on the read-only allow"):
+        statement_parse(sql=sql, dialect="postgres")
+
+
+def test_a_column_named_user_in_double_quotes_or_qualified_is_a_column():
+    assert statement_parse(sql='SELECT "user", t.user FROM t', dialect="postgres").kind is Kind.READ
