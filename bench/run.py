@@ -26,8 +26,12 @@ from bench.throughput import throughput
 from mcpsite.liveserver import ROOT
 
 SELECT_1 = Call("select_1", "execute_sql", {"query": "SELECT 1"})
-SELECT_1_AGAIN = Call("select_1_attr", "execute_sql", {"query": "SELECT 1"})  # the attribution turns, apart from the main ones
-SELECT_N = Call("select_n", "execute_sql", {"query": "SELECT {n}"}, numbered=True)  # a new text each call: parsed each time
+SELECT_1_AGAIN = Call(
+    "select_1_attr", "execute_sql", {"query": "SELECT 1"}
+)  # the attribution turns, apart from the main ones
+SELECT_N = Call(
+    "select_n", "execute_sql", {"query": "SELECT {n}"}, numbered=True
+)  # a new text each call: parsed each time
 ROWS_100 = Call("rows_100", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 100"})
 ROWS_10K = Call("rows_10k", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 10000"})
 ROWS_10 = Call("rows_10", "execute_sql", {"query": "SELECT * FROM order_lines LIMIT 10"})
@@ -87,7 +91,9 @@ class Run:
     def start(self) -> None:
         redis = self.plan.redis_url
         self.servers["product"] = product("product", REDIS_URL=redis)
-        self.servers["product-10k"] = product("product-10k", REDIS_URL=redis, MAX_ROWS="10000", MAX_RESULT_CHARS="10000000")
+        self.servers["product-10k"] = product(
+            "product-10k", REDIS_URL=redis, MAX_ROWS="10000", MAX_RESULT_CHARS="10000000"
+        )
         self.servers["product-2w"] = product("product-2w", workers=2, REDIS_URL=redis)
         if self.plan.attribution:
             if redis:  # LocMemCache: no remembered token checks, every call reads the database
@@ -118,7 +124,9 @@ class Run:
         for server in self.servers.values():
             server.close()
 
-    def scenario(self, name: str, transport: str, call: Call, clients: int, calls: int, warmup_call: Call | None = None) -> None:
+    def scenario(
+        self, name: str, transport: str, call: Call, clients: int, calls: int, warmup_call: Call | None = None
+    ) -> None:
         self.record(self.measure(name, transport, call, clients, calls, warmup_call))
 
     def turns(self, names: tuple[str, ...], transport: str, call: Call, clients: int, calls: int) -> None:
@@ -130,15 +138,21 @@ class Run:
         for name in names:
             self.record(Measurement.median_of(rounds[name]))
 
-    def measure(self, name: str, transport: str, call: Call, clients: int, calls: int, warmup_call: Call | None) -> Measurement:
+    def measure(
+        self, name: str, transport: str, call: Call, clients: int, calls: int, warmup_call: Call | None
+    ) -> Measurement:
         target = self.targets[name]
-        return anyio.run(lambda: measure(target, transport, call, clients=clients, calls=calls, warmup_call=warmup_call))
+        return anyio.run(
+            lambda: measure(target, transport, call, clients=clients, calls=calls, warmup_call=warmup_call)
+        )
 
     def record(self, m: Measurement) -> None:
         self.measurements.append(m)
-        self.log(f"  {m.server:<16} {m.scenario:<16} {m.transport:<10} c={m.clients:<3} p50 {m.p50_ms:8.2f} ms  "
-                 f"cpu {m.cpu_ms_per_call:7.2f} ms/call  {m.calls_per_s:7.1f}/s  peak {m.peak_rss_mb:6.1f} MB"
-                 + (f"  {m.errors} ERRORS" if m.errors else ""))
+        self.log(
+            f"  {m.server:<16} {m.scenario:<16} {m.transport:<10} c={m.clients:<3} p50 {m.p50_ms:8.2f} ms  "
+            f"cpu {m.cpu_ms_per_call:7.2f} ms/call  {m.calls_per_s:7.1f}/s  peak {m.peak_rss_mb:6.1f} MB"
+            + (f"  {m.errors} ERRORS" if m.errors else "")
+        )
 
 
 def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -159,18 +173,25 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, Any]:
         log(f"revocation takes effect on the next call: {this.extra['revocation']}")
     finally:
         this.close()
-    return {"plan": {**plan.__dict__, "redis_url": plan.redis_url or "(none: LocMemCache, no SSE relay)"},
-            "measurements": [m.as_dict() for m in this.measurements], **this.extra,
-            "duration_s": round(time.monotonic() - started, 1)}
+    return {
+        "plan": {**plan.__dict__, "redis_url": plan.redis_url or "(none: LocMemCache, no SSE relay)"},
+        "measurements": [m.as_dict() for m in this.measurements],
+        **this.extra,
+        "duration_s": round(time.monotonic() - started, 1),
+    }
 
 
 def _raw(this: Run) -> None:
     this.log("raw query in-process (the physical floor)")
     db, plan = this.servers["product"].demo_db, this.plan
-    this.extra["raw"] = [raw_query(db=db, sql=c.arguments["query"], calls=n) for c, n in (
-        (SELECT_1, plan.raw_calls), (ROWS_100, plan.raw_calls), (ROWS_10K, plan.calls_10k))]
+    this.extra["raw"] = [
+        raw_query(db=db, sql=c.arguments["query"], calls=n)
+        for c, n in ((SELECT_1, plan.raw_calls), (ROWS_100, plan.raw_calls), (ROWS_10K, plan.calls_10k))
+    ]
     for r in this.extra["raw"]:
-        this.log(f"  {r['sql']:<40} p50 {r['p50_ms']:8.3f} ms  cpu {r['cpu_ms_per_call']:7.3f} ms  {r['json_bytes']} bytes")
+        this.log(
+            f"  {r['sql']:<40} p50 {r['p50_ms']:8.3f} ms  cpu {r['cpu_ms_per_call']:7.3f} ms  {r['json_bytes']} bytes"
+        )
 
 
 def _rows_10k(this: Run) -> None:
@@ -230,12 +251,20 @@ def _policy(this: Run) -> None:
     """guard + policy + rewrite of a three-table join under a row filter and a mask, in-process (bench/policy.py)."""
     this.log("statement policy in-process: a three-table join for a caller under a data policy")
     live = this.servers["product"].live
-    done = subprocess.run([sys.executable, "-m", "bench.policy", "bench-policy", str(this.plan.policy_calls)],
-                          env=live.env, capture_output=True, text=True, check=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.policy", "bench-policy", str(this.plan.policy_calls)],
+        env=live.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     this.extra["policy"] = json.loads(done.stdout.strip().splitlines()[-1])
     for label in ("seen_before", "new"):
         r = this.extra["policy"][label]
-        this.log(f"  {label:<12} p50 {r['p50_ms']:.3f} ms  p95 {r['p95_ms']:.3f} ms  cpu {r['cpu_ms_per_call']:.3f} ms/call")
+        this.log(
+            f"  {label:<12} p50 {r['p50_ms']:.3f} ms  p95 {r['p95_ms']:.3f} ms  cpu {r['cpu_ms_per_call']:.3f} ms/call"
+        )
 
 
 def _throughput(this: Run) -> None:
@@ -245,22 +274,31 @@ def _throughput(this: Run) -> None:
     rounds: dict[str, list[dict]] = {"product": [], "product-2w": []}
     for _ in range(plan.rounds):
         for name in rounds:
-            r = anyio.run(lambda: throughput(this.targets[name], SELECT_1, clients=plan.throughput_clients,
-                                             calls=plan.throughput_calls))
+            r = anyio.run(
+                lambda: throughput(
+                    this.targets[name], SELECT_1, clients=plan.throughput_clients, calls=plan.throughput_calls
+                )
+            )
             rounds[name].append(r)
-            this.log(f"  {name:<12} {r['calls_per_s']:8.1f}/s  server cpu {r['server_cpu_ms_per_call']:.3f} ms/call  "
-                     f"client cpu {r['client_cpu_ms_per_call']:.3f} ms/call  other jobs {r['other_jobs_cores']:.2f} cores  "
-                     f"errors {r['errors']}")
+            this.log(
+                f"  {name:<12} {r['calls_per_s']:8.1f}/s  server cpu {r['server_cpu_ms_per_call']:.3f} ms/call  "
+                f"client cpu {r['client_cpu_ms_per_call']:.3f} ms/call  other jobs {r['other_jobs_cores']:.2f} cores  "
+                f"errors {r['errors']}"
+            )
     this.extra["throughput"] = {name: rs for name, rs in rounds.items()}
 
 
 def _streams(this: Run) -> None:
     this.log(f"{this.plan.streams} SSE streams on one worker")
-    this.extra["sse_streams"] = [anyio.run(lambda t=this.targets[name]: sse_streams(t, streams=this.plan.streams))
-                                 for name in ("bare", "product")]
+    this.extra["sse_streams"] = [
+        anyio.run(lambda t=this.targets[name]: sse_streams(t, streams=this.plan.streams))
+        for name in ("bare", "product")
+    ]
     for s in this.extra["sse_streams"]:
-        this.log(f"  {s['server']:<12} RSS {s['rss_before_mb']} -> {s['rss_mb']} MB ({s['kb_per_stream']} kB/stream), "
-                 f"calls ok {s['calls_ok']}/{len(s['probed_streams'])} in {s['call_ms']} ms")
+        this.log(
+            f"  {s['server']:<12} RSS {s['rss_before_mb']} -> {s['rss_mb']} MB ({s['kb_per_stream']} kB/stream), "
+            f"calls ok {s['calls_ok']}/{len(s['probed_streams'])} in {s['call_ms']} ms"
+        )
 
 
 def revocation_check(server: Server) -> dict[str, Any]:
@@ -268,10 +306,22 @@ def revocation_check(server: Server) -> dict[str, Any]:
     token = server.live.token(username="bench-revoked")
     target = Target("product", server.live.base_url, server.live.process.pid, token)
     first = anyio.run(lambda: measure(target, "mcp-2026", SELECT_1, clients=1, calls=1, warmup=1))
-    server.live.python("from oauth2_provider.models import AccessToken\n"
-                        "[t.revoke() for t in AccessToken.objects.filter(user__username='bench-revoked')]")
-    after = httpx2.post(f"{server.live.base_url}/mcp", headers={
-        **target.headers, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"},
-        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "execute_sql", "arguments": {"query": "SELECT 1"}}})
-    return {"before_revoke_ok": first.errors == 0, "status_after_revoke": after.status_code,
-            "immediate": first.errors == 0 and after.status_code == 401}
+    server.live.python(
+        "from oauth2_provider.models import AccessToken\n"
+        "[t.revoke() for t in AccessToken.objects.filter(user__username='bench-revoked')]"
+    )
+    after = httpx2.post(
+        f"{server.live.base_url}/mcp",
+        headers={**target.headers, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"},
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "execute_sql", "arguments": {"query": "SELECT 1"}},
+        },
+    )
+    return {
+        "before_revoke_ok": first.errors == 0,
+        "status_after_revoke": after.status_code,
+        "immediate": first.errors == 0 and after.status_code == 401,
+    }

@@ -5,7 +5,8 @@ bottleneck of any multi-worker measurement. So the SDK client makes the call onc
 `tools/call` on /mcp, 2026-07-28 stateless era, with whatever headers it sends); its HTTP request is
 recorded and then replayed byte for byte by lean asyncio clients, each one call at a time, on a new
 connection every 20 calls (so the kernel shares the clients between the workers again and again; a few
-long keep-alive connections stay wherever they first landed). Every answer is checked (status 200, a result that is not an error). The server's
+long keep-alive connections stay wherever they first landed). Every answer is checked (status 200, a result
+that is not an error). The server's
 CPU is its whole process tree (uvicorn's supervisor and workers), the client's is this process's.
 """
 

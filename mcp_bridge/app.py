@@ -105,7 +105,9 @@ class Transports:
         if self.relay is not None and session_id and not self._holds(session_id):
             body, receive = await buffer_body(scope, receive)  # replayed by the gate: no second network read
             if await self.relay.forward(self.prefix, session_id, scope, body):
-                await send({"type": "http.response.start", "status": 202, "headers": [(b"content-type", b"text/plain")]})
+                await send(
+                    {"type": "http.response.start", "status": 202, "headers": [(b"content-type", b"text/plain")]}
+                )
                 await send({"type": "http.response.body", "body": b"Accepted"})
                 return
         await self.sse.handle_post_message(scope, receive, send)
@@ -141,20 +143,35 @@ def transport_security() -> TransportSecuritySettings:
     origins += [f"{o}:*" for o in origins]
     if public_url():
         origins.append(public_url())
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts,
-                                     allowed_origins=origins + list(bridge_settings().ALLOWED_ORIGINS))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=origins + list(bridge_settings().ALLOWED_ORIGINS),
+    )
 
 
-def _transports(prefix: str, server: MCPServer, security: TransportSecuritySettings, relay: SseRelay | None) -> Transports:
+def _transports(
+    prefix: str, server: MCPServer, security: TransportSecuritySettings, relay: SseRelay | None
+) -> Transports:
     limit = bridge_settings().MAX_BODY_BYTES
-    streamable = StreamableHTTPSessionManager(app=server._lowlevel_server, json_response=True, stateless=True,
-                                              security_settings=security, max_request_body_size=limit)
+    streamable = StreamableHTTPSessionManager(
+        app=server._lowlevel_server,
+        json_response=True,
+        stateless=True,
+        security_settings=security,
+        max_request_body_size=limit,
+    )
     sse = SseServerTransport(f"{prefix}/messages/", security_settings=security, max_request_body_size=limit)
     sessions = None
     if bridge_settings().ELICITATION_SESSIONS and server.name == "mssql-mcp-server":  # the server with execute_sql
-        sessions = StreamableHTTPSessionManager(app=server._lowlevel_server, json_response=False, stateless=False,
-                                                security_settings=security, max_request_body_size=limit,
-                                                session_idle_timeout=600)
+        sessions = StreamableHTTPSessionManager(
+            app=server._lowlevel_server,
+            json_response=False,
+            stateless=False,
+            security_settings=security,
+            max_request_body_size=limit,
+            session_idle_timeout=600,
+        )
     return Transports(prefix, server, streamable, sse, relay, sessions)
 
 
@@ -167,18 +184,23 @@ class McpApplication:
         self.relay = SseRelay(settings.REDIS_URL) if settings.REDIS_URL else None
         info = target_info(connect=False)  # the version is asked at startup (startup_announce)
         servers = {"sql": sql_server(info), "chatgpt": chatgpt_server(info)}
-        self.transports = {endpoint.path: _transports(endpoint.path.rpartition("/")[0], servers[endpoint.server],
-                                                      security, self.relay)
-                           for endpoint in MCP_ENDPOINTS if endpoint.transport == "streamable-http"}
+        self.transports = {
+            endpoint.path: _transports(endpoint.path.rpartition("/")[0], servers[endpoint.server], security, self.relay)
+            for endpoint in MCP_ENDPOINTS
+            if endpoint.transport == "streamable-http"
+        }
         routes: list[Route] = []
         for endpoint in MCP_ENDPOINTS:
             t = self.transports[f"{endpoint.path.rpartition('/')[0]}/mcp"]
             if endpoint.transport == "streamable-http":
                 app: ASGIApp = BearerGate(t.handle_streamable, resource_path=endpoint.path, verifier=verifier)
             else:
-                app = _SseEndpoint(t, BearerGate(self._sse_or_streamable(t), resource_path=endpoint.path, verifier=verifier))
-                routes += _routes(f"{t.prefix}/messages", BearerGate(t.handle_message, resource_path=endpoint.path,
-                                                                     verifier=verifier))
+                app = _SseEndpoint(
+                    t, BearerGate(self._sse_or_streamable(t), resource_path=endpoint.path, verifier=verifier)
+                )
+                routes += _routes(
+                    f"{t.prefix}/messages", BearerGate(t.handle_message, resource_path=endpoint.path, verifier=verifier)
+                )
             routes += _routes(endpoint.path, app)
         self.router = Router(routes, redirect_slashes=False, default=django_app, lifespan=self._lifespan)
         self.mcp_paths = frozenset(route.path.rstrip("/") for route in routes)  # span names: these, else "django"
@@ -322,24 +344,33 @@ def startup_announce() -> TargetInfo:
     reasons = "; ".join(report.reasons) if report is not None else ""
     if report is not None and report.read_only is False and conf.REQUIRE_READ_ONLY_LOGIN:
         raise ImproperlyConfigured(f"REQUIRE_READ_ONLY_LOGIN is on and the SQL target login can write ({reasons}).")
-    lines = [f"Serving SQL target: {info.label}, {info.place}" + ("" if info.version else " (version unknown)"),
-             f"  status: {problem or 'answers'}",
-             f"  read-only mode: {'on' if conf.READ_ONLY else 'off'}; login: {_login_words(report, reasons)}",
-             *_address_lines()]
+    lines = [
+        f"Serving SQL target: {info.label}, {info.place}" + ("" if info.version else " (version unknown)"),
+        f"  status: {problem or 'answers'}",
+        f"  read-only mode: {'on' if conf.READ_ONLY else 'off'}; login: {_login_words(report, reasons)}",
+        *_address_lines(),
+    ]
     # The embedded demo file is writable by design and holds nothing of value: no alarm for it.
-    writable_login = conf.READ_ONLY and report is not None and report.read_only is False and not demo_is_embedded(
-        alias=conf.ALIAS)
+    writable_login = (
+        conf.READ_ONLY and report is not None and report.read_only is False and not demo_is_embedded(alias=conf.ALIAS)
+    )
     alarming = problem is not None or report is None or report.read_only is None or writable_login
     if writable_login:
-        lines.append("  !!! READ_ONLY_MODE is on but the login CAN WRITE: the statement guard and read-only "
-                     "transactions are the only barrier. Use a read-only login (docs/read_only.md). !!!")
+        lines.append(
+            "  !!! READ_ONLY_MODE is on but the login CAN WRITE: the statement guard and read-only "
+            "transactions are the only barrier. Use a read-only login (docs/read_only.md). !!!"
+        )
     logger.log(logging.WARNING if alarming else logging.INFO, "\n".join(lines))
     return info
 
 
 def _login_words(report: LoginReport | None, reasons: str) -> str:
     if report is None or report.read_only is None:
-        return "not checked (the target did not answer)" if report is None else f"could not tell whether it can write ({reasons})"
+        return (
+            "not checked (the target did not answer)"
+            if report is None
+            else f"could not tell whether it can write ({reasons})"
+        )
     admin = " (an administrator)" if report.privileged else ""
     return f"read-only{admin}" if report.read_only else f"CAN WRITE{admin} ({reasons})"
 

@@ -115,8 +115,10 @@ def explain_fit(tool: str, summary: dict[str, Any], bulk: bool = False) -> CallT
             escaped = len(json.dumps(raw))  # what it costs on the wire: quotes and newlines take two characters
             kept = max(0, len(raw) * (escaped - excess - 200) // escaped)
             if not summary["raw_plan_truncated"]:
-                summary["notice"] += (f" raw_plan was cut to fit MAX_RESULT_CHARS ({budget:,} characters): it holds the "
-                                      f"first part of a {len(raw):,}-character plan.")
+                summary["notice"] += (
+                    f" raw_plan was cut to fit MAX_RESULT_CHARS ({budget:,} characters): it holds the "
+                    f"first part of a {len(raw):,}-character plan."
+                )
             summary["raw_plan"], summary["raw_plan_truncated"] = raw[:kept], True
         elif summary["operators"]:
             cut = max(1, len(summary["operators"]) // 2)

@@ -1,6 +1,7 @@
 """Token checks remembered per process, and forgotten everywhere the moment anything they read changes.
 
-mcp_bridge/verifier.py looks a token up; this module remembers the answer. With a cache shared by every process (django-redis), a process remembers the lookups it made and
+mcp_bridge/verifier.py looks a token up; this module remembers the answer. With a cache shared by every
+process (django-redis), a process remembers the lookups it made and
 trusts one while a shared "generation" stays the same. Saving or deleting any access token,
 client or user sets a new generation once its transaction commits, so a revocation made in any
 process refuses the very next call in every process. With a Redis cache each server process
@@ -142,7 +143,9 @@ def watch_token_changes() -> None:
             signal.connect(tokens_changed, sender=model, dispatch_uid=f"mcp_bridge.token_cache.{model._meta.label}")
     user = get_user_model()
     for through in (user.groups.through, user.user_permissions.through, Group.permissions.through):
-        m2m_changed.connect(_rights_changed, sender=through, dispatch_uid=f"mcp_bridge.token_cache.{through._meta.label}")
+        m2m_changed.connect(
+            _rights_changed, sender=through, dispatch_uid=f"mcp_bridge.token_cache.{through._meta.label}"
+        )
 
 
 def _rights_changed(sender: type, *, action: str, using: str | None = None, **kwargs: Any) -> None:
@@ -366,7 +369,9 @@ class _GenerationReader:
     def __init__(self, url: str, key: str) -> None:
         self.url, self.key = url, key
         self.channel, self.registry = f"{key}:changes", f"{key}:listeners"
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def read(self) -> str | None:
         loop = asyncio.get_running_loop()
@@ -397,5 +402,7 @@ def _generation_reader() -> _GenerationReader | None:
     if bridge_settings().TOKEN_CACHE_SECONDS <= 0 or config.get("BACKEND") not in _REDIS_CACHES or not location:
         return None
     url = (location if isinstance(location, str) else location[0]).split(",")[0]  # the first server takes writes
-    key = get_key_func(config.get("KEY_FUNCTION"))(_GENERATION_KEY, config.get("KEY_PREFIX", ""), config.get("VERSION", 1))
+    key = get_key_func(config.get("KEY_FUNCTION"))(
+        _GENERATION_KEY, config.get("KEY_PREFIX", ""), config.get("VERSION", 1)
+    )
     return _GenerationReader(url, key)

@@ -184,24 +184,38 @@ def _sql_run(sql: str, *, allow_write: bool) -> QueryResult:
         raise type(error)(message + extra) from None
 
 
-async def get_table_sample(table_name: TableName, ctx: Context, limit: Annotated[int, Field(
-        description="Number of rows to return")] = 10) -> Annotated[CallToolResult, QueryOutput]:
-    return await tool_run("get_table_sample", caller(ctx)[0], lambda: table_sample(table=table_name, limit=limit),
-                          arguments={"table_name": table_name, "limit": limit})
+async def get_table_sample(
+    table_name: TableName, ctx: Context, limit: Annotated[int, Field(description="Number of rows to return")] = 10
+) -> Annotated[CallToolResult, QueryOutput]:
+    return await tool_run(
+        "get_table_sample",
+        caller(ctx)[0],
+        lambda: table_sample(table=table_name, limit=limit),
+        arguments={"table_name": table_name, "limit": limit},
+    )
 
 
-async def search(query: Annotated[str, Field(description="Natural language query or SQL statement")], ctx: Context) -> CallToolResult:
+async def search(
+    query: Annotated[str, Field(description="Natural language query or SQL statement")], ctx: Context
+) -> CallToolResult:
     base = _base_url(ctx)
 
     def work() -> dict:
         return {"results": [hit.as_dict() for hit in search_run(query=query, base_url=base)]}
+
     return await tool_run("search", caller(ctx)[0], work, sql=query, shape=json_result_fit, on_approval=_link_only(ctx))
 
 
 async def fetch(id: Annotated[str, Field(description="Record ID from search results")], ctx: Context) -> CallToolResult:
     base = _base_url(ctx)
-    return await tool_run("fetch", caller(ctx)[0], lambda: fetch_run(id=id, base_url=base).as_dict(),
-                          arguments={"id": id}, shape=json_result_fit, on_approval=_link_only(ctx))
+    return await tool_run(
+        "fetch",
+        caller(ctx)[0],
+        lambda: fetch_run(id=id, base_url=base).as_dict(),
+        arguments={"id": id},
+        shape=json_result_fit,
+        on_approval=_link_only(ctx),
+    )
 
 
 def _base_url(ctx: Context) -> str:

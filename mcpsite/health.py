@@ -49,7 +49,9 @@ async def _probe_cached(alias: str) -> dict[str, Any]:
     if _last is not None and now - _last[0] < _CACHE_SECONDS:
         return _last[1]
     try:
-        result = await asyncio.wait_for(sync_to_async(target_probe, thread_sensitive=False)(alias), _TARGET_CHECK_SECONDS)
+        result = await asyncio.wait_for(
+            sync_to_async(target_probe, thread_sensitive=False)(alias), _TARGET_CHECK_SECONDS
+        )
     except asyncio.TimeoutError:
         result = {"reachable": False, "error": TIMEOUT}
     _state_log(alias, result)

@@ -49,18 +49,30 @@ class QueryResult:
         """One sentence per cap that changed the answer, for the assistant (text and structured copy alike)."""
         conf = sqltools_settings()
         notes = []
-        if self.limit_requested is not None and self.limit_applied is not None and self.limit_requested > self.limit_applied:
-            notes.append(f"limit {self.limit_requested:,} is over the maximum of {self.limit_applied:,} sample rows "
-                         f"(MAX_SAMPLE_ROWS), so {self.limit_applied:,} were asked for.")
+        if (
+            self.limit_requested is not None
+            and self.limit_applied is not None
+            and self.limit_requested > self.limit_applied
+        ):
+            notes.append(
+                f"limit {self.limit_requested:,} is over the maximum of {self.limit_applied:,} sample rows "
+                f"(MAX_SAMPLE_ROWS), so {self.limit_applied:,} were asked for."
+            )
         if self.truncated_reason == "max_chars":
-            notes.append(f"More rows exist: the result stops after {self.row_count:,} rows to stay within "
-                         f"{conf.MAX_RESULT_CHARS:,} characters (MAX_RESULT_CHARS); select fewer or shorter columns.")
+            notes.append(
+                f"More rows exist: the result stops after {self.row_count:,} rows to stay within "
+                f"{conf.MAX_RESULT_CHARS:,} characters (MAX_RESULT_CHARS); select fewer or shorter columns."
+            )
         elif self.truncated_reason == "max_sample_rows":
-            notes.append(f"More rows exist: a sample holds at most {self.limit_applied:,} rows (MAX_SAMPLE_ROWS); "
-                         "use execute_sql with a WHERE clause for others.")
+            notes.append(
+                f"More rows exist: a sample holds at most {self.limit_applied:,} rows (MAX_SAMPLE_ROWS); "
+                "use execute_sql with a WHERE clause for others."
+            )
         elif self.truncated_reason == "max_rows":
-            notes.append(f"More rows exist: only the first {self.row_count:,} are returned (MAX_ROWS = "
-                         f"{self.limit_applied:,}); filter or aggregate for fewer.")
+            notes.append(
+                f"More rows exist: only the first {self.row_count:,} are returned (MAX_ROWS = "
+                f"{self.limit_applied:,}); filter or aggregate for fewer."
+            )
         return " ".join(notes) or None
 
     # The JSON text of `rows` when sqltools encoded them (not a field: never part of the result's dict).
@@ -261,7 +273,9 @@ def _database_errors(vendor: Vendor, timeout: float, connection: BaseDatabaseWra
         if vendor.is_timeout(error):
             if connection is not None and vendor.reconnect_after_timeout:
                 _discard(connection)  # the driver may have left it unusable: the next call gets a new one
-            raise QueryTimeout(f"The query ran longer than {timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS).") from None
+            raise QueryTimeout(
+                f"The query ran longer than {timeout:g} s and was cancelled (QUERY_TIMEOUT_SECONDS)."
+            ) from None
         if connection is not None and (connection_lost(error) or vendor.is_connection_lost(error)):
             _discard(connection)  # broken: the next call gets a new one
             raise target_unavailable(connection=connection, error=error) from None

@@ -208,7 +208,8 @@ class _Batches:
 
 
 def _rollback(control: CursorWrapper, tag: str) -> None:
-    """ROLLBACK if a transaction is open (a broken connection is UNKNOWN: the ROLLBACK then fails, and closing it ends the transaction)."""
+    """ROLLBACK if a transaction is open (a broken connection is UNKNOWN: the ROLLBACK then fails, and closing it
+    ends the transaction)."""
     import psycopg
 
     if control.db.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:

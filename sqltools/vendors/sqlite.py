@@ -36,7 +36,9 @@ class SQLite(Vendor):
 
     def columns(self, cursor: CursorWrapper, schema: str, table: str) -> list[tuple]:
         cursor.execute("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(%s)", [table])
-        return [(name, type_, not notnull, default, None, None, None) for name, type_, notnull, default in cursor.fetchall()]
+        return [
+            (name, type_, not notnull, default, None, None, None) for name, type_, notnull, default in cursor.fetchall()
+        ]
 
     def primary_key(self, cursor: CursorWrapper, schema: str, table: str) -> list[str]:
         # A rowid table's INTEGER PRIMARY KEY has no index entry: ask table_info.
@@ -60,7 +62,8 @@ class SQLite(Vendor):
     def indexes(self, cursor: CursorWrapper, schema: str, table: str) -> list[tuple]:
         cursor.execute(
             """
-            SELECT il.name, ii.name, il."unique", il.origin = 'pk' FROM pragma_index_list(%s) il, pragma_index_info(il.name) ii
+            SELECT il.name, ii.name, il."unique", il.origin = 'pk'
+            FROM pragma_index_list(%s) il, pragma_index_info(il.name) ii
             ORDER BY il.name, ii.seqno
             """,
             [table],

@@ -143,7 +143,9 @@ def anyio_backend():
 
 @db
 @pytest.mark.anyio
-async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(shared_cache, access_token, lookups, anyio_backend):
+async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(
+    shared_cache, access_token, lookups, anyio_backend
+):
     raw = await in_thread(access_token)
     assert token_cache._generation_reader() is not None  # the Redis path: no worker thread on a remembered token
     assert (await verifier.token_check_async(raw)).username == "carol"
@@ -156,8 +158,9 @@ async def test_the_event_loop_check_remembers_and_still_hears_a_revocation(share
 
 @db
 @pytest.mark.anyio
-async def test_an_unreachable_redis_means_a_database_check_every_time(settings, access_token, lookups, anyio_backend, caplog,
-                                                                     monkeypatch):
+async def test_an_unreachable_redis_means_a_database_check_every_time(
+    settings, access_token, lookups, anyio_backend, caplog, monkeypatch
+):
     monkeypatch.setattr(token_cache, "_last_unreadable", float("-inf"))
     settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
     raw = await in_thread(access_token)
@@ -185,17 +188,27 @@ def live_redis(tmp_path_factory):
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("how", [
-    "from oauth2_provider.models import AccessToken\n[t.revoke() for t in AccessToken.objects.filter(user__username={u!r})]",
-    "from django.contrib.auth.models import User\nu = User.objects.get(username={u!r}); u.is_active = False; u.save()",
-    ("from oauth2_provider.models import Application\nfrom oauth_ext.clients import client_disable\n"
-     "client_disable(Application.objects.get(name={u!r}))"),
-], ids=["revoke", "deactivate", "disable-client"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "from oauth2_provider.models import AccessToken\n"
+        "[t.revoke() for t in AccessToken.objects.filter(user__username={u!r})]",
+        "from django.contrib.auth.models import User\n"
+        "u = User.objects.get(username={u!r}); u.is_active = False; u.save()",
+        (
+            "from oauth2_provider.models import Application\nfrom oauth_ext.clients import client_disable\n"
+            "client_disable(Application.objects.get(name={u!r}))"
+        ),
+    ],
+    ids=["revoke", "deactivate", "disable-client"],
+)
 async def test_a_change_in_another_process_refuses_the_very_next_call(live_redis, anyio_backend, how):
     username = f"cached-{secrets.token_hex(3)}"
     token = live_redis.token(username=username, client=username)
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    async with Client(streamable_http_client(f"{live_redis.base_url}/mcp", http_client=http), mode="2026-07-28") as client:
+    async with Client(
+        streamable_http_client(f"{live_redis.base_url}/mcp", http_client=http), mode="2026-07-28"
+    ) as client:
         for _ in range(3):  # remembered by now
             assert not (await client.call_tool("execute_sql", {"query": "SELECT 1"})).is_error
         live_redis.python(how.format(u=username))
@@ -246,8 +259,9 @@ async def test_a_pushed_generation_means_no_round_trip_and_still_hears_a_revocat
 
 @db
 @pytest.mark.anyio
-async def test_a_process_whose_push_is_late_still_refuses_the_very_next_call(shared_cache, access_token,
-                                                                              lookups, reads, anyio_backend, monkeypatch):
+async def test_a_process_whose_push_is_late_still_refuses_the_very_next_call(
+    shared_cache, access_token, lookups, reads, anyio_backend, monkeypatch
+):
     """Process B trusts its pushed generation and is registered, but its subscription has stalled: the change
     will not reach it. Process A revokes. A's commit returns only once B can no longer trust what it heard
     before, so B's next call reads the generation from Redis and is refused."""
