@@ -15,7 +15,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 from urllib.parse import parse_qs
 
 import anyio
@@ -154,24 +154,16 @@ def _transports(
     prefix: str, server: MCPServer, security: TransportSecuritySettings, relay: SseRelay | None
 ) -> Transports:
     limit = bridge_settings().MAX_BODY_BYTES
-    streamable = StreamableHTTPSessionManager(
-        app=server._lowlevel_server,
-        json_response=True,
-        stateless=True,
-        security_settings=security,
-        max_request_body_size=limit,
-    )
+
+    def manager(**mode: Any) -> StreamableHTTPSessionManager:
+        return StreamableHTTPSessionManager(app=server._lowlevel_server, security_settings=security,
+                                            max_request_body_size=limit, **mode)
+
+    streamable = manager(json_response=True, stateless=True)
     sse = SseServerTransport(f"{prefix}/messages/", security_settings=security, max_request_body_size=limit)
     sessions = None
     if bridge_settings().ELICITATION_SESSIONS and server.name == "mssql-mcp-server":  # the server with execute_sql
-        sessions = StreamableHTTPSessionManager(
-            app=server._lowlevel_server,
-            json_response=False,
-            stateless=False,
-            security_settings=security,
-            max_request_body_size=limit,
-            session_idle_timeout=600,
-        )
+        sessions = manager(json_response=False, stateless=False, session_idle_timeout=600)
     return Transports(prefix, server, streamable, sse, relay, sessions)
 
 
