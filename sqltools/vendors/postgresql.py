@@ -124,6 +124,7 @@ class PostgreSQL(Vendor):
                     fetcher.execute(f"{tag}FETCH FORWARD {batch} FROM sqltools_read")
                     if batch == limit:
                         control.execute(f"{tag}ROLLBACK")
+                        control.execute(tag + _UNLOCK)
                 yield _Batches(fetcher, batch, tag)
 
     @contextmanager
@@ -163,6 +164,7 @@ class PostgreSQL(Vendor):
                     control.execute(tagged(tag, _SESSION_SQL, session), session)
                     cursor.execute(tag + sql)
                     control.execute(f"{tag}ROLLBACK")
+                    control.execute(tag + _UNLOCK)
                 return cursor.fetchone()[0]
 
     def plan_parse(self, raw: Any) -> Plan:
@@ -185,6 +187,10 @@ class PostgreSQL(Vendor):
 
 # The timeout and the end user's identity, transaction-local (never carried to the next call on this
 # connection): row-level security policies read current_setting('mcp.user', true) (docs/governance.md).
+# A read runs nothing of its own that locks, but a domain's CHECK or an owner's operator may take a
+# session-level advisory lock, which outlives the transaction and would stay on the pooled connection:
+# every read and EXPLAIN ends by letting go of them all (in the same round trip).
+_UNLOCK = "SELECT pg_advisory_unlock_all()"
 _SESSION_SQL = ("SELECT set_config('statement_timeout', %s, true), set_config('mcp.user', %s, true), "
                 "set_config('mcp.client', %s, true)")
 
@@ -214,3 +220,4 @@ def _rollback(control: CursorWrapper, tag: str) -> None:
 
     if control.db.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         control.execute(f"{tag}ROLLBACK")
+        control.execute(tag + _UNLOCK)
