@@ -22,9 +22,10 @@ import anyio
 from django.conf import settings
 from mcp.server.mcpserver import Context
 from mcp.server.request_state import RequestStateSecurity
-from mcp_types import CallToolResult, ElicitRequest, ElicitRequestURLParams, InputRequiredResult, TextContent
+from mcp_types import CallToolResult, ElicitRequest, ElicitRequestURLParams, InputRequiredResult
 from mcp_types.version import is_version_at_least
 
+from mcp_bridge.render import error_result
 from mcp_bridge.threads import in_thread
 from oauth_ext.discovery import public_url, request_base_url
 from sqltools.approvals import approval_status
@@ -60,10 +61,6 @@ def approval_text(error: ApprovalRequired, url: str) -> str:
             "the statement and click Approve, and to tell you when that is done; then run the same statement again "
             f"and it will run once, without asking. The link expires at {expires} (in {minutes} minutes). If the "
             "user clicks Decline, it will not run.")
-
-
-def error_result(text: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
 def _url_elicitation(ctx: Context) -> bool:

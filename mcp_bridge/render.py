@@ -161,10 +161,14 @@ def _keep(items: list[Any], excess: int, weight: Callable[[Any], int]) -> int:
     return 0
 
 
+def error_result(text: str) -> CallToolResult:
+    """A tool error the assistant reads: one text item, isError set."""
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
 def _too_large(tool: str, budget: int) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=(
-        f"The {tool} result does not fit in {budget:,} characters (MAX_RESULT_CHARS) even when cut; "
-        "ask for less (fewer columns, shorter values, a filter)."))], is_error=True)
+    return error_result(f"The {tool} result does not fit in {budget:,} characters (MAX_RESULT_CHARS) even when cut; "
+                        "ask for less (fewer columns, shorter values, a filter).")
 
 
 def render_text(tool: str, data: Any, rows_json: str | None = None) -> str:

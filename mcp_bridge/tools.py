@@ -11,7 +11,7 @@ from typing import Annotated, Any, Awaitable, Callable
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_bridge.approvals import (
@@ -19,11 +19,10 @@ from mcp_bridge.approvals import (
     approval_resumed,
     approval_text,
     approval_url,
-    error_result,
     request_state_security,
 )
 from mcp_bridge.bulk import bulk_available
-from mcp_bridge.render import explain_fit, json_result_fit, result_fit
+from mcp_bridge.render import error_result, explain_fit, json_result_fit, result_fit
 from mcp_bridge.schemas import DescribeOutput, ExplainOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread
 from oauth_ext.discovery import request_base_url
@@ -95,13 +94,12 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
             return await on_approval(error)
         return error_result(error.message)
     except SqlToolError as error:
-        return CallToolResult(content=[TextContent(type="text", text=error.message)], is_error=True)
+        return error_result(error.message)
     except Exception:
         reference = uuid.uuid4().hex[:12]
         logger.exception("tool %s failed unexpectedly (reference %s)", tool, reference)
-        return CallToolResult(content=[TextContent(type="text", text=(
-            f"The server hit an unexpected error running {tool}; an administrator can find it in the log "
-            f"under reference {reference}."))], is_error=True)
+        return error_result(f"The server hit an unexpected error running {tool}; an administrator can find it in "
+                            f"the log under reference {reference}.")
     finally:
         seen.count(tool, time.perf_counter() - started)
 

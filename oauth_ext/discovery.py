@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from starlette.datastructures import Headers
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,10 @@ def request_base_url(request: Request) -> str:
     """The base URL a client used to reach us (PUBLIC_URL when configured)."""
     if isinstance(request, HttpRequest):  # Django applies the same trust (settings: SECURE_PROXY_SSL_HEADER...)
         return base_url(scheme=request.scheme or "http", host=request.get_host())
-    host = _header(request, b"host") or "localhost"
+    headers = Headers(scope=request)
+    host = headers.get("host") or "localhost"
     if proxy_headers_trusted():
-        host = (_header(request, b"x-forwarded-host") or host).split(",")[0].strip()
+        host = (headers.get("x-forwarded-host") or host).split(",")[0].strip()
     return base_url(scheme=request.get("scheme", "http"), host=host)
 
 
@@ -65,7 +67,7 @@ def client_address(request: Request) -> str:
     if isinstance(request, HttpRequest):
         forwarded, peer = request.META.get("HTTP_X_FORWARDED_FOR", ""), request.META.get("REMOTE_ADDR", "")
     else:
-        forwarded, peer = _header(request, b"x-forwarded-for"), (request.get("client") or ("",))[0]
+        forwarded, peer = Headers(scope=request).get("x-forwarded-for", ""), (request.get("client") or ("",))[0]
     if proxy_headers_trusted():
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
@@ -86,10 +88,3 @@ def resource_for_path(request: Request, path: str) -> str:
 def resource_metadata_url(request: Request, path: str) -> str:
     """Where the RFC 9728 document of an MCP endpoint path is served."""
     return f"{request_base_url(request)}/.well-known/oauth-protected-resource{path}"
-
-
-def _header(scope: Mapping[str, Any], name: bytes) -> str:
-    for key, value in scope.get("headers") or ():
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return ""

@@ -42,10 +42,15 @@ class TargetInfo:
 
 def database_label(alias: str) -> str:
     """The database's name as an operator knows it: a file's name for SQLite, never a host or user."""
-    config = connections.settings[alias] if alias in connections.settings else connections[alias].settings_dict
+    config = _settings_of(alias)
     options = config.get("OPTIONS") or {}
     name = str(options.get("dbname") or options.get("database") or options.get("db") or config.get("NAME") or "")
     return Path(name).name if config["ENGINE"].endswith("sqlite3") else name  # the driver's dbname wins, as here
+
+
+def _settings_of(alias: str) -> dict:
+    """The alias's DATABASES entry as Django holds it (an alias added later is read from its connection)."""
+    return connections.settings[alias] if alias in connections.settings else connections[alias].settings_dict
 
 
 _SECRET_OPTION = re.compile(r"pass|secret|key|token", re.IGNORECASE)
@@ -55,7 +60,7 @@ def target_identity(alias: str) -> str:
     """Which database an alias reaches, as a string that tells two apart: engine, host, port and database (a
     SQLite file's full path); never a login. An approval is bound to it, not to the alias: the same alias may
     name another database in another deployment, or after TARGET_DATABASE_URL changes."""
-    config = connections.settings[alias] if alias in connections.settings else connections[alias].settings_dict
+    config = _settings_of(alias)
     engine, name = config["ENGINE"].rsplit(".", 1)[-1], str(config.get("NAME") or "")
     if engine == "sqlite3":
         return f"sqlite3:{name if name.startswith(':memory:') or 'mode=memory' in name else Path(name).resolve()}"

@@ -123,8 +123,7 @@ class PostgreSQL(Vendor):
                     control.execute(tagged(tag, f"DECLARE sqltools_read NO SCROLL CURSOR FOR {sql}", params), params)
                     fetcher.execute(f"{tag}FETCH FORWARD {batch} FROM sqltools_read")
                     if batch == limit:
-                        control.execute(f"{tag}ROLLBACK")
-                        control.execute(tag + _UNLOCK)
+                        _end(control, tag)
                 yield _Batches(fetcher, batch, tag)
 
     @contextmanager
@@ -163,8 +162,7 @@ class PostgreSQL(Vendor):
                     session = [f"{int(timeout * 1000)}ms", "", ""]
                     control.execute(tagged(tag, _SESSION_SQL, session), session)
                     cursor.execute(tag + sql)
-                    control.execute(f"{tag}ROLLBACK")
-                    control.execute(tag + _UNLOCK)
+                    _end(control, tag)
                 return cursor.fetchone()[0]
 
     def plan_parse(self, raw: Any) -> Plan:
@@ -219,5 +217,10 @@ def _rollback(control: CursorWrapper, tag: str) -> None:
     import psycopg
 
     if control.db.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        control.execute(f"{tag}ROLLBACK")
-        control.execute(tag + _UNLOCK)
+        _end(control, tag)
+
+
+def _end(control: CursorWrapper, tag: str) -> None:
+    """ROLLBACK, then let go of any session advisory lock the statement's code took (see _UNLOCK)."""
+    control.execute(f"{tag}ROLLBACK")
+    control.execute(tag + _UNLOCK)

@@ -93,6 +93,16 @@ def streamable(server: LiveServer, token: str, **options) -> Client:
     return Client(streamable_http_client(f"{server.base_url}/mcp", http_client=_http(token)), **options)
 
 
+def approving(server, before, seen: list):
+    """An elicitation callback that is the user: checks nothing ran yet, clicks Approve on the page, accepts."""
+    async def elicitation(context, params):
+        seen.append(params)
+        assert checksum(server) == before  # the question comes before anything runs
+        await anyio.to_thread.run_sync(decide, server, params.url)
+        return ElicitResult(action="accept")
+    return elicitation
+
+
 async def test_path_3_the_link_in_words_then_the_same_statement_runs_once(server, token):
     sql = "UPDATE orders SET status = 'held' WHERE order_id = 3"
     before = checksum(server)
@@ -131,12 +141,7 @@ async def test_path_1_input_required_with_url_elicitation_completes_the_call(ser
     sql = "UPDATE orders SET status = 'held' WHERE order_id = 4"
     before = checksum(server)
     seen = []
-
-    async def elicitation(context, params):
-        seen.append(params)
-        assert checksum(server) == before  # the question comes before anything runs
-        await anyio.to_thread.run_sync(decide, server, params.url)
-        return ElicitResult(action="accept")
+    elicitation = approving(server, before, seen)
 
     async with streamable(server, token, mode="2026-07-28", elicitation_callback=elicitation) as client:
         result = await client.call_tool("execute_sql", {"query": sql})
@@ -173,11 +178,7 @@ async def test_path_1_without_elicitation_gets_the_link_in_words(server, token):
 async def test_path_2_legacy_sse_elicits_the_page_mid_call(server, token):
     sql = "UPDATE orders SET status = 'held' WHERE order_id = 8"
     before = checksum(server)
-
-    async def elicitation(context, params):
-        assert checksum(server) == before
-        await anyio.to_thread.run_sync(decide, server, params.url)
-        return ElicitResult(action="accept")
+    elicitation = approving(server, before, [])
 
     transport = sse_client(f"{server.base_url}/sse", headers={"Authorization": f"Bearer {token}"})
     async with Client(transport, mode="legacy", elicitation_callback=elicitation) as client:
@@ -191,12 +192,7 @@ async def test_path_2_a_streamable_http_session_for_a_client_that_declared_url_e
     sql = "UPDATE orders SET status = 'held' WHERE order_id = 9"
     before = checksum(one_worker)
     seen = []
-
-    async def elicitation(context, params):
-        seen.append(params)
-        assert checksum(one_worker) == before
-        await anyio.to_thread.run_sync(decide, one_worker, params.url)
-        return ElicitResult(action="accept")
+    elicitation = approving(one_worker, before, seen)
 
     async with streamable(one_worker, token, mode="legacy", elicitation_callback=elicitation) as client:
         result = await client.call_tool("execute_sql", {"query": sql})
