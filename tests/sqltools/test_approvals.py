@@ -17,12 +17,15 @@ from sqltools.errors import ApprovalInvalid, ApprovalRequired, QueryRefused
 from sqltools.governance import Access, access_for_user_id
 from sqltools.models import Approval, AuditEntry, GroupLimits
 from sqltools.query import query_run
+from tests.services import require
 from tests.sqltools.test_explain import JOIN, checksum
 from tests.targets import target_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 UPDATE = "UPDATE orders SET status = 'held' WHERE order_id = 7"
+# The servers whose plans estimate rows (SQLite's never over the guard: tests/sqltools/test_explain.py).
+ESTIMATING = target_params("target_pg", "target_mysql")
 
 
 @pytest.fixture
@@ -205,10 +208,9 @@ def test_using_an_approval_is_race_safe(writes_need_approval, alice):
     assert sorted(results) == [False] * 5 + [True]
 
 
+@pytest.mark.parametrize("target_alias", ESTIMATING, indirect=True)
 def test_a_read_over_the_cost_guard_waits_for_approval_with_its_estimate(target_alias, sqltools_config, alice):
     sqltools_config(MAX_ESTIMATED_ROWS=1, OVER_LIMIT="approve")
-    if target_alias == "target":
-        pytest.skip("SQLite's plan has no estimate: its reads are never over the cost guard")
     approval = asked(JOIN, target_alias, alice)
     assert approval.reason == "cost" and approval.estimate["rows"] > 1 and "rows" in approval.estimate["words"]
     approval_decide(approval_id=str(approval.pk), user=alice, approve=True)
@@ -218,10 +220,9 @@ def test_a_read_over_the_cost_guard_waits_for_approval_with_its_estimate(target_
         run(JOIN, target_alias, alice)
 
 
+@pytest.mark.parametrize("target_alias", ESTIMATING, indirect=True)
 def test_the_rows_guard_counts_the_largest_step_not_only_the_rows_returned(target_alias, sqltools_config, alice):
     """One row out of billions made: an aggregate over a cross join is as heavy as the join (attack finding F2)."""
-    if target_alias == "target":
-        pytest.skip("SQLite's plan has no estimate: its reads are never over the cost guard")
     sqltools_config(MAX_ESTIMATED_ROWS=5000, OVER_LIMIT="refuse")
     heavy = "SELECT count(*) FROM order_lines a CROSS JOIN order_lines b"
     with pytest.raises(QueryRefused, match=r"about [\d,]+ rows( at its largest step)?, over the limit of 5,000"):
@@ -250,8 +251,7 @@ def test_group_limits_override_the_server_and_the_most_generous_group_wins(sqlto
 
 
 def test_a_group_over_its_limit_waits_for_approval_through_the_callers_access(sqltools_config, alice):
-    if "target_pg" not in settings.DATABASES:
-        pytest.skip("needs PostgreSQL's estimates")
+    require("postgresql")  # its estimates; fails in CI if it is missing
     group = Group.objects.create(name="careful")
     GroupLimits.objects.create(group=group, max_estimated_rows=1, over_limit="approve")
     alice.groups.add(group)
