@@ -11,7 +11,7 @@ JSON, so a full response holds the text of its rows in a little under half the b
 from __future__ import annotations
 
 import json
-import math
+import sys
 from typing import Any, Callable
 
 from mcp_types import CallToolResult, TextContent
@@ -20,7 +20,7 @@ from mcp_bridge.bulk import BULK_CHARS, placeholder_result
 from sqltools.conf import sqltools_settings
 from sqltools.query import QueryResult
 from sqltools.render import describe_text
-from sqltools.values import json_text
+from sqltools.values import RowsEncoded, json_text, row_text, rows_text
 
 # {"jsonrpc":"2.0","id":…,"result":…} around the result, and what the SDK may add to it (_meta, resultType).
 ENVELOPE_CHARS = 200
@@ -37,7 +37,8 @@ def result_fit(tool: str, data: Any, bulk: bool = False) -> CallToolResult:
     bulk: the response passes through mcp_bridge.bulk (its caller asked bulk_available() on the event loop),
     so a large result may be a placeholder for JSON written once."""
     budget = sqltools_settings().MAX_RESULT_CHARS
-    if bulk and isinstance(data, QueryResult) and data.rows_json is not None and len(data.rows_json) >= BULK_CHARS:
+    if bulk and isinstance(data, QueryResult) and (
+            data.encoded is not None or (data.rows_json is not None and len(data.rows_json) >= BULK_CHARS)):
         bulk = _bulk_result(tool, data, budget)
         if bulk is not None:
             return bulk
@@ -71,29 +72,26 @@ def json_result_fit(tool: str, data: dict[str, Any], bulk: bool = False) -> Call
 
 
 def _bulk_result(tool: str, data: QueryResult, budget: int) -> CallToolResult | None:
-    """A large result's JSON written once, reusing the rows' JSON from sqltools (mcp_bridge.bulk); None when it
-    does not fit the budget whole (the usual path cuts it).
-
-    Once its text is written and the whole surely fits, the result's rows are let go: from there on only
-    JSON text is held, and the rows (the largest part of a big result in memory) are freed before it is built.
+    """A large result's JSON written once, in parts (mcp_bridge.bulk): the rows as sqltools wrote them while it
+    fetched them (QueryResult.encoded), or written here from the rows and their JSON; None when it does not fit
+    the budget whole (the usual path cuts it). From here on only JSON text is held, never the rows as objects.
     """
-    structured = data.as_dict()
-    rows_json = data.rows_json
-    head = json_text({k: v for k, v in structured.items() if k != "rows"})
-    text = render_text(tool, structured, rows_json)
-    del structured
-    fixed = len(head) + len(rows_json) + _TEXT_ITEM_CHARS + ENVELOPE_CHARS + 16
-    if fixed + len(text) > budget:
-        return None
-    if fixed + 6 * len(text) + 2 <= budget:  # fits whatever the escaping: the rows are no longer needed
+    encoded = data.encoded
+    if encoded is None:
+        encoded = RowsEncoded()
+        encoded.add(data.rows, data.rows_json, sys.maxsize)
         data.rows, data.rows_json = [], None
-    text_json = json_text(text)
-    del text
-    if fixed + len(text_json) > budget:
+        data.encoded = encoded  # what the usual path would read the rows back from
+    structured = data.as_dict(rows=False)
+    head = json_text(structured)
+    text_head = json_text("\t".join(data.columns))[:-1]
+    text_tail = json_text("\n" + _table_summary(structured))[1:]
+    size = len(head) + len(text_head) + len(text_tail) + encoded.json_chars + encoded.text_chars + 16
+    if size + _TEXT_ITEM_CHARS + ENVELOPE_CHARS > budget:
         return None
-    structured_json = f'{head[:-1]}, "rows": {rows_json}}}'
-    del rows_json
-    return placeholder_result(text_json=text_json, structured_json=structured_json)
+    separated = [piece for i, part in enumerate(encoded.json_parts) for piece in ((", ", part) if i else (part,))]
+    return placeholder_result(text_json=[text_head, *encoded.text_parts, text_tail],
+                              structured_json=[f'{head[:-1]}, "rows": [', *separated, "]}"])
 
 
 _TEXT_ITEM_CHARS = 80  # {"content":[{"type":"text","text":…}],"structuredContent":…,"isError":false}
@@ -130,7 +128,7 @@ def explain_fit(tool: str, summary: dict[str, Any], bulk: bool = False) -> CallT
 
 
 def _result(tool: str, data: Any) -> CallToolResult:
-    structured = data.as_dict() if isinstance(data, QueryResult) else data
+    structured = data.as_dict() if isinstance(data, QueryResult) else data  # rows read back if only written
     rows_json = data.rows_json if isinstance(data, QueryResult) else None
     return CallToolResult(content=[TextContent(type="text", text=render_text(tool, structured, rows_json))],
                           structured_content=structured)
@@ -138,8 +136,8 @@ def _result(tool: str, data: Any) -> CallToolResult:
 
 def _cut(data: Any, excess: int) -> bool:
     """Leave out trailing rows (or tables) whose two copies weigh at least `excess` characters."""
-    if isinstance(data, QueryResult) and data.rows:
-        keep = _keep(data.rows, excess + 400, lambda row: len(json_text(row)) + len(json_text(_row_text(row))))
+    if isinstance(data, QueryResult) and data.rows_restore():
+        keep = _keep(data.rows, excess + 400, lambda row: len(json_text(row)) + len(json_text(row_text(row))))
         data.cut(keep, "max_chars")
         return True
     if isinstance(data, dict) and data.get("tables"):
@@ -185,42 +183,19 @@ def render_text(tool: str, data: Any, rows_json: str | None = None) -> str:
     return json.dumps(data, default=str)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text.replace("\t", " ").replace("\n", " ")
-
-
-def _row_text(row: list[Any]) -> str:
-    # Numbers inline, as json.dumps would write them: this runs once per value of every result.
-    return "\t".join([repr(v) if type(v) is int or (type(v) is float and math.isfinite(v)) else _cell(v) for v in row])
-
-
-def _rows_tsv(rows: list[list[Any]], rows_json: str | None) -> str | None:
-    """_row_text of every row, joined by newlines, read off the rows' JSON when every value is a number; else None.
-
-    json.dumps writes an int or a (finite) float exactly as _row_text does (repr), so a result of numbers
-    only is its JSON with the separators changed. A few scans of the JSON prove "numbers only": no string
-    (no quote), no null, true, false or object, and no nested array.
-    """
-    if rows_json is None or '"' in rows_json or "null" in rows_json or "true" in rows_json or "false" in rows_json \
-            or "{" in rows_json or rows_json.count("[") != len(rows) + 1 or not rows_json.startswith("[["):
-        return None
-    return rows_json[2:-2].replace("], [", "\n").replace(", ", "\t")
-
-
 def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def _table_text(data: dict[str, Any], rows_json: str | None = None) -> str:
     """Tab-separated rows, then one line: how many rows (or rows affected), the time, and every cap that applied."""
-    fast = _rows_tsv(data["rows"], rows_json) if data["columns"] and data["rows"] else None
-    if fast is not None:
-        lines = ["\t".join(data["columns"]), fast]
-    else:
-        lines = ["\t".join(data["columns"])] + [_row_text(row) for row in data["rows"]] if data["columns"] else []
+    lines = ["\t".join(data["columns"])] if data["columns"] else []
+    if data["columns"] and data["rows"]:
+        lines.append(rows_text(data["rows"], rows_json))
+    return "\n".join(lines + [_table_summary(data)])
+
+
+def _table_summary(data: dict[str, Any]) -> str:
     if data.get("rows_affected") is not None and data.get("statement_type") != "read":
         summary = f"{_plural(data['rows_affected'], 'row')} affected"
         if data["columns"]:
@@ -230,4 +205,4 @@ def _table_text(data: dict[str, Any], rows_json: str | None = None) -> str:
     summary += f" ({data.get('elapsed_ms', 0):.1f} ms)."
     if data.get("notice"):
         summary += f" {data['notice']}"
-    return "\n".join(lines + [summary])
+    return summary

@@ -21,7 +21,7 @@ from mcp_bridge.approvals import (
     approval_url,
     request_state_security,
 )
-from mcp_bridge.bulk import bulk_available
+from mcp_bridge.bulk import BULK_CHARS, bulk_available
 from mcp_bridge.render import error_result, explain_fit, json_result_fit, result_fit
 from mcp_bridge.schemas import DescribeOutput, ExplainOutput, QueryOutput, TablesOutput
 from mcp_bridge.threads import in_thread
@@ -143,10 +143,13 @@ async def describe_table(table_name: TableName, ctx: Context) -> Annotated[CallT
 async def execute_sql(query: Annotated[str, Field(description="One SQL statement in the database's dialect")],
                       ctx: Context) -> Annotated[CallToolResult, QueryOutput]:
     actor, scopes = caller(ctx)
+    # A response that passes through mcp_bridge.bulk sends a large result's rows as sqltools writes them.
+    encode_over = BULK_CHARS if bulk_available() else None
 
     def run(ask: Callable[[ApprovalRequired], Awaitable[Any]]) -> Awaitable[CallToolResult]:
-        return tool_run("execute_sql", actor, lambda: _sql_run(query, allow_write=SCOPE_WRITE in scopes), sql=query,
-                        on_approval=ask)
+        return tool_run("execute_sql", actor, lambda: _sql_run(query, allow_write=SCOPE_WRITE in scopes,
+                                                               encode_over=encode_over),
+                        sql=query, on_approval=ask)
 
     if ctx.request_state is not None:  # 2026-07-28: the retry after the approval page (mcp_bridge.approvals)
         return await approval_resumed(ctx, lambda: run(_link_only(ctx)))  # a retry never asks a second time
@@ -167,10 +170,10 @@ async def explain_sql(query: Annotated[str, Field(description="One SQL statement
         sql=query, allow_write=SCOPE_WRITE in scopes)), sql=query, shape=explain_fit)
 
 
-def _sql_run(sql: str, *, allow_write: bool) -> QueryResult:
+def _sql_run(sql: str, *, allow_write: bool, encode_over: int | None = None) -> QueryResult:
     """query_run, with the fix for a cross-dialect slip or a misspelt name added to its error."""
     try:
-        return query_run(sql=sql, allow_write=allow_write)
+        return query_run(sql=sql, allow_write=allow_write, encode_over=encode_over)
     except (QueryRefused, QueryFailed) as error:
         extra = unknown_name_hint(message=error.message, sql=sql) if isinstance(error, QueryFailed) else ""
         hint = dialect_hint(sql=sql, dialect=target_info(connect=False).dialect)

@@ -17,12 +17,12 @@ from sqltools.approvals import approval_gate
 from sqltools.conf import sqltools_settings
 from sqltools.diagnostics import connection_lost, database_error_sentence, target_unavailable
 from sqltools.errors import InvalidArgument, QueryFailed, QueryRefused, QueryTimeout
-from sqltools.governance import Access, access_scope, current_access, masked_row
+from sqltools.governance import Access, Rule, access_scope, current_access, masked_row
 from sqltools.plans import Plan
 from sqltools.policy import Checked, catalog_view, statement_policy
 from sqltools.readonly import Kind
 from sqltools.tags import statement_timed
-from sqltools.values import json_text, rows_to_json_text
+from sqltools.values import RowsEncoded, json_text, rows_to_json_text
 from sqltools.vendors import Vendor, vendor_for
 from sqltools.vendors.base import rows_per_fetch
 
@@ -77,20 +77,33 @@ class QueryResult:
 
     # The JSON text of `rows` when sqltools encoded them (not a field: never part of the result's dict).
     rows_json: ClassVar[str | None] = None
+    # A large result's rows, only written (query_run's encode_over); `rows` is empty until rows_restore().
+    encoded: ClassVar[RowsEncoded | None] = None
+
+    def rows_restore(self) -> list[list[Any]]:
+        """`rows`, read back from their JSON if the result holds them only written."""
+        if self.encoded is not None:
+            self.rows, self.rows_json, self.encoded = self.encoded.rows(), self.encoded.json(), None
+        return self.rows
 
     def cut(self, count: int, reason: str = "max_chars") -> None:
         """Keep the first `count` rows (the response budget decides, sqltools.query or mcp_bridge)."""
-        if count < len(self.rows):
+        if count < len(self.rows_restore()):
             self.rows_json = None
             self.rows = self.rows[:count]
             self.row_count, self.truncated, self.truncated_reason = count, True, reason
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, rows: bool = True) -> dict[str, Any]:
+        """The result's fields and its notice; rows=False leaves the rows out (and does not read them back)."""
         # Shallow: dataclasses.asdict would deep-copy every row, the largest cost of a big result.
-        return {**{name: getattr(self, name) for name in _RESULT_FIELDS}, "notice": self.notice}
+        if rows:
+            self.rows_restore()
+        names = _RESULT_FIELDS if rows else _HEAD_FIELDS
+        return {**{name: getattr(self, name) for name in names}, "notice": self.notice}
 
 
 _RESULT_FIELDS = tuple(f.name for f in fields(QueryResult))
+_HEAD_FIELDS = tuple(name for name in _RESULT_FIELDS if name != "rows")
 
 
 def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
@@ -104,10 +117,15 @@ def target(alias: str | None = None) -> tuple[BaseDatabaseWrapper, Vendor]:
 
 
 def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None, allow_write: bool = True,
-              purpose: str = "execute_sql", access: Access | None = None) -> QueryResult:
+              purpose: str = "execute_sql", access: Access | None = None,
+              encode_over: int | None = None) -> QueryResult:
     """Run one statement the policy admits for the caller (`access`, else the tool call's): reads always,
     writes as sqltools.policy decides, and either only once a person approved it when the settings say so
-    (sqltools.approvals: the user, the client, the statement and the target bind the approval)."""
+    (sqltools.approvals: the user, the client, the statement and the target bind the approval).
+
+    encode_over: for a caller that sends rows as they are written (mcp_bridge.bulk), a result whose rows' JSON
+    reaches this many characters keeps them only written (QueryResult.encoded: their JSON and their text copy,
+    batch by batch), never as Python objects all at once; QueryResult.rows_restore() reads them back."""
     with access_scope(access or current_access()) as access:
         connection, vendor = target(alias)
         checked = statement_policy(sql=sql, dialect=vendor.dialect, allow_write=allow_write, purpose=purpose,
@@ -117,16 +135,17 @@ def query_run(*, sql: str, alias: str | None = None, max_rows: int | None = None
         cap = row_cap(max_rows)
         if checked.kind is Kind.READ:
             result = query_read(connection=connection, vendor=vendor, sql=sql, params=None, max_rows=cap,
-                                checked=checked)
+                                checked=checked, encode_over=encode_over)
         else:
-            result = _write(connection=connection, vendor=vendor, checked=checked, max_rows=cap)
+            result = _write(connection=connection, vendor=vendor, checked=checked, max_rows=cap,
+                            encode_over=encode_over)
     result.limit_applied = cap
     return result
 
 
 def query_read(
     *, connection: BaseDatabaseWrapper, vendor: Vendor, sql: str, params: Sequence[Any] | None, max_rows: int,
-    checked: Checked | None = None, access: Access | None = None,
+    checked: Checked | None = None, access: Access | None = None, encode_over: int | None = None,
 ) -> QueryResult:
     """Run a read in a transaction that is always rolled back: what the policy admitted for `sql` and the
     caller's access (the caller may hold that admission already), masked as their data policy says."""
@@ -143,11 +162,7 @@ def query_read(
         connection, sql=sql, params=params, timeout=timeout, max_rows=max_rows, max_value_bytes=value_cap,
         identity=_identity(), tag=checked.tag,
     ) as reader:
-        columns = [d[0] for d in reader.description or ()]
-        raw_rows, over = _fetch(reader, limit=max_rows + 1) if reader.description else ([], False)
-    if checked.masks:
-        raw_rows = [masked_row(row, checked.masks) for row in raw_rows]
-    return _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
+        return _rows_read(reader, max_rows=max_rows, masks=checked.masks, started=started, encode_over=encode_over)
 
 
 def plan_of(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked) -> Plan:
@@ -161,37 +176,11 @@ def plan_of(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked
     return vendor.plan_parse(raw)
 
 
-def _fetch(reader: Any, *, limit: int) -> tuple[list[Sequence[Any]], bool]:
-    """Up to `limit` rows, in batches; stops before the first row whose text passes the character budget.
-
-    That row and the rest could not be shown (JSON is at least as long as the text and bytes it
-    holds), so keeping them would only spend the worker's memory. The flag says rows were left.
-    """
-    conf = sqltools_settings()
-    batch = rows_per_fetch(conf.MAX_VALUE_BYTES)  # what one fetch may hold (a PostgreSQL FETCH is a round trip)
-    budget = conf.MAX_RESULT_CHARS
-    rows: list[Sequence[Any]] = []
-    size = 0
-    # The driver's cursor under one translation of its errors, not Django's wrapper around every fetch.
-    raw, errors = (reader.cursor, reader.db.wrap_database_errors) if isinstance(reader, CursorWrapper) \
-        else (reader, nullcontext())
-    with errors:
-        while len(rows) < limit:
-            chunk = raw.fetchmany(min(batch, limit - len(rows)))
-            if not chunk:
-                break
-            for row in chunk:
-                size += sum([len(value) for value in row if isinstance(value, _TEXTY)])
-                if size > budget:
-                    return rows, True
-                rows.append(row)
-    return rows, False
-
-
 _TEXTY = (str, bytes, memoryview)
 
 
-def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked, max_rows: int) -> QueryResult:
+def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked, max_rows: int,
+           encode_over: int | None = None) -> QueryResult:
     timeout = sqltools_settings().QUERY_TIMEOUT_SECONDS
     started = time.perf_counter()
     with statement_timed(system=vendor.name, operation=checked.verb), _database_errors(vendor, timeout, connection), \
@@ -202,9 +191,7 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked,
         if affected is not None and affected > cap:  # raised inside the write: it rolls back
             raise QueryRefused(f"This write would change {affected:,} rows, more than MAX_AFFECTED_ROWS "
                                f"({cap:,}); it was rolled back. Narrow the WHERE clause or split the change.")
-        columns = [d[0] for d in writer.description or ()]
-        raw_rows, over = _fetch(writer, limit=max_rows + 1) if writer.description else ([], False)
-    result = _shape(columns, raw_rows, max_rows=max_rows, started=started, over_budget=over)
+        result = _rows_read(writer, max_rows=max_rows, masks=(), started=started, encode_over=encode_over)
     result.statement_type = checked.kind.value
     result.rows_affected = affected
     return result
@@ -216,27 +203,123 @@ def _identity() -> tuple[str, str]:
     return access.username, access.client
 
 
-def _shape(
-    columns: list[str], raw_rows: list[Sequence[Any]], *, max_rows: int, started: float, over_budget: bool = False
-) -> QueryResult:
-    """Convert rows to JSON-safe values, stopping at the row cap or the character budget.
+def _rows_read(reader: Any, *, max_rows: int, masks: tuple[tuple[int, Rule], ...], started: float,
+               encode_over: int | None = None) -> QueryResult:
+    """The result of a statement that ran: up to `max_rows` rows, masked, made JSON-safe and written as JSON a
+    batch at a time (_Rows), stopping at the row cap or the character budget; the result says which cut it.
 
-    over_budget: _fetch already left rows out for the budget.
+    Fetching stops before the first row whose text passes the character budget: that row and the rest could
+    not be shown (JSON is at least as long as the text and bytes it holds), so keeping them would only spend
+    the worker's memory.
     """
-    # The budget covers the JSON of columns and rows, with room for the other fields of the result.
-    budget = sqltools_settings().MAX_RESULT_CHARS - len(json_text(columns)) - 200
-    over_cap = len(raw_rows) > max_rows
-    rows, rows_json = rows_to_json_text(raw_rows[:max_rows] if over_cap else raw_rows, in_place=True)
-    size, reason = len(rows_json), None
-    # One encoding of the whole list is len(row) + 2 summed over the rows: the per-row sum, in one pass.
-    if (rows and size > budget) or over_budget:
-        rows, reason = _within(rows, budget), "max_chars"
-    elif over_cap:
+    columns = [d[0] for d in reader.description or ()]
+    if not columns:
+        return _result(columns, _Rows(columns, masks, None), max_rows=max_rows, started=started, over_cap=False)
+    conf = sqltools_settings()
+    fetch = rows_per_fetch(conf.MAX_VALUE_BYTES)  # what one fetch may hold (a PostgreSQL FETCH is a round trip)
+    budget = conf.MAX_RESULT_CHARS
+    rows = _Rows(columns, masks, encode_over)
+    pending: list[Sequence[Any]] = []
+    size = taken = 0
+    over_cap = over_budget = False
+    # The driver's cursor under one translation of its errors, not Django's wrapper around every fetch.
+    raw, errors = (reader.cursor, reader.db.wrap_database_errors) if isinstance(reader, CursorWrapper) \
+        else (reader, nullcontext())
+    with errors:
+        while not (over_cap or over_budget or rows.full):
+            chunk = raw.fetchmany(min(fetch, max_rows + 1 - taken))
+            if not chunk:
+                break
+            for row in chunk:
+                if taken == max_rows:
+                    over_cap = True
+                    break
+                size += sum([len(value) for value in row if isinstance(value, _TEXTY)])
+                if size > budget:
+                    over_budget = True
+                    break
+                pending.append(row)
+                taken += 1
+            if len(pending) >= _BATCH_ROWS:
+                rows.add(pending)
+                pending = []
+        if pending:
+            rows.add(pending)
+    rows.full |= over_budget
+    return _result(columns, rows, max_rows=max_rows, started=started, over_cap=over_cap)
+
+
+_BATCH_ROWS = 500  # rows made JSON-safe and written at once
+
+
+class _Rows:
+    """A result's rows as they are fetched. Each batch is masked, made JSON-safe and written as JSON once;
+    with `encode_over` (query_run), once the rows' JSON reaches that size they are kept only written (RowsEncoded:
+    JSON and the text copy), so a large result is never held as Python objects at once, and a batch that
+    would pass the character budget is cut where it fits. `full`: rows were left out for the budget."""
+
+    def __init__(self, columns: list[str], masks: tuple[tuple[int, Rule], ...], encode_over: int | None) -> None:
+        self.masks = masks
+        self.rows: list[list[Any]] = []
+        self.parts: list[str] = []  # the JSON of each batch, without its brackets
+        self.json_chars = 2
+        self.full = False
+        self.encode_over = encode_over
+        self.encoded: RowsEncoded | None = None
+        # Both copies of the rows, and room for the result's other fields, the text's column and summary
+        # lines and the JSON-RPC envelope (mcp_bridge.render checks the whole response again).
+        self.encoded_budget = sqltools_settings().MAX_RESULT_CHARS - 2 * len(json_text(columns)) - _OTHER_CHARS
+
+    def add(self, batch: list[Sequence[Any]]) -> None:
+        if self.full:
+            return
+        if self.masks:
+            batch = [masked_row(row, self.masks) for row in batch]
+        listed, text = rows_to_json_text(batch, in_place=True)
+        if self.encoded is not None:
+            self._encode(listed, text)
+            return
+        self.rows += listed
+        self.parts.append(text[1:-1])
+        self.json_chars += len(text) - 2 + (2 if len(self.parts) > 1 else 0)
+        if self.encode_over is not None and self.json_chars >= self.encode_over:
+            rows, rows_json = self.rows, self.json()
+            self.rows, self.parts, self.encoded = [], [], RowsEncoded()
+            self._encode(rows, rows_json)
+
+    def _encode(self, rows: list[list[Any]], rows_json: str) -> None:
+        self.full = not self.encoded.add(rows, rows_json, self.encoded_budget)
+
+    def json(self) -> str:
+        return "[" + ", ".join(self.parts) + "]"
+
+
+_OTHER_CHARS = 2000
+
+
+def _result(columns: list[str], rows: _Rows, *, max_rows: int, started: float, over_cap: bool) -> QueryResult:
+    """The rows with the cap that cut them, if one did: the row cap, or the character budget (checked here for
+    rows held as objects, as they were written for encoded ones)."""
+    reason = None
+    if rows.encoded is not None:
+        listed, rows_json, count = [], None, rows.encoded.count
+        if rows.full:
+            reason = "max_chars"
+    else:
+        # The budget covers the JSON of columns and rows, with room for the other fields of the result.
+        budget = sqltools_settings().MAX_RESULT_CHARS - len(json_text(columns)) - 200
+        listed, rows_json = rows.rows, rows.json()
+        if (listed and len(rows_json) > budget) or rows.full:
+            listed, rows_json, reason = _within(listed, budget), None, "max_chars"
+        count = len(listed)
+    if reason is None and over_cap:
         reason = "max_rows"
     elapsed = round((time.perf_counter() - started) * 1000, 3)
-    result = QueryResult(columns, rows, len(rows), reason is not None, reason, elapsed, limit_applied=max_rows)
-    if reason != "max_chars":
+    result = QueryResult(columns, listed, count, reason is not None, reason, elapsed, limit_applied=max_rows)
+    if rows_json is not None:
         result.rows_json = rows_json
+    if rows.encoded is not None:
+        result.encoded = rows.encoded
     return result
 
 

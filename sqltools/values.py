@@ -1,4 +1,5 @@
-"""Turn driver values into JSON-safe, faithful values."""
+"""Turn driver values into JSON-safe, faithful values, and rows into their two written forms: JSON and the
+tab-separated text copy a language model reads (mcp_bridge.render), batch by batch for a large result."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import decimal
 import json
 import math
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 _PASSTHROUGH = (str, int, bool, type(None))
@@ -95,3 +97,77 @@ def json_text(value: Any, **options: Any) -> str:
 
 def _not_native(value: Any) -> Any:
     raise TypeError(type(value).__name__)
+
+
+def cell_text(value: Any) -> str:
+    """One value of the text copy: NULL, text as it is, anything else as JSON; tabs and line breaks become spaces."""
+    if value is None:
+        return "NULL"
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text.replace("\t", " ").replace("\n", " ")
+
+
+def row_text(row: list[Any]) -> str:
+    """A row of the text copy. Numbers inline, as json.dumps would write them: this runs once per value."""
+    return "\t".join([repr(v) if type(v) is int or (type(v) is float and math.isfinite(v)) else cell_text(v)
+                      for v in row])
+
+
+def rows_text(rows: list[list[Any]], rows_json: str | None = None) -> str:
+    """row_text of every row, joined by line breaks; rows_json, when given, is the JSON text of `rows`.
+
+    A result of numbers only is read off its JSON: json.dumps writes an int or a (finite) float exactly as
+    row_text does (repr), so only the separators change. A few scans of the JSON prove "numbers only": no
+    string (no quote), no null, true, false or object, and no nested array.
+    """
+    if rows_json is not None and rows and '"' not in rows_json and "null" not in rows_json \
+            and "true" not in rows_json and "false" not in rows_json and "{" not in rows_json \
+            and rows_json.count("[") == len(rows) + 1 and rows_json.startswith("[["):
+        return rows_json[2:-2].replace("], [", "\n").replace(", ", "\t")
+    return "\n".join([row_text(row) for row in rows])
+
+
+@dataclass
+class RowsEncoded:
+    """Rows kept only as their JSON and their text copy, written batch by batch (sqltools.query), so that a large
+    result is never held as Python objects at once. `json_parts` joined by ", " inside brackets is the rows'
+    JSON, exactly as json_text writes the whole list; `text_parts`, concatenated, is the text copy's rows
+    after the column line (each row begins with a line break), already escaped as the inside of a JSON string.
+    The sizes are in characters, what MAX_RESULT_CHARS counts."""
+
+    json_parts: list[str] = field(default_factory=list)
+    text_parts: list[str] = field(default_factory=list)
+    count: int = 0
+    json_chars: int = 2  # the brackets
+    text_chars: int = 0
+
+    def add(self, rows: list[list[Any]], rows_json: str, budget: int) -> bool:
+        """A batch: JSON-safe rows as lists and their JSON text (rows_to_json_text), within `budget` characters
+        for both forms of all rows; False when the batch's trailing rows were left out to stay within it."""
+        if not rows:
+            return True
+        inner, text = rows_json[1:-1], json_text("\n" + rows_text(rows, rows_json))[1:-1]
+        grown = len(inner) + (2 if self.json_parts else 0) + len(text)
+        if self.json_chars + self.text_chars + grown > budget:
+            room, keep = budget - self.json_chars - self.text_chars, 0
+            for row in rows:  # each row's weight counts its separator: the leading rows that stay surely fit
+                room -= len(json_text(row)) + 2 + len(json_text("\n" + row_text(row))) - 2
+                if room < 0:
+                    break
+                keep += 1
+            if keep:
+                self.add(rows[:keep], json_text(rows[:keep]), budget)
+            return False
+        self.json_chars += grown - len(text)
+        self.text_chars += len(text)
+        self.json_parts.append(inner)
+        self.text_parts.append(text)
+        self.count += len(rows)
+        return True
+
+    def json(self) -> str:
+        return "[" + ", ".join(self.json_parts) + "]"
+
+    def rows(self) -> list[list[Any]]:
+        """The rows again (what json.loads reads back is what was written: JSON-safe values only)."""
+        return json.loads(self.json())

@@ -45,17 +45,20 @@ async def test_placeholders_become_their_json_and_content_length_follows(anyio_b
     token = bulk._active.set(True)
     try:
         assert bulk.bulk_available()
-        placeholder = bulk.placeholder_result(text_json=json.dumps("a\tb\n1\t2"), structured_json='{"rows": [[1, 2]]}')
+        placeholder = bulk.placeholder_result(text_json=['"a\\tb', '\\n1\\t2"'],
+                                              structured_json=['{"rows": [', "[1, 2]", "]}"])
     finally:
         bulk._active.reset(token)
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": placeholder.model_dump(mode="json", by_alias=True,
                                                                                     exclude_none=True)},
                       separators=(",", ":")).encode()
-    start, message = await _spliced(body, [(b"content-type", b"application/json"),
-                                           (b"content-length", str(len(body)).encode())])
-    result = json.loads(message["body"])["result"]
+    start, *messages = await _spliced(body, [(b"content-type", b"application/json"),
+                                             (b"content-length", str(len(body)).encode())])
+    assert [m["more_body"] for m in messages] == [True] * (len(messages) - 1) + [False]
+    whole = b"".join(m["body"] for m in messages)  # sent in pieces, never joined by the server
+    result = json.loads(whole)["result"]
     assert result["content"][0]["text"] == "a\tb\n1\t2" and result["structuredContent"] == {"rows": [[1, 2]]}
-    assert dict(start["headers"])[b"content-length"] == str(len(message["body"])).encode()
+    assert dict(start["headers"])[b"content-length"] == str(len(whole)).encode()
     assert not bulk._pending  # each placeholder is spliced once, then forgotten
 
 
@@ -109,14 +112,19 @@ async def test_a_large_result_arrives_whole_and_valid_on_every_transport(large, 
 
 @pytest.mark.parametrize("rows", [
     [[i, -i // 3, i % 50, 12.5 + i % 13, 0.05, 1e-7, 10**20, 2.5e300] for i in range(300)], [[1]], [[1, 2], [3, 4]]])
-def test_a_table_of_numbers_reads_its_text_off_its_json(rows):
-    from mcp_bridge.render import _row_text, _rows_tsv
+def test_a_table_of_numbers_reads_its_text_off_its_json(rows, monkeypatch):
+    from sqltools import values
 
-    assert _rows_tsv(rows, json.dumps(rows, ensure_ascii=False)) == "\n".join(_row_text(r) for r in rows)
+    expected = "\n".join(values.row_text(r) for r in rows)
+    monkeypatch.setattr(values, "row_text", None)  # the fast way does not write a row at a time
+    assert values.rows_text(rows, json.dumps(rows, ensure_ascii=False)) == expected
 
 
 @pytest.mark.parametrize("rows", [[[None, 1]], [[True]], [["x"]], [[[1, 2]]], [[{"a": 1}]], [[1, "2, 3"]]])
-def test_anything_but_numbers_takes_the_usual_way(rows):
-    from mcp_bridge.render import _rows_tsv
+def test_anything_but_numbers_takes_the_usual_way(rows, monkeypatch):
+    from sqltools import values
 
-    assert _rows_tsv(rows, json.dumps(rows, ensure_ascii=False)) is None
+    assert values.rows_text(rows, json.dumps(rows, ensure_ascii=False)) == "\n".join(values.row_text(r) for r in rows)
+    monkeypatch.setattr(values, "row_text", None)
+    with pytest.raises(TypeError):
+        values.rows_text(rows, json.dumps(rows, ensure_ascii=False))

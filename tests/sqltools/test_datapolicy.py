@@ -59,6 +59,16 @@ def test_select_star_shows_visible_columns_masked_and_filtered(target_alias, ana
     assert {row[result.columns.index("country")] for row in result.rows} == {"Germany"}
 
 
+def test_a_large_result_is_masked_before_it_is_written(target_alias, analyst, sqltools_config):
+    sqltools_config(MAX_ROWS=5000, MAX_RESULT_CHARS=10_000_000)
+    sql = "SELECT o.order_id, c.email FROM orders o JOIN customers c ON c.customer_id = o.customer_id ORDER BY 1"
+    access = access_for(user=analyst, client="test")
+    written = query_run(sql=sql, alias=target_alias, access=access, encode_over=2_000)
+    assert written.encoded is not None and written.row_count > 200
+    assert "buyer" not in written.encoded.json() and "buyer" not in "".join(written.encoded.text_parts)
+    assert written.rows_restore() == query_run(sql=sql, alias=target_alias, access=access).rows
+
+
 def test_aggregates_see_only_the_filtered_rows(target_alias, analyst):
     expected = _count(target_alias, "SELECT COUNT(*) FROM customers WHERE country = 'Germany'")
     assert _run(target_alias, analyst, "SELECT COUNT(*) AS n FROM customers").rows == [[expected]]

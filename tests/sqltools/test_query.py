@@ -9,6 +9,7 @@ from django.db import connections
 
 from sqltools.errors import QueryFailed, QueryRefused, QueryTimeout
 from sqltools.query import query_run
+from sqltools.values import json_text, row_text
 from tests.targets import target_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -61,6 +62,51 @@ def test_character_budget_truncates_and_says_so(target_alias, sqltools_config):
     assert result.truncated and result.truncated_reason == "max_chars"
     assert 0 < result.row_count < 100
     assert len(json.dumps({"columns": result.columns, "rows": result.rows})) <= 2000
+
+
+# Customers hold text, decimals, timestamps and NULLs; order lines only numbers (their text is read off their JSON).
+WRITTEN = ["SELECT * FROM customers ORDER BY customer_id", "SELECT * FROM order_lines ORDER BY order_line_id"]
+
+
+@pytest.mark.parametrize("sql", WRITTEN)
+def test_a_large_result_written_as_it_is_fetched_is_the_same_result(target_alias, sqltools_config, sql):
+    sqltools_config(MAX_ROWS=1700, MAX_RESULT_CHARS=10_000_000)
+    plain = query_run(sql=sql, alias=target_alias)
+    written = query_run(sql=sql, alias=target_alias, encode_over=20_000)
+    assert written.rows == [] and written.encoded is not None  # never held as Python objects all at once
+    assert len(written.encoded.json_parts) >= 2  # batch by batch
+    assert (written.row_count, written.truncated_reason) == (plain.row_count, plain.truncated_reason)
+    assert written.encoded.json() == json_text(plain.rows)
+    assert "".join(written.encoded.text_parts) == json_text("\n" + "\n".join(row_text(r) for r in plain.rows))[1:-1]
+    assert (written.encoded.json_chars, written.encoded.text_chars) == (
+        len(json_text(plain.rows)), len(json_text("\n" + "\n".join(row_text(r) for r in plain.rows))) - 2)
+    assert written.rows_restore() == plain.rows and written.encoded is None
+    assert query_run(sql=sql, alias=target_alias, encode_over=10**9).encoded is None  # under it: rows as usual
+
+
+@pytest.mark.parametrize("sql", WRITTEN)
+def test_a_written_result_stops_where_both_copies_fill_the_budget(target_alias, sqltools_config, sql):
+    sqltools_config(MAX_ROWS=5000, MAX_RESULT_CHARS=60_000)
+    written = query_run(sql=sql, alias=target_alias, encode_over=5_000)
+    assert (written.truncated, written.truncated_reason) == (True, "max_chars")
+    encoded = written.encoded
+    budget = 60_000 - 2 * len(json_text(written.columns)) - 2000
+    assert encoded.json_chars + encoded.text_chars <= budget
+    rows = written.rows_restore()
+    assert len(rows) == written.row_count > 100
+    assert rows == query_run(sql=sql, alias=target_alias, max_rows=len(rows)).rows
+    # The next row would not have fitted.
+    sqltools_config(MAX_ROWS=5000, MAX_RESULT_CHARS=10_000_000)
+    row = query_run(sql=sql, alias=target_alias, max_rows=len(rows) + 1).rows[-1]
+    assert encoded.json_chars + encoded.text_chars + len(json_text(row)) + 2 + len(json_text("\n" + row_text(row))) \
+        - 2 > budget
+    assert "stops after" in written.notice
+
+
+def test_a_written_result_at_the_row_cap_says_so(target_alias, sqltools_config):
+    sqltools_config(MAX_ROWS=1200, MAX_RESULT_CHARS=10_000_000)
+    written = query_run(sql=WRITTEN[1], alias=target_alias, encode_over=5_000)
+    assert (written.row_count, written.truncated_reason, written.encoded.count) == (1200, "max_rows", 1200)
 
 
 def test_slow_query_is_cut_off_by_the_timeout(target_alias, sqltools_config):
