@@ -110,6 +110,26 @@ async def test_a_large_result_arrives_whole_and_valid_on_every_transport(large, 
     assert small.structured_content["rows"] == [[1]]
 
 
+TEXTS = ("SELECT customer_id, name || ' é€😀 \"q\" \\' AS name, notes, credit_limit, country FROM customers "
+         "ORDER BY customer_id")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("transport", ["mcp-2026", "sse"])
+async def test_a_large_result_of_text_arrives_whole_with_its_characters(large, anyio_backend, transport):
+    """Text, NULLs and characters outside ASCII (JSON escapes, multi-byte UTF-8 across the parts) survive the
+    parts being written batch by batch and sent without being joined; Content-Length counts bytes."""
+    token = large.token(username="bulk")
+    with sqlite3.connect(large.var_dir / "demo.sqlite3") as db:
+        expected = [list(row) for row in db.execute(TEXTS)]
+    async with _client(large, token, transport) as client:
+        result = await client.call_tool("execute_sql", {"query": TEXTS})
+    assert not result.is_error and result.structured_content["rows"] == expected and len(expected) == 1000
+    lines = result.content[0].text.splitlines()
+    assert lines[0] == "customer_id\tname\tnotes\tcredit_limit\tcountry" and len(lines) == 1002
+    assert lines[1].split("\t")[1].endswith(' é€😀 "q" \\') and "NULL" in result.content[0].text
+
+
 @pytest.mark.parametrize("rows", [
     [[i, -i // 3, i % 50, 12.5 + i % 13, 0.05, 1e-7, 10**20, 2.5e300] for i in range(300)], [[1]], [[1, 2], [3, 4]]])
 def test_a_table_of_numbers_reads_its_text_off_its_json(rows, monkeypatch):
