@@ -148,3 +148,78 @@ def test_anything_but_numbers_takes_the_usual_way(rows, monkeypatch):
     monkeypatch.setattr(values, "row_text", None)
     with pytest.raises(TypeError):
         values.rows_text(rows, json.dumps(rows, ensure_ascii=False))
+
+
+# Decimals, dates and timestamps: PostgreSQL and MariaDB return them as objects that value_to_json converts.
+TYPED = ("SELECT o.order_id, o.ordered_at, o.shipped_on, o.status, l.unit_price, l.discount, l.quantity "
+         "FROM orders o JOIN order_lines l ON l.order_id = o.order_id WHERE l.order_line_id <= 3000 "
+         "ORDER BY l.order_line_id")
+
+
+def _target_url(alias: str) -> dict[str, str]:
+    from django.db import connections
+
+    if alias == "target":
+        return {}  # the server's own SQLite demo, seeded like the tests' copy
+    db = connections[alias].settings_dict
+    scheme = "postgres" if alias == "target_pg" else "mysql"
+    return {"TARGET_DATABASE_URL": f"{scheme}://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+
+
+def _rpc(server: LiveServer, query: str):
+    headers = {"Authorization": f"Bearer {server.token(username='bulk')}", "MCP-Protocol-Version": "2025-06-18",
+               "Accept": "application/json, text/event-stream"}
+    return httpx2.post(f"{server.base_url}/mcp", headers=headers, timeout=60, json={
+        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "execute_sql", "arguments": {"query": query}}})
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_streamed_result_of_decimals_and_dates_is_the_unstreamed_one_on_every_target(target_alias, tmp_path,
+                                                                                      sqltools_config):
+    """The server writes the rows batch by batch (sqltools' encode_over) and splices them; what arrives is what
+    query_run returns held as objects, in both copies, converted values included."""
+    from sqltools.query import query_run
+    from sqltools.values import json_text, row_text
+
+    sqltools_config(MAX_ROWS=5000, MAX_RESULT_CHARS=10_000_000)
+    plain = query_run(sql=TYPED, alias=target_alias)
+    assert plain.row_count > 1000 and not plain.truncated
+    assert any(isinstance(v, str) and "-" in v for v in plain.rows[0])  # a date written as text, not a number
+    server = LiveServer(tmp_path, env={"MAX_ROWS": "5000", "MAX_RESULT_CHARS": "10000000",
+                                       **_target_url(target_alias)}).start()
+    try:
+        response = _rpc(server, TYPED)
+    finally:
+        server.stop()
+    assert response.status_code == 200 and int(response.headers["content-length"]) == len(response.content)
+    result = response.json()["result"]
+    data = result["structuredContent"]
+    assert data["rows"] == json.loads(json_text(plain.rows))
+    assert (data["row_count"], data["truncated"], data["truncated_reason"]) == (plain.row_count, False, None)
+    lines = result["content"][0]["text"].split("\n")
+    assert lines[1:-1] == [row_text(row) for row in plain.rows]
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory) -> LiveServer:
+    server = LiveServer(tmp_path_factory.mktemp("tight"), env={"MAX_ROWS": "5000", "MAX_RESULT_CHARS": "40000"})
+    yield server.start()
+    server.stop()
+
+
+@pytest.mark.parametrize("query", [LARGE, TEXTS])
+def test_a_streamed_result_cut_for_a_small_budget_fits_it_whole_and_says_so(tight, query):
+    """Rows written as fetched are cut where both copies fill MAX_RESULT_CHARS: the whole response, envelope
+    included, stays within it, holds the first rows, and says max_chars."""
+    response = _rpc(tight, query)
+    assert response.status_code == 200 and int(response.headers["content-length"]) == len(response.content)
+    assert 40_000 * 0.8 < len(response.text) <= 40_000
+    result = response.json()["result"]
+    data = result["structuredContent"]
+    assert (data["truncated"], data["truncated_reason"]) == (True, "max_chars") and "MAX_RESULT_CHARS" in data["notice"]
+    with sqlite3.connect(tight.var_dir / "demo.sqlite3") as db:
+        expected = [list(row) for row in db.execute(query)]
+    assert data["rows"] == expected[:data["row_count"]] and 50 < data["row_count"] < len(expected)
+    lines = result["content"][0]["text"].split("\n")
+    assert len(lines) == data["row_count"] + 2 and data["notice"] in lines[-1]

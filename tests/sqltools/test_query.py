@@ -109,6 +109,23 @@ def test_a_written_result_at_the_row_cap_says_so(target_alias, sqltools_config):
     assert (written.row_count, written.truncated_reason, written.encoded.count) == (1200, "max_rows", 1200)
 
 
+@pytest.mark.parametrize("cap", [500, 1000, 1001])
+@pytest.mark.parametrize("extra, reason", [(0, None), (1, "max_rows")])
+def test_a_written_result_at_exactly_the_row_cap_is_whole_and_one_more_row_cuts_it(target_alias, sqltools_config,
+                                                                                 cap, extra, reason):
+    """The cap falls on a batch's end (500, 1000) or just past it: MAX_ROWS rows available are the whole result,
+    one more makes it max_rows, as for rows held as objects."""
+    sqltools_config(MAX_ROWS=cap, MAX_RESULT_CHARS=10_000_000)
+    sql = f"SELECT * FROM order_lines WHERE order_line_id <= {cap + extra} ORDER BY order_line_id"
+    plain = query_run(sql=sql, alias=target_alias)
+    written = query_run(sql=sql, alias=target_alias, encode_over=1)
+    assert written.encoded is not None and written.encoded.count == cap
+    assert (written.row_count, written.truncated, written.truncated_reason, written.notice) == (
+        cap, reason is not None, reason, plain.notice)
+    assert (plain.row_count, plain.truncated_reason) == (cap, reason)
+    assert written.rows_restore() == plain.rows
+
+
 def test_slow_query_is_cut_off_by_the_timeout(target_alias, sqltools_config):
     sqltools_config(QUERY_TIMEOUT_SECONDS=1)
     started = time.perf_counter()
