@@ -24,6 +24,7 @@ import secrets
 import time
 from typing import Iterator
 
+import anyio
 from mcp_types import CallToolResult, TextContent
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -101,8 +102,15 @@ class Splicing:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         held: Message | None = None
+        # A spliced message goes out in several sends; no other send of the response may come between them
+        # (sse_starlette's keep-alive ping does not wait for the data's sends, and would cut an event's line).
+        one_at_a_time = anyio.Lock()
 
         async def splice_send(message: Message) -> None:
+            async with one_at_a_time:
+                await _splice_send(message)
+
+        async def _splice_send(message: Message) -> None:
             nonlocal held
             kind = message["type"]
             if kind == "http.response.start":

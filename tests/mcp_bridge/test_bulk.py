@@ -7,6 +7,7 @@ import contextlib
 import json
 import sqlite3
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -67,6 +68,45 @@ async def test_an_unknown_or_lookalike_marker_is_left_as_it_is(anyio_backend):
     body = b'data: {"text":"@@mcp-bulk-' + b"0" * 32 + b't@@"}\r\n\r\n'
     sent = await _spliced(b": ping\r\n\r\n", [(b"content-type", b"text/event-stream")], more=[body])
     assert [m.get("body") for m in sent[1:]] == [b": ping\r\n\r\n", body]
+
+
+@pytest.mark.anyio
+async def test_a_ping_on_an_sse_stream_waits_until_a_spliced_event_is_sent_whole(anyio_backend):
+    """A large event goes out in several sends; sse_starlette's keep-alive ping does not wait for the data's
+    sends, so while a slow client holds them back (uvicorn awaits the socket's drain) a ping could land inside
+    the event's data line and cut its JSON."""
+    from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+
+    rows = [[i, "x" * 100] for i in range(3000)]  # about 350 KB: six sends
+    token = bulk._active.set(True)
+    try:
+        placeholder = bulk.placeholder_result(text_json=['"a', '\\nb"'],
+                                              structured_json=['{"rows": [', json.dumps(rows)[1:-1], "]}"])
+    finally:
+        bulk._active.reset(token)
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": placeholder.model_dump(mode="json", by_alias=True,
+                                                                                    exclude_none=True)})
+
+    async def events():
+        yield ServerSentEvent(data=body, event="message")
+
+    sent = []
+
+    async def slow_client(message):
+        if message["type"] == "http.response.body":
+            await anyio.sleep(0.01)
+        sent.append(message)
+
+    async def receive():
+        await anyio.sleep_forever()
+
+    scope = {"type": "http", "method": "GET", "asgi": {"spec_version": "2.4"}}
+    await bulk.Splicing(EventSourceResponse(events(), ping=0.002))(scope, receive, slow_client)
+    stream = b"".join(m.get("body", b"") for m in sent[1:]).decode()
+    assert any(line.startswith(": ping") for line in stream.split("\r\n"))  # pings were sent, between events
+    event = next(e for e in stream.split("\r\n\r\n") if e.startswith("event: message"))
+    data = json.loads(event.split("\r\n")[1].removeprefix("data: "))
+    assert data["result"]["structuredContent"] == {"rows": rows} and data["result"]["content"][0]["text"] == "a\nb"
 
 
 def test_outside_an_mcp_request_no_placeholder_is_made():
