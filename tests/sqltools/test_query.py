@@ -126,6 +126,22 @@ def test_a_written_result_at_exactly_the_row_cap_is_whole_and_one_more_row_cuts_
     assert written.rows_restore() == plain.rows
 
 
+# Each fails at order line 2,501 or so, after several batches were written (no ORDER BY: rows stream as computed).
+FAILS_MIDWAY = {
+    "target": "SELECT order_line_id, json(CASE WHEN order_line_id = 2501 THEN '{' ELSE '1' END) FROM order_lines",
+    "target_pg": "SELECT order_line_id, 1 / (order_line_id - 2501) FROM order_lines",
+    "target_mysql": "SELECT order_line_id, -9223372036854775807 + 2500 - order_line_id FROM order_lines",
+}
+
+
+def test_an_error_after_batches_were_written_is_the_error_and_the_next_query_runs(target_alias, sqltools_config):
+    sqltools_config(MAX_ROWS=5000, MAX_RESULT_CHARS=10_000_000)
+    with pytest.raises(QueryFailed, match="rejected the query"):
+        query_run(sql=FAILS_MIDWAY[target_alias], alias=target_alias, encode_over=1)
+    after = query_run(sql="SELECT order_line_id FROM order_lines ORDER BY 1", alias=target_alias, encode_over=1)
+    assert after.encoded.count == 5000 and after.rows_restore()[:2] == [[1], [2]]
+
+
 def test_slow_query_is_cut_off_by_the_timeout(target_alias, sqltools_config):
     sqltools_config(QUERY_TIMEOUT_SECONDS=1)
     started = time.perf_counter()
