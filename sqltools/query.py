@@ -216,7 +216,9 @@ def _rows_read(reader: Any, *, max_rows: int, masks: tuple[tuple[int, Rule], ...
     if not columns:
         return _result(columns, _Rows(columns, masks, None), max_rows=max_rows, started=started, over_cap=False)
     conf = sqltools_settings()
-    fetch = rows_per_fetch(conf.MAX_VALUE_BYTES)  # what one fetch may hold (a PostgreSQL FETCH is a round trip)
+    # What one fetch may hold (a PostgreSQL FETCH is a round trip), and never more than a batch: small values
+    # would otherwise bring a whole large result in one fetch, held as objects before its first batch is written.
+    fetch = min(rows_per_fetch(conf.MAX_VALUE_BYTES), _BATCH_ROWS)
     budget = conf.MAX_RESULT_CHARS
     rows = _Rows(columns, masks, encode_over)
     pending: list[Sequence[Any]] = []

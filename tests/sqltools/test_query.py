@@ -126,6 +126,14 @@ def test_a_written_result_at_exactly_the_row_cap_is_whole_and_one_more_row_cuts_
     assert written.rows_restore() == plain.rows
 
 
+def test_rows_are_written_500_at_a_time_however_many_one_fetch_brings(target_alias, sqltools_config):
+    """Small values make a fetch bring many rows (rows_per_fetch: 67,108 for MAX_VALUE_BYTES=1000); the rows are
+    still made JSON-safe and written 500 at a time, not held as objects until the fetch's end."""
+    sqltools_config(MAX_ROWS=5000, MAX_RESULT_CHARS=10_000_000, MAX_VALUE_BYTES=1000)
+    written = query_run(sql=WRITTEN[1], alias=target_alias, encode_over=1)
+    assert written.encoded.count == 5000 and len(written.encoded.json_parts) == 10
+
+
 # Each fails at order line 2,501 or so, after several batches were written (no ORDER BY: rows stream as computed).
 FAILS_MIDWAY = {
     "target": "SELECT order_line_id, json(CASE WHEN order_line_id = 2501 THEN '{' ELSE '1' END) FROM order_lines",
