@@ -120,7 +120,11 @@ class Transports:
 
 
 def _declares_url_elicitation(body: bytes) -> bool:
-    """A handshake-era initialize whose client declares URL-mode elicitation."""
+    """A handshake-era initialize whose client declares URL-mode elicitation. A body that does not hold the two
+    words is not parsed (every tools/call passes here); one that spells them with JSON escapes is then served
+    stateless, which only leaves elicitation out (an approval falls back to the link in words)."""
+    if b'"initialize"' not in body or b'"elicitation"' not in body:
+        return False
     try:
         message = json.loads(body)
     except ValueError:

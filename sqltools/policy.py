@@ -132,8 +132,8 @@ def statement_tag(dialect: str) -> str:
     return tag
 
 
-@functools.lru_cache(maxsize=64)
 def _tag_check(tag: str, dialect: str) -> None:
+    # Not remembered: every call's tag is new (its audit id), and the check takes ~2 µs.
     end = len(tag) - 1
     one_comment = [(COMMENT, 0, end), (CODE, end, end + 1)]
     if not TAG_SHAPE.fullmatch(tag) or server_parts(sql=tag, dialect=dialect) != one_comment:
