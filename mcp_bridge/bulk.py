@@ -47,8 +47,8 @@ def placeholder_result(*, text_json: list[str], structured_json: list[str]) -> C
     (each the concatenation of its parts)."""
     key = secrets.token_hex(16)
     now = time.monotonic()
-    if len(_pending) > 32:
-        for old in [k for k, (made, _) in _pending.items() if now - made > _FORGET_SECONDS]:
+    if len(_pending) > 32:  # a copy first: the event loop pops entries while this worker thread looks
+        for old in [k for k, (made, _) in list(_pending.items()) if now - made > _FORGET_SECONDS]:
             _pending.pop(old, None)
     _pending[f"{key}t"] = (now, text_json)
     _pending[f"{key}s"] = (now, structured_json)
@@ -104,14 +104,13 @@ class Splicing:
         held: Message | None = None
         # A spliced message goes out in several sends; no other send of the response may come between them
         # (sse_starlette's keep-alive ping does not wait for the data's sends, and would cut an event's line).
-        one_at_a_time = anyio.Lock()
+        # Set while one does; any other send waits for it, and ordinary sends pay nothing.
+        splicing: anyio.Event | None = None
 
         async def splice_send(message: Message) -> None:
-            async with one_at_a_time:
-                await _splice_send(message)
-
-        async def _splice_send(message: Message) -> None:
-            nonlocal held
+            nonlocal held, splicing
+            while splicing is not None:
+                await splicing.wait()
             kind = message["type"]
             if kind == "http.response.start":
                 held = message  # until the body: its Content-Length may change
@@ -120,26 +119,32 @@ class Splicing:
                 body = message.get("body", b"")
                 spliced = _spliced(body) if _pending and b"@@mcp-bulk-" in body else None
                 if spliced is not None:
-                    pieces, length = spliced
-                    if held is not None and not message.get("more_body"):
-                        held = {**held, "headers": [
-                            (k, str(length).encode("latin-1") if k.lower() == b"content-length" else v)
-                            for k, v in held["headers"]]}
-                    if held is not None:
-                        start, held = held, None
-                        await send(start)
-                    more = message.get("more_body", False)
-                    chunks = _sendable(pieces)
-                    chunk = next(chunks, b"")
-                    for after in chunks:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                        chunk = after
-                    await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                    splicing = anyio.Event()
+                    try:
+                        await _parts_send(send, message, *spliced)
+                    finally:
+                        done, splicing = splicing, None
+                        done.set()
                     return
             if held is not None:
                 start, held = held, None
                 await send(start)
             await send(message)
+
+        async def _parts_send(send: Send, message: Message, pieces: list[bytes | list[str]], length: int) -> None:
+            nonlocal held
+            if held is not None and not message.get("more_body"):
+                held = {**held, "headers": [(k, str(length).encode("latin-1") if k.lower() == b"content-length" else v)
+                                            for k, v in held["headers"]]}
+            if held is not None:
+                start, held = held, None
+                await send(start)
+            chunks = _sendable(pieces)
+            chunk = next(chunks, b"")
+            for after in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = after
+            await send({"type": "http.response.body", "body": chunk, "more_body": message.get("more_body", False)})
 
         token = _active.set(True)
         try:
