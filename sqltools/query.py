@@ -186,15 +186,41 @@ def _write(*, connection: BaseDatabaseWrapper, vendor: Vendor, checked: Checked,
     with statement_timed(system=vendor.name, operation=checked.verb), _database_errors(vendor, timeout, connection), \
             vendor.write_run(connection, sql=checked.sql, timeout=timeout, identity=_identity(),
                              tag=checked.tag) as writer:
-        affected = writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
         cap = sqltools_settings().MAX_AFFECTED_ROWS
-        if affected is not None and affected > cap:  # raised inside the write: it rolls back
-            raise QueryRefused(f"This write would change {affected:,} rows, more than MAX_AFFECTED_ROWS "
-                               f"({cap:,}); it was rolled back. Narrow the WHERE clause or split the change.")
+        _affected_check(_affected(writer), cap)  # raised inside the write: it rolls back
         result = _rows_read(writer, max_rows=max_rows, masks=(), started=started, encode_over=encode_over)
+        if writer.description:
+            # Rows returned (RETURNING), one per changed row: SQLite counts the changes only once every returned
+            # row is read, so the rest are read (and dropped) before the count, and the cap, are final.
+            if _rest_counted(writer, up_to=cap + 1) + result.row_count > cap:
+                raise QueryRefused(f"This write would change more than {cap:,} rows (MAX_AFFECTED_ROWS); it was "
+                                   "rolled back. Narrow the WHERE clause or split the change.")
+        affected = _affected(writer)
+        _affected_check(affected, cap)
     result.statement_type = checked.kind.value
     result.rows_affected = affected
     return result
+
+
+def _affected(writer: Any) -> int | None:
+    return writer.rowcount if writer.rowcount is not None and writer.rowcount >= 0 else None
+
+
+def _affected_check(affected: int | None, cap: int) -> None:
+    if affected is not None and affected > cap:
+        raise QueryRefused(f"This write would change {affected:,} rows, more than MAX_AFFECTED_ROWS "
+                           f"({cap:,}); it was rolled back. Narrow the WHERE clause or split the change.")
+
+
+def _rest_counted(reader: Any, *, up_to: int) -> int:
+    """How many rows the cursor still holds, read and dropped, up to `up_to`."""
+    count = 0
+    while count < up_to:
+        chunk = reader.fetchmany(min(_BATCH_ROWS, up_to - count))
+        if not chunk:
+            break
+        count += len(chunk)
+    return count
 
 
 def _identity() -> tuple[str, str]:

@@ -243,6 +243,26 @@ def test_a_write_over_max_affected_rows_is_rolled_back(target_alias, sqltools_co
 
 
 @on_targets
+def test_a_write_that_returns_its_rows_is_counted_and_capped_too(target_alias, sqltools_config):
+    """RETURNING: SQLite counts the changed rows only once every returned row is read, so the cap reads them."""
+    sqltools_config(READ_ONLY=False, MAX_AFFECTED_ROWS=10, MAX_ROWS=3)
+    with connections[target_alias].cursor() as cursor:
+        cursor.execute("CREATE TABLE readonly_probe (a INT)")
+        cursor.execute("INSERT INTO readonly_probe VALUES " + ", ".join(f"({i})" for i in range(1, 21)))
+    try:
+        with pytest.raises(QueryRefused, match=r"would change (20 rows, more than MAX_AFFECTED_ROWS \(10\)|more than "
+                                               r"10 rows \(MAX_AFFECTED_ROWS\)); it was rolled back"):
+            query_run(sql="DELETE FROM readonly_probe WHERE a <= 20 RETURNING a", alias=target_alias)
+        with connections[target_alias].cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM readonly_probe")
+            assert cursor.fetchone()[0] == 20
+        result = query_run(sql="DELETE FROM readonly_probe WHERE a <= 5 RETURNING a", alias=target_alias)
+        assert (result.rows_affected, result.row_count, result.truncated_reason) == (5, 3, "max_rows")
+    finally:
+        _drop_probe(target_alias)
+
+
+@on_targets
 def test_an_operator_can_allow_writes_without_where(target_alias, sqltools_config):
     sqltools_config(READ_ONLY=False, ALLOW_UNFILTERED_WRITES=True)
     with connections[target_alias].cursor() as cursor:
