@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -69,13 +68,14 @@ _HUGE = {
 
 @pytest.mark.parametrize("target_alias", target_params("target", "target_pg"), indirect=True)
 def test_a_huge_value_fails_fast_with_a_clear_sentence(target_alias):
+    """The size check refuses the value where it is made: the sentence is the size's, not the query timeout's
+    (5 s in the tests), and no wall-clock bound is asserted (a shared machine once took 4.3 s for what takes
+    1.4 s; speed is the benchmark's business, bench/)."""
     for sql in _HUGE[target_alias]:
-        started = time.perf_counter()
         with pytest.raises(
             QueryFailed, match=r"larger than 16 MB \(MAX_VALUE_BYTES\); select fewer or shorter columns"
         ):
             _read(target_alias, sql)
-        assert time.perf_counter() - started < 4, sql
     assert _read(target_alias, "SELECT 1 AS one").rows == [[1]]
 
 
