@@ -296,7 +296,8 @@ class _Rows:
         self.encoded: RowsEncoded | None = None
         # Both copies of the rows, and room for the result's other fields, the text's column and summary
         # lines and the JSON-RPC envelope (mcp_bridge.render checks the whole response again).
-        self.encoded_budget = sqltools_settings().MAX_RESULT_CHARS - 2 * len(json_text(columns)) - _OTHER_CHARS
+        self.columns_chars = len(json_text(columns))
+        self.encoded_budget = sqltools_settings().MAX_RESULT_CHARS - 2 * self.columns_chars - _OTHER_CHARS
 
     def add(self, batch: list[Sequence[Any]]) -> None:
         if self.full:
@@ -335,7 +336,7 @@ def _result(columns: list[str], rows: _Rows, *, max_rows: int, started: float, o
             reason = "max_chars"
     else:
         # The budget covers the JSON of columns and rows, with room for the other fields of the result.
-        budget = sqltools_settings().MAX_RESULT_CHARS - len(json_text(columns)) - 200
+        budget = sqltools_settings().MAX_RESULT_CHARS - rows.columns_chars - 200
         listed, rows_json = rows.rows, rows.json()
         if (listed and len(rows_json) > budget) or rows.full:
             listed, rows_json, reason = _within(listed, budget), None, "max_chars"

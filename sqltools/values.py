@@ -61,12 +61,6 @@ def value_to_json(value: Any) -> Any:
     return str(value)
 
 
-def rows_to_json(rows: list[Sequence[Any]]) -> tuple[list[list[Any]], int]:
-    """JSON-safe rows as lists, and the length in characters of their JSON encoding (rows_to_json_text)."""
-    rows, text = rows_to_json_text(rows)
-    return rows, len(text)
-
-
 def rows_to_json_text(rows: list[Sequence[Any]], *, in_place: bool = False) -> tuple[list[list[Any]], str]:
     """JSON-safe rows as lists, and their JSON encoding (kept: a large result's response reuses it).
     in_place: `rows` is the caller's to give up: each row becomes a list in it, one at a time (a result is not

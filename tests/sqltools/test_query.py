@@ -227,17 +227,17 @@ def test_values_come_back_json_safe_and_faithful(target_alias):
 def test_plain_values_come_back_as_lists_and_the_rest_converted():
     import decimal
 
-    from sqltools.values import rows_to_json
+    from sqltools.values import rows_to_json_text
 
     plain = [(1, 2.5, "a\tb", None, True), (2, -0.0, "ß", None, False)]
-    rows, size = rows_to_json(plain)
+    rows, text = rows_to_json_text(plain)
     assert rows == [list(row) for row in plain] and all(type(row) is list for row in rows)
-    assert size == len(json.dumps(rows, ensure_ascii=False))
-    assert rows_to_json([("ß🚀", "日本")])[1] == len('[["ß🚀", "日本"]]')  # characters, as MAX_RESULT_CHARS counts them
+    assert text == json.dumps(rows, ensure_ascii=False)
+    assert rows_to_json_text([("ß🚀", "日本")])[1] == '[["ß🚀", "日本"]]'  # characters, as MAX_RESULT_CHARS counts them
     mixed = [(1, float("nan"), decimal.Decimal("1.10")), (2, float("-inf"), b"\x01")]
-    rows, size = rows_to_json(mixed)
+    rows, text = rows_to_json_text(mixed)
     assert rows == [[1, "nan", "1.10"], [2, "-inf", {"$binary": "AQ==", "length": 1}]]
-    assert size == len(json.dumps(rows, ensure_ascii=False))
+    assert text == json.dumps(rows, ensure_ascii=False)
 
 
 _NON_FINITE = {
