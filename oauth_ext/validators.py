@@ -13,8 +13,10 @@ validate_code both save tokens; the loser finds the Grant gone and revokes both.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
@@ -74,8 +76,16 @@ class OAuth2Validator(DotOAuth2Validator):
         oauth_event("token_refreshed" if request.grant_type == "refresh_token" else "token_issued")
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+        # /revoke answers 200 for any token (RFC 7009 §2.2); only one that was live for this client counts
+        # (a user's own revocations count in oauth_ext.access). The lookup is DOT's: checksum and client.
+        client = getattr(request.client, "pk", None)
+        lookup = {"token_checksum": hashlib.sha256(token.encode("utf-8")).hexdigest(), "application_id": client}
+        live = client is not None and (get_access_token_model().objects.filter(**lookup).exists()
+                                       or get_refresh_token_model().objects.filter(**lookup, revoked__isnull=True)
+                                       .exists())
         super().revoke_token(token, token_type_hint, request, *args, **kwargs)
-        oauth_event("token_revoked")  # /revoke (RFC 7009); a user's own revocations count in oauth_ext.access
+        if live:
+            oauth_event("token_revoked")
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
         try:

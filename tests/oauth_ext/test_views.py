@@ -322,6 +322,8 @@ def test_oauth_activity_is_counted_for_the_metrics(oauth, pkce):
     tokens = oauth.tokens(app, pkce)
     refreshed = oauth.refresh(app, tokens["refresh_token"]).json()
     oauth.client.post("/revoke", {"token": refreshed["access_token"], "client_id": app["client_id"]})
+    for token in (refreshed["access_token"], "no-such-token"):  # answered 200, nothing revoked: not counted
+        assert oauth.client.post("/revoke", {"token": token, "client_id": app["client_id"]}).status_code == 200
     denied = oauth.consent_post(oauth.authorize_get(app, Pkce.make()), allow=False)
     assert params_of(denied["Location"])["error"] == "access_denied"
     after = counts()
