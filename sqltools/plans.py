@@ -10,7 +10,7 @@ import json
 import math
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 MAX_NODES = 200  # operators listed; a larger plan says how many were left out
 
@@ -176,7 +176,7 @@ def mssql_plan(xml: str) -> Plan:
             relation = ".".join(_unbracket(target.get(k)) for k in ("Schema", "Table") if target.get(k)) or None
             index = _unbracket(target.get("Index")) if target.get("Index") else None
         access = "seek" if physical in _MSSQL_SEEKS else "scan" if physical in _MSSQL_SCANS else None
-        children = [node(child) for child in relop.iter(f"{_SHOWPLAN}RelOp") if _parent_relop(relop, child)]
+        children = [node(child) for child in _child_relops(relop)]
         return PlanNode(physical, relation, index, access, _number(relop.get("EstimateRows")),
                         _number(relop.get("EstimatedTotalSubtreeCost")), relop.get("LogicalOp"), children)
 
@@ -187,18 +187,14 @@ def mssql_plan(xml: str) -> Plan:
     return Plan("tsql", nodes, rows, cost, _missing_indexes(root), raw=xml, raw_format="xml")
 
 
-def _parent_relop(parent: ElementTree.Element, child: ElementTree.Element) -> bool:
-    """`child` is a RelOp directly under `parent` (with no RelOp between them)."""
-    if child is parent:
-        return False
-    stack = [(element, False) for element in parent]
-    while stack:
-        element, under = stack.pop()
-        if element is child:
-            return not under
-        is_relop = element.tag == f"{_SHOWPLAN}RelOp"
-        stack.extend((grandchild, under or is_relop) for grandchild in element)
-    return False
+def _child_relops(element: ElementTree.Element) -> Iterator[ElementTree.Element]:
+    """The RelOps directly under `element` (with no RelOp between them), in document order: one pass over the
+    elements down to them, so a plan is read in linear time whatever its depth."""
+    for child in element:
+        if child.tag == f"{_SHOWPLAN}RelOp":
+            yield child
+        else:
+            yield from _child_relops(child)
 
 
 def _missing_indexes(root: ElementTree.Element) -> list[dict[str, Any]]:
