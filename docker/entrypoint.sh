@@ -8,6 +8,9 @@
 set -eu
 
 PYTHON=${PYTHON:-python}
+# uvicorn's worker count. The settings and system checks read it too (elicitation sessions are off with
+# several workers, and several workers need Redis), in `web` and in `migrate`'s check --deploy alike.
+export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"
 
 case "${1:-web}" in
   web)
@@ -24,7 +27,7 @@ case "${1:-web}" in
     exec "$PYTHON" -m uvicorn mcpsite.asgi:application \
       --host "${HOST:-0.0.0.0}" \
       --port "${PORT:-8008}" \
-      --workers "${WEB_CONCURRENCY:-2}" \
+      --workers "$WEB_CONCURRENCY" \
       --proxy-headers \
       --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fd00::/8}" \
       --timeout-keep-alive "${KEEP_ALIVE_SECONDS:-75}" \

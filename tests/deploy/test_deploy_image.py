@@ -46,7 +46,8 @@ def test_dockerfile_builds_a_non_root_image_with_a_healthcheck():
         assert ":" in image and not image.endswith(":latest")
     entrypoint = (REPO / "docker" / "entrypoint.sh").read_text()
     assert "mcpsite.asgi:application" in entrypoint
-    assert "--proxy-headers" in entrypoint and '--workers "${WEB_CONCURRENCY:-2}"' in entrypoint
+    assert "--proxy-headers" in entrypoint and '--workers "$WEB_CONCURRENCY"' in entrypoint
+    assert 'export WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}"' in entrypoint  # what the settings and checks read
 
 
 def test_dockerignore_keeps_secrets_and_state_out_of_the_image():
@@ -93,3 +94,17 @@ def test_the_image_driver_choice_reaches_the_target_database(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]).get("python_driver") == "mssql_python"
+
+
+def test_the_entrypoints_default_worker_count_reaches_the_settings_and_checks(tmp_path):
+    """uvicorn gets two workers by default; the settings and `check` must see two as well (without Redis that is
+    mcp_bridge.W002, and elicitation sessions stay off)."""
+    env = {**app_environment(tmp_path / "var", free_port()), "REDIS_URL": ""}
+    del env["WEB_CONCURRENCY"]
+    script = "from django.conf import settings; print('sessions', settings.MCP_BRIDGE['ELICITATION_SESSIONS'])"
+    done = subprocess.run([str(REPO / "docker" / "entrypoint.sh"), "manage", "shell", "-c", script], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert "sessions False" in done.stdout, done.stdout + done.stderr
+    checked = subprocess.run([str(REPO / "docker" / "entrypoint.sh"), "manage", "check"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert "mcp_bridge.W002" in checked.stdout + checked.stderr
