@@ -110,6 +110,7 @@ async def approval_resumed(ctx: Context, retry: Callable[[], Awaitable[CallToolR
 async def approval_awaited(ctx: Context, approval_id: Any, retry: Callable[[], Awaitable[CallToolResult]],
                            pending_text: Callable[[], str] | None) -> CallToolResult:
     """Wait (bounded) for the user's decision on the page, then run the statement once or say why not."""
+    status = "pending"  # the wait can end before the first look returns (a worker pool full of long queries)
     with anyio.move_on_after(_WAIT_SECONDS):
         while True:
             status = await in_thread(lambda: approval_status(approval_id=approval_id))
