@@ -112,8 +112,8 @@ class Splicing:
             while splicing is not None:
                 await splicing.wait()
             kind = message["type"]
-            if kind == "http.response.start":
-                held = message  # until the body: its Content-Length may change
+            if kind == "http.response.start" and any(k.lower() == b"content-length" for k, _ in message["headers"]):
+                held = message  # until the body: its Content-Length may change (a stream's start goes at once)
                 return
             if kind == "http.response.body":
                 body = message.get("body", b"")

@@ -109,6 +109,32 @@ async def test_a_ping_on_an_sse_stream_waits_until_a_spliced_event_is_sent_whole
     assert data["result"]["structuredContent"] == {"rows": rows} and data["result"]["content"][0]["text"] == "a\nb"
 
 
+@pytest.mark.anyio
+async def test_a_streams_headers_go_out_at_once_and_only_a_sized_body_waits(anyio_backend):
+    """A stream (no Content-Length: SSE, the stateful GET /mcp) may send nothing for a while after its start; its
+    headers must reach the client then, not with the first event."""
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def stream(scope, receive, send_):
+        headers = [(b"content-type", b"text/event-stream")]
+        await send_({"type": "http.response.start", "status": 200, "headers": headers})
+        assert [m["type"] for m in sent] == ["http.response.start"]
+        await send_({"type": "http.response.body", "body": b": ping\r\n\r\n", "more_body": False})
+
+    async def sized(scope, receive, send_):
+        await send_({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        assert sent == []  # held: the splice may change its length
+        await send_({"type": "http.response.body", "body": b"{}"})
+
+    await bulk.Splicing(stream)({"type": "http"}, None, send)
+    sent.clear()
+    await bulk.Splicing(sized)({"type": "http"}, None, send)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
 def test_outside_an_mcp_request_no_placeholder_is_made():
     assert not bulk.bulk_available()
 
