@@ -77,11 +77,9 @@ def _bulk_result(tool: str, data: QueryResult, budget: int) -> CallToolResult | 
     the budget whole (the usual path cuts it). From here on only JSON text is held, never the rows as objects.
     """
     encoded = data.encoded
-    if encoded is None:
+    if encoded is None:  # the rows stay as they are until the whole is known to fit (else the usual path cuts them)
         encoded = RowsEncoded()
         encoded.add(data.rows, data.rows_json, sys.maxsize)
-        data.rows, data.rows_json = [], None
-        data.encoded = encoded  # what the usual path would read the rows back from
     structured = data.as_dict(rows=False)
     head = json_text(structured)
     text_head = json_text("\t".join(data.columns))[:-1]
@@ -89,6 +87,7 @@ def _bulk_result(tool: str, data: QueryResult, budget: int) -> CallToolResult | 
     size = len(head) + len(text_head) + len(text_tail) + encoded.json_chars + encoded.text_chars + 16
     if size + _TEXT_ITEM_CHARS + ENVELOPE_CHARS > budget:
         return None
+    data.rows, data.rows_json, data.encoded = [], None, encoded  # from here on only JSON text is held
     separated = [piece for i, part in enumerate(encoded.json_parts) for piece in ((", ", part) if i else (part,))]
     return placeholder_result(text_json=[text_head, *encoded.text_parts, text_tail],
                               structured_json=[f'{head[:-1]}, "rows": [', *separated, "]}"])
