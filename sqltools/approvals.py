@@ -67,7 +67,8 @@ def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: A
     if checked.kind is not Kind.READ:
         if conf.WRITE_APPROVAL == "off":  # anything else (a typo too) asks: sqltools.E004 names the mistake
             return
-        reason, plan, over = "write", _quietly(estimate), None
+        # A write's plan is for the approval page only: made when a new approval is, not on its approved retry.
+        reason, plan, over = "write", None, None
     else:
         limits = limits_for(access=access)
         if not (limits.rows or limits.cost):
@@ -96,6 +97,7 @@ def approval_gate(*, sql: str, checked: Any, dialect: str, alias: str, access: A
         sql=sql,
         reason=reason,
         plan=plan,
+        estimate=(lambda: _quietly(estimate)) if plan is None else None,
         tables=_tables(checked.sql, dialect),
     )
     why = (
@@ -166,8 +168,10 @@ def approval_request(
     reason: str,
     plan: Plan | None,
     tables: list[str],
+    estimate: Callable[[], Plan | None] | None = None,
 ) -> Any:
-    """The pending approval of this statement for this user, client and target: the one still open, or a new one."""
+    """The pending approval of this statement for this user, client and target: the one still open, or a new one
+    (with `plan`, or the plan `estimate` makes then)."""
     from sqltools.models import Approval
 
     now = timezone.now()
@@ -184,6 +188,8 @@ def approval_request(
     ):
         if pending.sql == sql:
             return pending
+    if plan is None and estimate is not None:
+        plan = estimate()
     estimate = (
         {"rows": plan.rows, "cost": plan.cost, "scans": plan.scans, "words": estimate_words(plan)}
         if plan is not None

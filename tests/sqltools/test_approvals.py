@@ -3,13 +3,16 @@ expires."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import timedelta
+from typing import Iterator
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import connections
 from django.utils import timezone
 
 from sqltools.approvals import approval_decide, approval_use, limits_for, statement_hash
@@ -54,17 +57,36 @@ def asked(sql: str, alias: str, user, client_id: str = "client-1") -> Approval:
     return raised.value.approval
 
 
+@contextlib.contextmanager
+def explains(alias: str) -> Iterator[list[str]]:
+    """The EXPLAINs sent to the target within the block."""
+    sent: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        if "EXPLAIN" in sql.upper():
+            sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(wrapper):
+        yield sent
+
+
 def test_a_write_runs_only_after_the_click_and_only_once(target_alias, writes_need_approval, alice):
     before = checksum(target_alias)
-    approval = asked(UPDATE, target_alias, alice)
+    with explains(target_alias) as first:
+        approval = asked(UPDATE, target_alias, alice)
+    assert first  # the page shows the write's estimate
     assert checksum(target_alias) == before  # nothing ran before approval
     assert (approval.reason, approval.status, approval.tables, approval.sql_hash) == (
         "write", "pending", ["orders"], statement_hash(UPDATE))
-    assert asked(UPDATE, target_alias, alice).pk == approval.pk  # asking again shows the same link
+    with explains(target_alias) as again:
+        assert asked(UPDATE, target_alias, alice).pk == approval.pk  # asking again shows the same link
     assert checksum(target_alias) == before
     approval_decide(approval_id=str(approval.pk), user=alice, approve=True)
     assert checksum(target_alias) == before  # approving runs nothing by itself
-    assert run(UPDATE, target_alias, alice).rows_affected == 1
+    with explains(target_alias) as approved:
+        assert run(UPDATE, target_alias, alice).rows_affected == 1
+    assert again == approved == []  # the estimate is made once, for a new approval only
     after = checksum(target_alias)
     assert after != before and Approval.objects.get(pk=approval.pk).status == "used"
     again = asked(UPDATE, target_alias, alice)  # single use: the next run asks again
