@@ -155,7 +155,9 @@ def _explain_checked(sql: str, dialect: str, explained: Checked | None, max_char
     inner = _parsed(explained.sql, dialect, max(max_chars, len(explained.sql)), reach)
     if inner.kind is not explained.kind or (inner.kind is not Kind.READ and sqltools_settings().READ_ONLY):
         raise QueryRefused("The statement inside the EXPLAIN is not the one the policy admitted.")
-    return Checked(sql, Kind.READ, "EXPLAIN", None, (), statement_tag(dialect))
+    # With a prefix the text is a read (the database plans what follows, never runs it); SQL Server's has none,
+    # so the text is the statement itself and says what it is (its batch under SHOWPLAN_XML is what plans it).
+    return Checked(sql, Kind.READ if prefix else explained.kind, "EXPLAIN", None, (), statement_tag(dialect))
 
 
 def _enforced(statement: Statement, sql: str, dialect: str, access: Access, catalog: Catalog, reach: Reach) -> Enforced:

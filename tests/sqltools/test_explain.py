@@ -89,7 +89,7 @@ def test_the_inner_statement_meets_the_callers_data_policy(target_alias):
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite", "tsql"])
-def test_the_policy_admits_only_its_fixed_explain_of_an_admitted_statement(dialect):
+def test_the_policy_admits_only_its_fixed_explain_of_an_admitted_statement(dialect, sqltools_config):
     inner = statement_policy(sql="SELECT 1 AS one", dialect=dialect)
     prefix = next(v.explain_prefix for v in VENDORS.values() if v.dialect == dialect)
     assert (
@@ -100,6 +100,11 @@ def test_the_policy_admits_only_its_fixed_explain_of_an_admitted_statement(diale
             statement_policy(sql=forged, dialect=dialect, purpose="explain", explained=inner)
     with pytest.raises(QueryRefused, match="bug"):
         statement_policy(sql=prefix + inner.sql, dialect=dialect, purpose="explain")
+    sqltools_config(READ_ONLY=False)
+    write = statement_policy(sql="DELETE FROM orders WHERE order_id = 1", dialect=dialect, allow_write=True)
+    explained = statement_policy(sql=prefix + write.sql, dialect=dialect, purpose="explain", explained=write)
+    # A prefix makes the text a read; without one (SQL Server) the text is the write, and says so.
+    assert explained.kind is (Kind.READ if prefix else write.kind)
 
 
 def test_sql_server_showplan_batches_parse_as_tsql():
