@@ -244,6 +244,7 @@ def catalog_cursor(connection: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
         execute = cursor.execute
 
         def checked_execute(sql: str, params: Sequence[Any] | None = None) -> Any:
+            params = vendor.driver_params(params)  # checked and tagged as the driver will send it
             _catalog_statement(_as_sent(sql, params), dialect)
             with statement_timed(system=vendor.name, operation="catalog"):
                 return execute(tagged(statement_tag(dialect), sql, params), params)

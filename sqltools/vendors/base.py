@@ -22,6 +22,10 @@ class Vendor:
     # Params (schema, table). Rows: (index, column, unique, primary), ordered by index and position.
     indexes_sql: str = ""
 
+    def driver_params(self, params: Sequence[Any] | None) -> Sequence[Any] | None:
+        """`params` as the driver reads them: None when it will not %-format the text (then '%%' stays '%%')."""
+        return params
+
     def default_schema(self, cursor: CursorWrapper) -> str:
         raise NotImplementedError
 

@@ -141,6 +141,9 @@ class MSSQL(Vendor):
                 raise
             _end(cursor, f"{tag}COMMIT TRANSACTION{after}")
 
+    def driver_params(self, params: Sequence[Any] | None) -> Sequence[Any] | None:
+        return params or None  # mssql-django formats the text only with parameters (format_sql): [] is none
+
     explain_prefix = ""  # SHOWPLAN is a session option in a batch of its own, not a prefix: explain_batches
 
     @staticmethod

@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 import pytest
 import sqlglot
-from django.db import connections, models
+from django.db import DatabaseError, connections, models
 from sqlglot import exp
 
 from mcpsite.liveserver import free_port  # nothing listens there once the probe socket is closed
@@ -304,6 +304,24 @@ def test_every_batch_and_rpc_starts_with_the_calls_tag(responder, responder_alia
         assert "audit_id='0123456789abcdef'" in first.comments[0] and first.start == len(call.text)
         statements = sqlglot.parse(text.replace("@P1", "1"), read="tsql")
         assert not any(isinstance(node, exp.Drop) for statement in statements for node in statement.walk())
+
+
+@needs_freetds
+def test_a_catalog_querys_tag_is_sent_as_the_policy_checked_it(responder, responder_alias):
+    """mssql-django %-formats a statement only when it has parameters: the catalog's list of none leaves '%%' as
+    it is, so the tag of a client named with a space must not be doubled for it."""
+    from sqltools.catalog import tables_list
+    from sqltools.tags import call_tag_scope
+
+    query_run(sql="SELECT 1", alias=responder_alias)
+    with call_tag_scope(client="Claude Desktop", user_id=7, username="", tool="list_tables",
+                        audit_id="0123456789abcdef") as call:
+        start = len(responder.requests)
+        with pytest.raises(DatabaseError, match="No results|Invalid cursor state"):  # the responder has no catalog
+            tables_list(alias=responder_alias)
+    sent = [text for kind, text in responder.requests[start:] if kind != "attention"]
+    assert "client='Claude%20Desktop'" in call.text
+    assert sent and all(text.startswith(call.text) for text in sent), sent
 
 
 @needs_freetds
