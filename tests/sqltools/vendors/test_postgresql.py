@@ -35,6 +35,10 @@ def test_an_advisory_lock_taken_by_a_domain_check_is_let_go_after_the_read(targe
         for sql in _SETUP:
             cursor.execute(sql)
     try:
+        with connections[target_alias].cursor() as cursor:  # the control: the read does take the lock
+            cursor.execute("SELECT coalesce(a, '{1}') AS a FROM lock_probe")
+            assert _advisory_locks(target_alias) == 1
+            cursor.execute("SELECT pg_advisory_unlock_all()")
         result = query_run(sql="SELECT coalesce(a, '{1}') AS a FROM lock_probe", alias=target_alias)
         assert result.row_count == 1
         assert _advisory_locks(target_alias) == 0
