@@ -24,7 +24,10 @@ def approval_page(request: HttpRequest, approval_id: str) -> HttpResponse:
     decided = None
     try:
         if request.method == "POST":
-            decided = request.POST.get("decision") == "approve"
+            decision = request.POST.get("decision")
+            if decision not in ("approve", "decline"):  # a decline is final: never read one into a missing word
+                raise ApprovalInvalid("Choose Approve or Decline; nothing was decided.")
+            decided = decision == "approve"
             approval = approval_decide(approval_id=approval_id, user=request.user, approve=decided)
         else:
             approval = approval_for_user(approval_id=approval_id, user=request.user)

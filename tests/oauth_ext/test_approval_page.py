@@ -112,3 +112,12 @@ def test_a_post_without_the_csrf_token_decides_nothing(approval, user):
 def test_signed_out_visitors_are_sent_to_sign_in(approval):
     response = Client().get(f"/approvals/{approval.pk}")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("form", [{}, {"decision": "yes"}, {"decision": ""}])
+def test_a_post_without_a_known_decision_decides_nothing(approval, user, form):
+    client = Client()
+    client.force_login(user)
+    response = client.post(f"/approvals/{approval.pk}", form)
+    assert response.status_code == 400 and b"nothing was decided" in response.content
+    assert Approval.objects.get(pk=approval.pk).status == "pending"
