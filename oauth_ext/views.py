@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import parse_qs, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -117,8 +118,14 @@ class AuthorizeView(AuthorizationView):
             # The hidden fields were changed since the GET: show the error, never redirect.
             fatal = CustomOAuth2Error(error=error.error, description=error.description)
             return self.error_response(FatalClientError(error=fatal), application)
-        oauth_event("authorization_granted" if data.get("allow") else "authorization_denied")
-        return super().form_valid(form)
+        response = super().form_valid(form)
+        # Counted as DOT answered: a redirect carrying a code is a grant, one carrying access_denied a refusal.
+        answer = parse_qs(urlsplit(response.get("Location", "")).query)
+        if "code" in answer:
+            oauth_event("authorization_granted")
+        elif answer.get("error") == ["access_denied"]:
+            oauth_event("authorization_denied")
+        return response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
