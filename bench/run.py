@@ -219,9 +219,10 @@ def _scenarios(this: Run) -> None:
                 this.turns(names, transport, call, clients, this.plan.calls)
     this.log("where the time goes: SELECT 1 without Redis, without the audit log, and with a new SQL text each call")
     if this.plan.attribution:
-        # Against servers that have served nothing yet, `product` starts afresh too: a server's `SELECT 1`
-        # settles ~0.1 ms higher after its first ~8,000 calls, and by now it has served tens of thousands.
-        this.restart("product")
+        # Against servers that have served nothing yet, `product` and its baseline start afresh too: a server's
+        # `SELECT 1` settles ~0.1 ms higher after its first ~8,000 calls, and by now both have served thousands.
+        for name in ("bare", "product"):
+            this.restart(name)
     for clients in this.plan.concurrency:
         attribution = tuple(name for name in ("product-no-redis", "product-no-audit") if name in this.targets)
         if attribution:
@@ -276,6 +277,7 @@ def _throughput(this: Run) -> None:
     plan = this.plan
     this.log(f"throughput: SELECT 1, {plan.throughput_clients} lean clients, uvicorn --workers 1 and 2")
     rounds: dict[str, list[dict]] = {"product": [], "product-2w": []}
+    this.restart("product")  # as fresh as product-2w, which has served nothing yet
     for _ in range(plan.rounds):
         for name in rounds:
             r = anyio.run(
