@@ -88,7 +88,10 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
         return result
 
     try:
-        return await in_thread(audited)
+        try:
+            return await in_thread(audited)
+        finally:  # this call's own work: a person's wait for approval, and the retry it leads to, are not in it
+            seen.count(tool, time.perf_counter() - started)
     except ApprovalRequired as error:
         if on_approval is not None:
             return await on_approval(error)
@@ -100,8 +103,6 @@ async def tool_run(tool: str, actor: Actor, work: Callable[[], Any], *, sql: str
         logger.exception("tool %s failed unexpectedly (reference %s)", tool, reference)
         return error_result(f"The server hit an unexpected error running {tool}; an administrator can find it in "
                             f"the log under reference {reference}.")
-    finally:
-        seen.count(tool, time.perf_counter() - started)
 
 
 class _Seen:
