@@ -155,7 +155,7 @@ def transport_security() -> TransportSecuritySettings:
 
 
 def _transports(
-    prefix: str, server: MCPServer, security: TransportSecuritySettings, relay: SseRelay | None
+    prefix: str, server: MCPServer, security: TransportSecuritySettings, relay: SseRelay | None, *, sessions: bool
 ) -> Transports:
     limit = bridge_settings().MAX_BODY_BYTES
 
@@ -165,10 +165,13 @@ def _transports(
 
     streamable = manager(json_response=True, stateless=True)
     sse = SseServerTransport(f"{prefix}/messages/", security_settings=security, max_request_body_size=limit)
-    sessions = None
-    if bridge_settings().ELICITATION_SESSIONS and server.name == "mssql-mcp-server":  # the server with execute_sql
-        sessions = manager(json_response=False, stateless=False, session_idle_timeout=600)
-    return Transports(prefix, server, streamable, sse, relay, sessions)
+    stateful = manager(json_response=False, stateless=False, session_idle_timeout=600) if sessions else None
+    return Transports(prefix, server, streamable, sse, relay, stateful)
+
+
+def _prefix(path: str) -> str:
+    """An endpoint's prefix: "" for /mcp and /sse, "/chatgpt" for /chatgpt/mcp and /chatgpt/sse."""
+    return path.rpartition("/")[0]
 
 
 class McpApplication:
@@ -180,14 +183,17 @@ class McpApplication:
         self.relay = SseRelay(settings.REDIS_URL) if settings.REDIS_URL else None
         info = target_info(connect=False)  # the version is asked at startup (startup_announce)
         servers = {"sql": sql_server(info), "chatgpt": chatgpt_server(info)}
+        # One set of transports per endpoint prefix ("", "/chatgpt"); sessions only for the server with execute_sql.
+        sessions = bridge_settings().ELICITATION_SESSIONS
         self.transports = {
-            endpoint.path: _transports(endpoint.path.rpartition("/")[0], servers[endpoint.server], security, self.relay)
+            _prefix(endpoint.path): _transports(_prefix(endpoint.path), servers[endpoint.server], security,
+                                                self.relay, sessions=sessions and endpoint.server == "sql")
             for endpoint in MCP_ENDPOINTS
             if endpoint.transport == "streamable-http"
         }
         routes: list[Route] = []
         for endpoint in MCP_ENDPOINTS:
-            t = self.transports[f"{endpoint.path.rpartition('/')[0]}/mcp"]
+            t = self.transports[_prefix(endpoint.path)]
             if endpoint.transport == "streamable-http":
                 app: ASGIApp = BearerGate(t.handle_streamable, resource_path=endpoint.path, verifier=verifier)
             else:
@@ -249,10 +255,8 @@ class McpApplication:
             if self.relay is None:
                 yield
                 return
-            by_prefix = {t.prefix: t for t in transports}
-
             async def deliver(prefix: str, scope: Scope, receive: Receive, send: Send) -> None:
-                await by_prefix[prefix].sse.handle_post_message(scope, receive, send)
+                await self.transports[prefix].sse.handle_post_message(scope, receive, send)
 
             async with anyio.create_task_group() as group:
                 group.start_soon(self.relay.run, deliver)
