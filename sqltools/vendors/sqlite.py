@@ -117,19 +117,11 @@ class SQLite(Vendor):
 
     def explain_run(self, connection: BaseDatabaseWrapper, *, sql: str, timeout: float, write: bool = False,
                     tag: str = "") -> list[tuple]:
-        # Prepares the statement and describes it; query_only and the rollback hold even for a write's plan.
-        own_transaction(connection)
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            raw = connection.connection
-            raw.execute(f"{tag}PRAGMA query_only = ON")
-            _set_deadline(raw, timeout)
-            try:
-                cursor.execute(tag + sql)
-                return [tuple(row) for row in cursor.fetchall()]
-            finally:
-                raw.set_progress_handler(None, 0)
-                raw.execute(f"{tag}PRAGMA query_only = OFF")
-                transaction.set_rollback(True, using=connection.alias)
+        # Prepares the statement and describes it, inside a read: query_only and the rollback hold even for a
+        # write's plan.
+        with self.read_run(connection, sql=sql, params=None, timeout=timeout, max_rows=0, max_value_bytes=0,
+                           tag=tag) as cursor:
+            return [tuple(row) for row in cursor.fetchall()]
 
     def plan_parse(self, raw: list[tuple]) -> Plan:
         return sqlite_plan(raw)
