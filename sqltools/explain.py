@@ -48,8 +48,7 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         "estimated_rows": plan.rows,
         "estimated_cost": plan.cost,
         "scans": plan.scans,
-        "operators": [{"depth": depth, **{k: v for k, v in node.as_dict().items() if k != "children"}}
-                      for depth, node in walked[:MAX_NODES]],
+        "operators": [{"depth": depth, **node.as_dict(children=False)} for depth, node in walked[:MAX_NODES]],
         "operators_left_out": max(0, len(walked) - MAX_NODES),
         "missing_indexes": plan.missing_indexes,
         "server_limits": " and ".join(part for part in limits if part) or None,

@@ -26,10 +26,11 @@ class PlanNode:
     detail: str | None = None
     children: list[PlanNode] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"operator": self.operator, "relation": self.relation, "index": self.index, "access": self.access,
-                "rows": self.rows, "cost": self.cost, "detail": self.detail,
-                "children": [child.as_dict() for child in self.children]}
+    def as_dict(self, *, children: bool = True) -> dict[str, Any]:
+        """The node as plain data; children=False: this node's own fields only (its subtree is not built)."""
+        node = {"operator": self.operator, "relation": self.relation, "index": self.index, "access": self.access,
+                "rows": self.rows, "cost": self.cost, "detail": self.detail}
+        return {**node, "children": [child.as_dict() for child in self.children]} if children else node
 
 
 @dataclass
