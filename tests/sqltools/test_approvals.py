@@ -22,7 +22,7 @@ from sqltools.models import Approval, AuditEntry, GroupLimits
 from sqltools.query import query_run
 from tests.services import require
 from tests.sqltools.test_explain import JOIN, checksum
-from tests.targets import target_params
+from tests.targets import statements_sent, target_params
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -60,15 +60,10 @@ def asked(sql: str, alias: str, user, client_id: str = "client-1") -> Approval:
 @contextlib.contextmanager
 def explains(alias: str) -> Iterator[list[str]]:
     """The EXPLAINs sent to the target within the block."""
-    sent: list[str] = []
-
-    def wrapper(execute, sql, params, many, context):
-        if "EXPLAIN" in sql.upper():
-            sent.append(sql)
-        return execute(sql, params, many, context)
-
-    with connections[alias].execute_wrapper(wrapper):
-        yield sent
+    with statements_sent(alias) as sent:
+        explained: list[str] = []
+        yield explained
+    explained += [sql for sql in sent if "EXPLAIN" in sql.upper()]
 
 
 def test_a_write_runs_only_after_the_click_and_only_once(target_alias, writes_need_approval, alice):
@@ -189,7 +184,6 @@ def test_decisions_are_audited_with_who_and_when(writes_need_approval, alice):
 def test_an_approval_binds_the_database_not_only_its_alias(writes_need_approval, alice, monkeypatch):
     """Two deployments sharing Django's database, or TARGET_DATABASE_URL changed within the TTL: the alias is the
     same, the database is not, and a click for one must not run the statement on the other."""
-    from django.db import connections
 
     approval = asked(UPDATE, "target", alice)
     assert approval.database and approval.target.startswith("sqlite3:")
@@ -293,7 +287,6 @@ def test_the_page_lists_the_tables_a_statement_touches_not_their_aliases():
 def test_a_database_named_in_the_driver_options_is_another_database(target_alias, writes_need_approval, alice,
                                                                      monkeypatch):
     """`postgres://…/sales?dbname=other` connects to other: the approval for sales must not run there (round 2)."""
-    from django.db import connections
 
     approval = asked(UPDATE, target_alias, alice)
     approval_decide(approval_id=str(approval.pk), user=alice, approve=True)

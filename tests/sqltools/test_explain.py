@@ -20,6 +20,7 @@ from sqltools.query import query_run
 from sqltools.readonly import Kind, statement_parse
 from sqltools.vendors import VENDORS
 from tests.sqltools.test_query import SLOW_QUERY
+from tests.targets import statements_sent
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -155,16 +156,10 @@ def test_explain_passes_the_policy_then_only_the_explain_runs(target_alias, sqlt
 def test_every_statement_of_an_explain_starts_with_the_calls_tag(target_alias, sqltools_config):
     from tests.sqltools.test_tags import _call
 
-    connection = connections[target_alias]
-    connection.ensure_connection()
-    sent: list[str] = []
     sqltools_config(MAX_ESTIMATED_ROWS=1_000_000)  # the cost guard's estimate too
-    with _call(tool="explain_sql") as call, connection.execute_wrapper(
-            lambda execute, sql, *rest: sent.append(sql) or execute(sql, *rest)):
+    with _call(tool="explain_sql") as call, statements_sent(target_alias) as sent:
         plan_explain(sql="SELECT count(*) FROM customers", alias=target_alias)
         query_run(sql="SELECT count(*) FROM orders", alias=target_alias)
     tag = call.text.replace("%", "%%")
-    if connection.vendor == "sqlite":  # Django's atomic() begins the embedded file's transaction
-        sent = [sql for sql in sent if sql != "BEGIN"]
     explains = [sql for sql in sent if "EXPLAIN" in sql]
     assert len(explains) == 2 and all(sql.startswith((call.text, tag)) for sql in sent), sent

@@ -17,7 +17,7 @@ from sqltools.policy import statement_policy
 from sqltools.query import query_run
 from sqltools.tags import SERVER_TAG, TAG_SHAPE, call_tag_scope, tag_render
 from tests.sqltools.hostile_sql import legitimate_for
-from tests.targets import target_params
+from tests.targets import statements_sent, target_params
 
 DIALECTS = ("sqlite", "postgres", "mysql", "tsql")
 # Values chosen to end the comment, open an executable one, nest one, or quote out of the value.
@@ -97,16 +97,10 @@ def test_the_tag_names_the_user_by_id_and_by_name_only_if_allowed(sqltools_confi
 @pytest.mark.django_db(transaction=True, databases="__all__")
 @pytest.mark.parametrize("target_alias", target_params(), indirect=False)
 def test_every_statement_of_a_call_starts_with_its_tag(target_alias):
-    connection = connections[target_alias]
-    connection.ensure_connection()  # the backend's own connect-time statements are Django's, not the server's
-    sent: list[str] = []
-    with _call(client="Claude Desktop") as call, connection.execute_wrapper(
-            lambda execute, sql, *rest: sent.append(sql) or execute(sql, *rest)):
+    with _call(client="Claude Desktop") as call, statements_sent(target_alias) as sent:
         query_run(sql="SELECT order_id FROM orders ORDER BY order_id", alias=target_alias, max_rows=2)
         query_run(sql="SELECT count(*) FROM customers", alias=target_alias)
     tag = call.text.replace("%", "%%")  # as written before the driver's placeholders, where the text has them
-    if connection.vendor == "sqlite":  # Django's atomic() begins the embedded file's transaction: nothing to see there
-        sent = [sql for sql in sent if sql != "BEGIN"]
     assert sent and all(sql.startswith((call.text, tag)) for sql in sent), sent
     assert SERVER_TAG not in "".join(sent)
 
